@@ -1,0 +1,7 @@
+//! sextant: a developer-portal component catalog. This crate holds everything; `main.rs` only
+//! dispatches to [`cli`].
+
+pub mod cli;
+pub mod descriptor;
+pub mod domain;
+pub mod validate;

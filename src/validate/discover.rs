@@ -1,0 +1,60 @@
+//! Finds the descriptor files under the paths given on the command line.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::descriptor::is_descriptor_file_name;
+
+/// Directories that never hold descriptors worth checking.
+const SKIPPED_DIRECTORIES: &[&str] = &[".git", "node_modules", "target"];
+
+/// A path given on the command line that cannot be used.
+#[derive(Debug)]
+pub struct DiscoverError {
+    pub path: PathBuf,
+    pub error: std::io::Error,
+}
+
+impl fmt::Display for DiscoverError {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "cannot read `{}`: {}", self.path.display(), self.error)
+    }
+}
+
+impl std::error::Error for DiscoverError {}
+
+/// Files given explicitly are taken whatever their name; directories are searched recursively
+/// for descriptor file names, skipping `.git`, `node_modules` and `target`, without following
+/// symbolic links. No paths means the current directory. The result is sorted and unique.
+pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, DiscoverError> {
+    let current = [PathBuf::from(".")];
+    let paths = if paths.is_empty() { &current[..] } else { paths };
+    let mut files = Vec::new();
+    for path in paths {
+        let metadata = std::fs::metadata(path).map_err(|error| DiscoverError { path: path.clone(), error })?;
+        if !metadata.is_dir() {
+            files.push(path.clone());
+            continue;
+        }
+        let walker = walkdir::WalkDir::new(path).sort_by_file_name().into_iter().filter_entry(|entry| {
+            entry.depth() == 0 || !(entry.file_type().is_dir() && is_skipped(entry.path()))
+        });
+        for entry in walker {
+            let entry = entry.map_err(|error| DiscoverError {
+                path: error.path().map_or_else(|| path.clone(), Path::to_path_buf),
+                error: error.into(),
+            })?;
+            let is_descriptor = entry.file_type().is_file() && entry.file_name().to_str().is_some_and(is_descriptor_file_name);
+            if is_descriptor {
+                files.push(entry.into_path());
+            }
+        }
+    }
+    files.sort();
+    files.dedup();
+    Ok(files)
+}
+
+fn is_skipped(path: &Path) -> bool {
+    path.file_name().and_then(|name| name.to_str()).is_some_and(|name| SKIPPED_DIRECTORIES.contains(&name))
+}
