@@ -178,12 +178,10 @@ fn scan_error(error: &ScanError, file: &str) -> Diagnostic {
         return Diagnostic::new(Code::TabIndentation, file, at, format!("a tab is used where YAML needs spaces ({info})"))
             .with_hint("indent with spaces; YAML forbids tabs in indentation");
     }
-    let message = if info.contains("recursion limit") {
-        "collections are nested too deeply to parse".to_owned()
-    } else {
-        format!("invalid YAML: {info}")
-    };
-    Diagnostic::new(Code::YamlSyntax, file, at, message)
+    if info.contains("recursion limit") {
+        return Diagnostic::new(Code::NestingTooDeep, file, at, "collections are nested too deeply to parse");
+    }
+    Diagnostic::new(Code::YamlSyntax, file, at, format!("invalid YAML: {info}"))
 }
 
 enum Frame {

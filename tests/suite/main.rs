@@ -1,5 +1,7 @@
 //! The integration test suite, compiled as one binary to keep link times down.
 
+mod bad_input;
+mod cli;
 mod corpus;
 mod golden_upstream;
 mod support;
