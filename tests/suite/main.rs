@@ -4,4 +4,5 @@ mod bad_input;
 mod cli;
 mod corpus;
 mod golden_upstream;
+mod schemas;
 mod support;
