@@ -113,6 +113,11 @@ fn read_all(files: &[PathBuf], threads: usize) -> Vec<FileResult> {
         threads => threads,
     }
     .min(files.len().max(1));
+    if threads == 1 {
+        // On the calling thread: a worker thread would allocate from a secondary malloc arena,
+        // which grows in small steps (measured: about 5% of the run in mprotect).
+        return files.iter().map(|path| read_one(path)).collect();
+    }
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(usize, FileResult)>> = Mutex::new(Vec::with_capacity(files.len()));
     std::thread::scope(|scope| {
@@ -133,7 +138,8 @@ fn read_all(files: &[PathBuf], threads: usize) -> Vec<FileResult> {
     results.into_iter().map(|(_, result)| result).collect()
 }
 
-/// Reads one file, refusing oversized files before reading them.
+/// Reads one file, refusing oversized files before reading them (the size comes from the open
+/// file, so a file growing meanwhile is still capped by the bounded read).
 pub fn read_one(path: &std::path::Path) -> FileResult {
     let name = display_name(path);
     let at = Position { line: 1, column: 1 };
@@ -141,25 +147,32 @@ pub fn read_one(path: &std::path::Path) -> FileResult {
         entities: Vec::new(),
         diagnostics: vec![Diagnostic::new(Code::ReadError, &name, at, message)],
     };
-    match std::fs::metadata(path) {
-        Ok(metadata) if metadata.len() > MAX_FILE_BYTES as u64 => {
+    let read = || -> std::io::Result<Result<Vec<u8>, u64>> {
+        use std::io::Read;
+        let mut file = std::fs::File::open(path)?;
+        let length = file.metadata()?.len();
+        if length > MAX_FILE_BYTES as u64 {
+            return Ok(Err(length));
+        }
+        let mut bytes = Vec::with_capacity(length as usize + 1);
+        file.take(MAX_FILE_BYTES as u64 + 1).read_to_end(&mut bytes)?;
+        Ok(Ok(bytes))
+    };
+    match read() {
+        Ok(Ok(bytes)) => {
+            let parsed = descriptor::parse_bytes(&name, &bytes);
+            let text = (!parsed.diagnostics.is_empty()).then(|| String::from_utf8_lossy(&bytes).into_owned());
+            (name, text, parsed)
+        }
+        Ok(Err(length)) => {
             let diagnostic = Diagnostic::new(
                 Code::FileTooLarge,
                 &name,
                 at,
-                format!("the file is {} bytes; descriptors larger than {MAX_FILE_BYTES} bytes are not parsed", metadata.len()),
+                format!("the file is {length} bytes; descriptors larger than {MAX_FILE_BYTES} bytes are not parsed"),
             )
             .with_hint("split it into several files, or check that this is really a descriptor");
-            return (name, None, ParsedFile { entities: Vec::new(), diagnostics: vec![diagnostic] });
-        }
-        Ok(_) => {}
-        Err(error) => return (name.clone(), None, read_error(format!("cannot read the file: {error}"))),
-    }
-    match std::fs::read(path) {
-        Ok(bytes) => {
-            let parsed = descriptor::parse_bytes(&name, &bytes);
-            let text = (!parsed.diagnostics.is_empty()).then(|| String::from_utf8_lossy(&bytes).into_owned());
-            (name, text, parsed)
+            (name, None, ParsedFile { entities: Vec::new(), diagnostics: vec![diagnostic] })
         }
         Err(error) => (name.clone(), None, read_error(format!("cannot read the file: {error}"))),
     }
