@@ -84,11 +84,14 @@ fn validate_command(paths: &[PathBuf], format: OutputFormat, options: Options, c
     if matches!(format, OutputFormat::Json | OutputFormat::Sarif) {
         eprintln!("{}", report.summary());
     }
-    if report.has_read_errors() {
+    let exit_code = if report.has_read_errors() {
         ExitCode::from(2)
     } else if report.count(crate::domain::Severity::Error) > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
-    }
+    };
+    // The process ends here: freeing every entity one by one would only cost time.
+    std::mem::forget(report);
+    exit_code
 }

@@ -124,7 +124,8 @@ pub fn parse_source(path: &str, text: &str) -> ParsedFile {
 
     let format = format_of(path);
     let mut entities = Vec::new();
-    for document in &documents {
+    let mut entity_documents = Vec::new();
+    for (position, document) in documents.iter().enumerate() {
         if document.root.as_mapping().is_none() {
             reporter
                 .report(Code::NotAMapping, &document.root, format!("this document is {}, but an entity must be a mapping", document.root.type_name()))
@@ -145,6 +146,7 @@ pub fn parse_source(path: &str, text: &str) -> ParsedFile {
         let errors_after = reporter.error_count();
         if let Some(entity) = entity.filter(|_| errors_after == errors_before) {
             entities.push(entity);
+            entity_documents.push(position);
         }
     }
     if format == Format::Compass && documents.len() > 1 {
@@ -154,6 +156,12 @@ pub fn parse_source(path: &str, text: &str) -> ParsedFile {
     if yaml_errors {
         // Duplicate keys make the whole file ambiguous: no entity of it is trusted.
         entities.clear();
+    }
+    let mut roots: Vec<Option<Node>> = documents.into_iter().map(|document| Some(document.root)).collect();
+    for (entity, position) in entities.iter_mut().zip(entity_documents) {
+        if let Some(root) = roots[position].take() {
+            entity.document = root.into_json();
+        }
     }
     ParsedFile { entities, diagnostics: reporter.diagnostics }
 }

@@ -232,7 +232,7 @@ pub(crate) fn read_document(reporter: &mut Reporter, document: &Document) -> Opt
         links: metadata.links,
         aliases,
         relations,
-        document: root.to_json(),
+        document: serde_json::Value::Null, // Filled in by the caller, which owns the tree.
         provenance: Provenance { file: reporter.file.to_owned(), document: document.index, position: root.start, format: Format::Backstage },
     })
 }

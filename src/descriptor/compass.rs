@@ -158,7 +158,7 @@ pub(crate) fn read_document(reporter: &mut Reporter, document: &Document) -> Opt
         links,
         aliases: component_id.map(str::to_owned).into_iter().collect(),
         relations,
-        document: root.to_json(),
+        document: serde_json::Value::Null, // Filled in by the caller, which owns the tree.
         provenance: Provenance { file: reporter.file.to_owned(), document: document.index, position: root.start, format: Format::Compass },
     })
 }

@@ -131,6 +131,28 @@ impl Node {
         }
     }
 
+    /// Converts to JSON by moving the strings out of the tree (no copies).
+    pub fn into_json(self) -> serde_json::Value {
+        use serde_json::Value as Json;
+        match self.value {
+            Value::Scalar(Scalar { kind: ScalarKind::Str, text, .. }) => Json::String(text),
+            Value::Scalar(_) => self.to_json(),
+            Value::Sequence(items) => Json::Array(items.into_iter().map(Node::into_json).collect()),
+            Value::Mapping(entries) => Json::Object(
+                entries
+                    .into_iter()
+                    .map(|(key, value)| {
+                        let key = match key.value {
+                            Value::Scalar(scalar) => scalar.text,
+                            _ => key.type_name().to_owned(),
+                        };
+                        (key, value.into_json())
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
     fn count(&self) -> usize {
         1 + match &self.value {
             Value::Scalar(_) => 0,
