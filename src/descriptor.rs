@@ -151,7 +151,9 @@ pub fn parse_source(path: &str, text: &str) -> ParsedFile {
     }
     if format == Format::Compass && documents.len() > 1 {
         let second = &documents[1].root;
-        reporter.report(Code::YamlSyntax, second, "a compass.yml describes one component, but this file has several documents").end = None;
+        reporter.report(Code::MultipleCompassDocuments, second, "a compass.yml describes one component, but this file has several documents").hint =
+            Some("put each component in its own compass.yml, one per folder".to_owned());
+        entities.clear();
     }
     if yaml_errors {
         // Duplicate keys make the whole file ambiguous: no entity of it is trusted.
@@ -226,7 +228,7 @@ fn find_templating(root: &Node, path: &str) -> Option<Diagnostic> {
     None
 }
 
-/// Plain scalars that YAML 1.1 tools (and serde_yaml) read as booleans or octal numbers, while
+/// Plain scalars that YAML 1.1 tools read as booleans or octal numbers, while
 /// YAML 1.2 and Backstage read them as strings: `owner: no`, `lifecycle: on`, `port: 0755`.
 fn warn_ambiguous_scalars(root: &Node, reporter: &mut Reporter) {
     const YAML11_BOOLEANS: &[&str] =

@@ -1,5 +1,5 @@
 //! Backstage `catalog-info.yaml` documents → entities, checking the envelope, metadata and the
-//! spec of each built-in kind (rules in docs/formats.md, from Backstage's catalog model).
+//! spec of each built-in kind (rules in docs/validation.md, from Backstage's catalog model).
 
 use std::collections::BTreeMap;
 
@@ -14,7 +14,9 @@ use crate::domain::{
     RelationType, Severity, Target,
 };
 
-const ROOT_KEYS: &[&str] = &["apiVersion", "kind", "metadata", "spec", "relations", "status"];
+/// Backstage refuses any other root key in a source file (`relations` and `status` are computed
+/// by the catalog, never written by hand).
+const ROOT_KEYS: &[&str] = &["apiVersion", "kind", "metadata", "spec"];
 const METADATA_KEYS: &[&str] =
     &["name", "namespace", "title", "description", "labels", "annotations", "tags", "links", "uid", "etag", "generation"];
 /// Spec fields that people put into `metadata` by mistake.
@@ -135,7 +137,7 @@ pub fn known_kinds() -> impl Iterator<Item = &'static str> {
 pub(crate) fn read_document(reporter: &mut Reporter, document: &Document) -> Option<Entity> {
     let root = &document.root;
     let entries = root.as_mapping()?;
-    reporter.unknown_keys(entries, ROOT_KEYS, "the entity (allowed: apiVersion, kind, metadata, spec)", false);
+    reporter.unknown_keys(entries, ROOT_KEYS, "the entity", false);
 
     let api_version = reporter.required(root, "apiVersion", "the entity").and_then(|node| {
         let text = reporter.string(node, "apiVersion")?;
@@ -410,7 +412,7 @@ fn read_spec(
         let path = format!("spec.{}", field.key);
         match field.shape {
             Shape::Text => {
-                let Some(text) = reporter.non_empty_string(node, &path) else { continue };
+                let Some(text) = reporter.string_or_placeholder(node, &path) else { continue };
                 match field.key {
                     "type" => values.entity_type = Some(text.to_owned()),
                     "lifecycle" => values.lifecycle = Some(text.to_owned()),

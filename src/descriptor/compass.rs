@@ -1,5 +1,5 @@
 //! Atlassian Compass `compass.yml` → one Component entity. Rules from Compass's config-as-code
-//! documentation (docs/formats.md): enums, limits, ARIs. Owner and DEPENDS_ON are ARIs, kept as
+//! documentation (docs/validation.md): enums, limits, ARIs. Owner and DEPENDS_ON are ARIs, kept as
 //! alias targets and resolved against the entities that declare them.
 
 use std::collections::{BTreeMap, HashMap};
@@ -108,7 +108,7 @@ pub(crate) fn read_document(reporter: &mut Reporter, document: &Document) -> Opt
     });
 
     let (tier, lifecycle) = read_fields(reporter, root.get("fields"));
-    let links = read_links(reporter, root.get("links"), type_id == Some("SERVICE"));
+    let links = read_links(reporter, root.get("links"), type_id);
     let depends_on = read_relationships(reporter, root.get("relationships"));
     let labels = read_labels(reporter, root.get("labels"));
     read_custom_fields(reporter, root.get("customFields"));
@@ -219,7 +219,8 @@ fn read_fields(reporter: &mut Reporter, node: Option<&Node>) -> (Option<u8>, Opt
     (tier, lifecycle)
 }
 
-fn read_links(reporter: &mut Reporter, node: Option<&Node>, is_service: bool) -> Vec<Link> {
+/// Links; ON_CALL links are checked against `type_id` only when the file states a type.
+fn read_links(reporter: &mut Reporter, node: Option<&Node>, type_id: Option<&str>) -> Vec<Link> {
     let mut links = Vec::new();
     let mut per_type: HashMap<&str, usize> = HashMap::new();
     for link_node in optional_list(reporter, node, "links") {
@@ -235,7 +236,7 @@ fn read_links(reporter: &mut Reporter, node: Option<&Node>, is_service: bool) ->
                 });
                 return None;
             }
-            if link_type == "ON_CALL" && !is_service {
+            if link_type == "ON_CALL" && type_id.is_some_and(|type_id| type_id != "SERVICE") {
                 reporter.report(Code::OnCallLinkNotService, type_node, "ON_CALL links are only allowed on SERVICE components")
                     .hint = Some("set `typeId: SERVICE`, or use another link type".to_owned());
             }

@@ -44,17 +44,22 @@ impl<'file> Reporter<'file> {
         entries
     }
 
-    /// The text of a string field. Placeholders (`$text: ./file`) count as strings whose text
-    /// is not known yet and yield `None` without a diagnostic.
+    /// The text of a string field, or a wrong-type diagnostic.
     pub fn string<'node>(&mut self, node: &'node Node, field: &str) -> Option<&'node str> {
-        if is_placeholder(node) {
-            return None;
-        }
         let text = node.as_str();
         if text.is_none() {
             self.wrong_type(node, field, "a string");
         }
         text
+    }
+
+    /// A string that may also be a placeholder (`$text: ./openapi.yaml`), which Backstage's
+    /// ingestion substitutes before validating; a placeholder yields `None` without a diagnostic.
+    pub fn string_or_placeholder<'node>(&mut self, node: &'node Node, field: &str) -> Option<&'node str> {
+        if is_placeholder(node) {
+            return None;
+        }
+        self.non_empty_string(node, field)
     }
 
     /// A string that must not be empty.

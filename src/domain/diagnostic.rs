@@ -74,6 +74,7 @@ codes! {
     TemplatePlaceholder = "S0014", "template-placeholder", Error, "The file holds scaffolder `${{ }}` placeholders: it is a template skeleton, not a descriptor.";
     TextTemplate = "S0015", "helm-template", Error, "The file holds Helm, Jinja or cookiecutter `{{ }}` templating.";
     AmbiguousScalar = "S0016", "yaml11-ambiguous-scalar", Warning, "A plain scalar that YAML 1.1 tools read differently (e.g. `no` as false).";
+    MultipleCompassDocuments = "S0017", "compass-multiple-documents", Error, "A compass.yml holds more than one YAML document.";
     // Backstage descriptors.
     MissingField = "S0101", "missing-field", Error, "A required field is missing.";
     UnknownField = "S0102", "unknown-field", Error, "A field that the format does not define.";

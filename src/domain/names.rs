@@ -1,6 +1,6 @@
 //! The Backstage field-format rules as pure predicates: names, namespaces, tags, labels, URLs.
 //!
-//! Each function states one rule from `docs/formats.md`; they are written by hand (no regex
+//! Each function states one rule from `docs/validation.md`; they are written by hand (no regex
 //! engine) because they run for every field of every file and must stay fast.
 
 const MAX_NAME_LENGTH: usize = 63;

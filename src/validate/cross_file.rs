@@ -97,7 +97,7 @@ fn index_aliases<'entity>(entities: &'entity [Entity], diagnostics: &mut Vec<Dia
                             entity.provenance.position,
                             format!("`{alias}` is claimed by `{}` here and by `{}` at {}", entity.entity_ref, first.entity_ref, first.provenance.file),
                         )
-                        .with_hint("a copied compass.yml keeps the original's `id`; remove the `id` line so Compass creates a new component")
+                        .with_hint("a copied compass.yml keeps the original's `id` (remove the `id` line so Compass creates a new component); an alias in `sextant.dev/aliases` must name one entity")
                         .with_related(related(first, "first claimed here")),
                     );
                 }

@@ -221,3 +221,30 @@ fn mutated_real_files_never_panic_and_always_have_positions() {
     }
     assert_eq!(runs, 40 * 150);
 }
+
+#[test]
+fn a_compass_file_with_two_documents_yields_no_component() {
+    let text = "name: Fare Rules\nslug: fare-rules\n---\nname: Fare Cache\nslug: fare-cache\n";
+    let parsed = parse_bytes("compass.yml", text.as_bytes());
+    assert_eq!(codes(&parsed.diagnostics), vec![Code::MultipleCompassDocuments]);
+    assert_eq!(parsed.diagnostics[0].line, 4);
+    assert!(parsed.entities.is_empty());
+}
+
+#[test]
+fn placeholders_stand_for_spec_values_but_not_for_names() {
+    let api = "apiVersion: backstage.io/v1alpha1\nkind: API\nmetadata:\n  name: fares\nspec:\n  type: openapi\n  lifecycle: production\n  owner: team-a\n  definition:\n    $text: ./openapi.yaml\n";
+    let parsed = parse_bytes("catalog-info.yaml", api.as_bytes());
+    assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
+    assert_eq!(parsed.entities.len(), 1);
+    let named_by_placeholder = VALID.replace("name: checkout", "name:\n    $text: ./name.txt");
+    let diagnostic = only(named_by_placeholder.as_bytes(), Code::WrongType);
+    assert_eq!(diagnostic.line, 5);
+}
+
+#[test]
+fn computed_root_keys_are_refused_as_backstage_does() {
+    let text = format!("{VALID}status:\n  items: []\n");
+    let diagnostic = only(text.as_bytes(), Code::UnknownField);
+    assert_eq!((diagnostic.line, diagnostic.severity), (9, Severity::Error));
+}

@@ -16,9 +16,12 @@ fn schema(name: &str) -> jsonschema::Validator {
 }
 
 /// Rules that only sextant checks: a JSON Schema sees one document's values, not duplicate keys,
-/// the kind rules of references, templating, or the per-type link limit.
+/// the kind rules of references, templating, or how many documents a file holds.
 fn schema_cannot_express(code: Code) -> bool {
-    matches!(code, Code::DuplicateKey | Code::RefKindRequired | Code::TemplatePlaceholder | Code::TextTemplate | Code::InvalidEntityRef)
+    matches!(
+        code,
+        Code::DuplicateKey | Code::RefKindRequired | Code::TemplatePlaceholder | Code::TextTemplate | Code::InvalidEntityRef | Code::MultipleCompassDocuments
+    )
 }
 
 struct Comparison {
