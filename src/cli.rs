@@ -37,6 +37,13 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         threads: usize,
     },
+    /// Validate the example organisation (catalog-examples/) and show what it holds and the
+    /// diagnostics of its deliberate mistakes.
+    Demo {
+        /// The example organisation to use.
+        #[arg(long, default_value_os_t = crate::demo::default_examples_dir())]
+        examples: PathBuf,
+    },
     /// List every diagnostic code with its name, default severity and meaning.
     Codes,
 }
@@ -58,6 +65,20 @@ pub fn run() -> ExitCode {
                 _ => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
             };
             validate_command(&paths, format, Options { strict, threads }, color)
+        }
+        Command::Demo { examples } => {
+            let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            match crate::demo::run(&examples) {
+                Ok(demo) => {
+                    print!("{}", crate::demo::render_demo(&demo, color));
+                    let organisation_clean = demo.organisation.count(crate::domain::Severity::Error) == 0;
+                    if organisation_clean { ExitCode::SUCCESS } else { ExitCode::from(1) }
+                }
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    ExitCode::from(2)
+                }
+            }
         }
         Command::Codes => {
             for code in crate::domain::Code::ALL {

@@ -2,6 +2,7 @@
 //! dispatches to [`cli`].
 
 pub mod cli;
+pub mod demo;
 pub mod descriptor;
 pub mod domain;
 pub mod validate;

@@ -149,7 +149,7 @@ pub fn read_one(path: &std::path::Path) -> FileResult {
     };
     let read = || -> std::io::Result<Result<Vec<u8>, u64>> {
         use std::io::Read;
-        let mut file = std::fs::File::open(path)?;
+        let file = std::fs::File::open(path)?;
         let length = file.metadata()?.len();
         if length > MAX_FILE_BYTES as u64 {
             return Ok(Err(length));
