@@ -1,10 +1,12 @@
 //! Plain domain types: entity references, entities, relations, diagnostics. No IO here.
 
+mod cycles;
 mod diagnostic;
 mod entity;
 mod entity_ref;
 pub mod names;
 
+pub use cycles::find_cycles;
 pub use diagnostic::{Code, Diagnostic, Position, Related, Severity};
 pub use entity::{ALIASES_ANNOTATION, Entity, Format, Link, Provenance, Relation, RelationType, Target};
 pub use entity_ref::{DEFAULT_NAMESPACE, EntityRef, RefError};

@@ -2,7 +2,11 @@
 //! dispatches to [`cli`].
 
 pub mod cli;
+pub mod crawler;
 pub mod demo;
 pub mod descriptor;
 pub mod domain;
+pub mod ingest;
+pub mod pg;
+pub mod store;
 pub mod validate;

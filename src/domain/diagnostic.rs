@@ -109,6 +109,11 @@ codes! {
     InvalidOwnerKind = "S0303", "invalid-owner-kind", Error, "An owner is neither a Group nor a User.";
     RelationCycle = "S0304", "relation-cycle", Error, "A partOf or Group parent chain loops back on itself.";
     DuplicateCompassId = "S0305", "duplicate-compass-id", Error, "Two Compass files claim the same component id.";
+    // Reading repositories.
+    SymlinkSkipped = "S0401", "symlink-skipped", Warning, "A descriptor that is a symbolic link is not followed.";
+    SubmoduleSkipped = "S0402", "submodule-skipped", Note, "A git submodule is not crawled with its parent repository.";
+    TooManyDescriptors = "S0403", "too-many-descriptors", Warning, "A repository holds more descriptor files than the limit; the rest are not read.";
+    EntityConflict = "S0404", "entity-conflict", Error, "Another repository or file already holds this entity reference.";
 }
 
 impl fmt::Display for Code {

@@ -71,6 +71,29 @@ impl RelationType {
         }
     }
 
+    /// Every relation type.
+    pub const ALL: [RelationType; 14] = [
+        RelationType::OwnedBy,
+        RelationType::OwnerOf,
+        RelationType::PartOf,
+        RelationType::HasPart,
+        RelationType::ProvidesApi,
+        RelationType::ApiProvidedBy,
+        RelationType::ConsumesApi,
+        RelationType::ApiConsumedBy,
+        RelationType::DependsOn,
+        RelationType::DependencyOf,
+        RelationType::MemberOf,
+        RelationType::HasMember,
+        RelationType::ChildOf,
+        RelationType::ParentOf,
+    ];
+
+    /// The relation type with this Backstage spelling.
+    pub fn parse(text: &str) -> Option<RelationType> {
+        RelationType::ALL.into_iter().find(|relation_type| relation_type.as_str() == text)
+    }
+
     /// The Backstage spelling, e.g. `ownedBy`.
     pub fn as_str(self) -> &'static str {
         use RelationType::*;
@@ -164,7 +187,8 @@ mod tests {
 
     #[test]
     fn inverses_pair_up() {
-        for relation in [OwnedBy, OwnerOf, PartOf, HasPart, ProvidesApi, ApiProvidedBy, ConsumesApi, ApiConsumedBy, DependsOn, DependencyOf, MemberOf, HasMember, ChildOf, ParentOf] {
+        for relation in super::RelationType::ALL {
+            assert_eq!(super::RelationType::parse(relation.as_str()), Some(relation));
             assert_ne!(relation.inverse(), relation);
             assert_eq!(relation.inverse().inverse(), relation);
         }

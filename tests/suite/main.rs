@@ -3,6 +3,9 @@
 mod bad_input;
 mod cli;
 mod corpus;
+mod crawl;
+mod db;
+mod git;
 mod golden_upstream;
 mod schemas;
 mod support;

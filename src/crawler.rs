@@ -1,0 +1,329 @@
+//! The crawler: the only module that uses git2. It fetches remote repositories into bare mirrors
+//! (the tracked branch only), opens local ones in place, and reads the descriptor files of the
+//! tip commit's tree. Everything here is blocking; callers run it in `spawn_blocking`.
+
+mod local_repos;
+mod source;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use git2::{FetchOptions, ObjectType, RemoteCallbacks, Repository, TreeWalkMode, TreeWalkResult};
+
+use crate::descriptor::{MAX_FILE_BYTES, is_descriptor_file_name};
+use crate::domain::{Code, Diagnostic, Position};
+
+pub use local_repos::{Change, commit_files, commit_gitlink, commit_symlink, find_repositories};
+pub use source::{Location, Origin, Source, SourceError, redact};
+
+/// Limits and places for reading repositories.
+#[derive(Debug, Clone)]
+pub struct ReadOptions {
+    /// Where bare mirrors of remote repositories are kept.
+    pub mirrors_dir: PathBuf,
+    /// Blobs larger than this are reported, not read.
+    pub max_blob_bytes: usize,
+    /// At most this many descriptor files per repository.
+    pub max_descriptors: usize,
+    /// Extra file-name patterns (`*.catalog.yaml`) read as Backstage descriptors.
+    pub extra_patterns: Vec<String>,
+    /// Give up on a repository after this moment (checked during fetches).
+    pub deadline: Option<Instant>,
+}
+
+impl ReadOptions {
+    pub fn new(mirrors_dir: PathBuf) -> Self {
+        ReadOptions { mirrors_dir, max_blob_bytes: MAX_FILE_BYTES, max_descriptors: 1_000, extra_patterns: Vec::new(), deadline: None }
+    }
+}
+
+/// One descriptor file of the tip tree. `bytes` is `None` when the blob id was already known
+/// (the caller holds its entities) and the file was not read.
+#[derive(Debug, Clone)]
+pub struct DescriptorBlob {
+    pub path: String,
+    pub blob_id: String,
+    pub bytes: Option<Vec<u8>>,
+}
+
+/// A successful read of a repository's tip.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub commit: String,
+    pub files: Vec<DescriptorBlob>,
+    /// Problems of the tree rather than of one file: symlinks, submodules, size limits.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Why a repository could not be read. The message never contains credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CrawlError {
+    /// The repository could not be opened or fetched (unreachable, refused, not a repository).
+    Unreachable(String),
+    /// The server refused the credentials.
+    Authentication(String),
+    /// The branch does not exist (deleted, or never there).
+    MissingBranch(String),
+    /// The repository has no commit yet.
+    Empty,
+    /// The read took longer than the per-repository limit.
+    Timeout,
+    /// The repository's objects are damaged.
+    Corrupt(String),
+}
+
+impl std::fmt::Display for CrawlError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CrawlError::Unreachable(message) => write!(formatter, "cannot reach the repository: {message}"),
+            CrawlError::Authentication(message) => write!(formatter, "the server refused the credentials: {message}"),
+            CrawlError::MissingBranch(branch) => write!(formatter, "the branch `{branch}` does not exist"),
+            CrawlError::Empty => formatter.write_str("the repository has no commit yet"),
+            CrawlError::Timeout => formatter.write_str("the read took longer than the per-repository limit"),
+            CrawlError::Corrupt(message) => write!(formatter, "the repository's objects are damaged: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for CrawlError {}
+
+fn classify(error: &git2::Error, url: &str) -> CrawlError {
+    // libgit2 messages may quote the URL as given; show the redacted one instead.
+    let message = error.message().replace(url, &redact(url));
+    let lowered = message.to_ascii_lowercase();
+    if error.code() == git2::ErrorCode::Auth || lowered.contains("authentication") || lowered.contains("401") {
+        return CrawlError::Authentication(message);
+    }
+    if error.code() == git2::ErrorCode::User {
+        // Only the transfer-progress callback aborts, and only at the deadline.
+        return CrawlError::Timeout;
+    }
+    match error.class() {
+        git2::ErrorClass::Odb | git2::ErrorClass::Zlib | git2::ErrorClass::Object => CrawlError::Corrupt(message),
+        _ => CrawlError::Unreachable(message),
+    }
+}
+
+/// The outcome of a successful read.
+#[derive(Debug, Clone)]
+pub enum TipRead {
+    /// The tip is the commit already known: nothing was read.
+    Unchanged { commit: String },
+    Changed(Snapshot),
+}
+
+/// What the caller already holds of a repository, so that unchanged work is skipped.
+#[derive(Debug, Clone, Default)]
+pub struct Known {
+    pub commit: Option<String>,
+    /// Descriptor path → blob id.
+    pub blobs: HashMap<String, String>,
+}
+
+/// Reads the tip of `source`. When the tip is `known.commit`, nothing else is read; blobs whose
+/// id is in `known.blobs` are listed but not read again.
+pub fn read_tip(source: &Source, known: &Known, options: &ReadOptions) -> Result<TipRead, CrawlError> {
+    let (repository, branch_ref) = match &source.location {
+        Location::Local(path) => open_local(path, source.branch.as_deref())?,
+        Location::Remote(url) => open_mirror(url, source.branch.as_deref(), options)?,
+    };
+    read_tree(&repository, &branch_ref, known, options)
+}
+
+fn open_local(path: &Path, branch: Option<&str>) -> Result<(Repository, String), CrawlError> {
+    let repository = Repository::open(path).map_err(|error| classify(&error, &path.to_string_lossy()))?;
+    let branch_ref = match branch {
+        Some(branch) => format!("refs/heads/{branch}"),
+        None => match repository.find_reference("HEAD").and_then(|head| head.symbolic_target().map(str::to_owned).ok_or_else(|| git2::Error::from_str("HEAD is detached"))) {
+            Ok(target) => target,
+            Err(_) => "HEAD".to_owned(),
+        },
+    };
+    Ok((repository, branch_ref))
+}
+
+/// The bare mirror folder of a remote: readable name plus a hash of the URL.
+fn mirror_path(url: &str, options: &ReadOptions) -> PathBuf {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    redact(url).hash(&mut hasher);
+    let readable: String = redact(url).chars().map(|character| if character.is_ascii_alphanumeric() { character } else { '_' }).collect();
+    let readable = &readable[readable.len().saturating_sub(40)..];
+    options.mirrors_dir.join(format!("{readable}-{:016x}.git", hasher.finish()))
+}
+
+fn open_mirror(url: &str, branch: Option<&str>, options: &ReadOptions) -> Result<(Repository, String), CrawlError> {
+    let path = mirror_path(url, options);
+    match fetch_into(&path, url, branch, options) {
+        Err(CrawlError::Corrupt(_)) => {
+            // A damaged mirror is derived state: drop it and fetch again once.
+            let _ = std::fs::remove_dir_all(&path);
+            fetch_into(&path, url, branch, options)
+        }
+        other => other,
+    }
+}
+
+fn fetch_into(path: &Path, url: &str, branch: Option<&str>, options: &ReadOptions) -> Result<(Repository, String), CrawlError> {
+    let repository = match Repository::open_bare(path) {
+        Ok(repository) => repository,
+        Err(_) => {
+            let _ = std::fs::remove_dir_all(path);
+            std::fs::create_dir_all(path).map_err(|error| CrawlError::Unreachable(format!("cannot create the mirror: {error}")))?;
+            Repository::init_bare(path).map_err(|error| classify(&error, url))?
+        }
+    };
+    let branch = fetch_branch(&repository, url, branch, options)?;
+    Ok((repository, format!("refs/heads/{branch}")))
+}
+
+/// Fetches the branch (the remote's default when `None`) into the mirror and returns its name.
+fn fetch_branch(repository: &Repository, url: &str, branch: Option<&str>, options: &ReadOptions) -> Result<String, CrawlError> {
+    let mut remote = repository.remote_anonymous(url).map_err(|error| classify(&error, url))?;
+    let branch = match branch {
+        Some(branch) => branch.to_owned(),
+        None => {
+            remote.connect_auth(git2::Direction::Fetch, Some(callbacks(options)), None).map_err(|error| classify(&error, url))?;
+            let default = remote.default_branch().map_err(|error| classify(&error, url))?;
+            let default = default.as_str().unwrap_or("refs/heads/main").trim_start_matches("refs/heads/").to_owned();
+            remote.disconnect().map_err(|error| classify(&error, url))?;
+            default
+        }
+    };
+    let refspec = format!("+refs/heads/{branch}:refs/heads/{branch}");
+    let mut fetch_options = FetchOptions::new();
+    fetch_options.remote_callbacks(callbacks(options));
+    fetch_options.download_tags(git2::AutotagOption::None);
+    match remote.fetch(&[refspec.as_str()], Some(&mut fetch_options), None) {
+        Ok(()) => Ok(branch),
+        Err(error) if error.message().contains("couldn't find remote ref") => Err(CrawlError::MissingBranch(branch)),
+        Err(error) => Err(classify(&error, url)),
+    }
+}
+
+/// Credentials from the environment (`SEXTANT_GIT_USERNAME`/`SEXTANT_GIT_TOKEN` for https,
+/// the ssh agent or `SEXTANT_GIT_SSH_KEY` for ssh), and the deadline check.
+fn callbacks(options: &ReadOptions) -> RemoteCallbacks<'static> {
+    let mut callbacks = RemoteCallbacks::new();
+    let mut attempts = 0;
+    callbacks.credentials(move |_url, username, allowed| {
+        attempts += 1;
+        if attempts > 3 {
+            return Err(git2::Error::from_str("authentication failed"));
+        }
+        if allowed.contains(git2::CredentialType::SSH_KEY) {
+            let user = username.unwrap_or("git");
+            if let Some(key) = std::env::var_os("SEXTANT_GIT_SSH_KEY") {
+                return git2::Cred::ssh_key(user, None, Path::new(&key), None);
+            }
+            return git2::Cred::ssh_key_from_agent(user);
+        }
+        if allowed.contains(git2::CredentialType::USER_PASS_PLAINTEXT)
+            && let Ok(token) = std::env::var("SEXTANT_GIT_TOKEN")
+        {
+            let user = std::env::var("SEXTANT_GIT_USERNAME").unwrap_or_else(|_| "x-access-token".to_owned());
+            return git2::Cred::userpass_plaintext(&user, &token);
+        }
+        Err(git2::Error::from_str("authentication required, and no credentials are configured"))
+    });
+    let deadline = options.deadline;
+    callbacks.transfer_progress(move |_| deadline.is_none_or(|deadline| Instant::now() < deadline));
+    callbacks
+}
+
+fn read_tree(repository: &Repository, branch_ref: &str, known: &Known, options: &ReadOptions) -> Result<TipRead, CrawlError> {
+    let reference = match repository.find_reference(branch_ref) {
+        Ok(reference) => reference,
+        Err(error) if error.code() == git2::ErrorCode::NotFound => {
+            return Err(if repository.is_empty().unwrap_or(false) {
+                CrawlError::Empty
+            } else {
+                CrawlError::MissingBranch(branch_ref.trim_start_matches("refs/heads/").to_owned())
+            });
+        }
+        Err(error) => return Err(classify(&error, branch_ref)),
+    };
+    let commit = reference.peel_to_commit().map_err(|error| {
+        if repository.is_empty().unwrap_or(false) { CrawlError::Empty } else { classify(&error, branch_ref) }
+    })?;
+    let commit_id = commit.id().to_string();
+    if known.commit.as_deref() == Some(commit_id.as_str()) {
+        return Ok(TipRead::Unchanged { commit: commit_id });
+    }
+    let tree = commit.tree().map_err(|error| classify(&error, branch_ref))?;
+    let odb = repository.odb().map_err(|error| classify(&error, branch_ref))?;
+
+    let mut snapshot = Snapshot { commit: commit_id, files: Vec::new(), diagnostics: Vec::new() };
+    let mut found: Vec<(String, git2::Oid, i32)> = Vec::new();
+    let mut submodules: Vec<String> = Vec::new();
+    tree.walk(TreeWalkMode::PreOrder, |folder, entry| {
+        let Some(name) = entry.name() else { return TreeWalkResult::Ok };
+        let path = format!("{folder}{name}");
+        match entry.kind() {
+            Some(ObjectType::Tree) if name == "node_modules" => TreeWalkResult::Skip,
+            Some(ObjectType::Commit) => {
+                submodules.push(path);
+                TreeWalkResult::Ok
+            }
+            Some(ObjectType::Blob) if is_descriptor(name, &options.extra_patterns) => {
+                found.push((path, entry.id(), entry.filemode()));
+                TreeWalkResult::Ok
+            }
+            _ => TreeWalkResult::Ok,
+        }
+    })
+    .map_err(|error| classify(&error, branch_ref))?;
+
+    let at = Position { line: 1, column: 1 };
+    for path in submodules {
+        snapshot.diagnostics.push(
+            Diagnostic::new(Code::SubmoduleSkipped, &path, at, "a git submodule is not crawled with this repository")
+                .with_hint("add the submodule's repository as a source of its own"),
+        );
+    }
+    for (index, (path, blob_id, filemode)) in found.into_iter().enumerate() {
+        if index == options.max_descriptors {
+            snapshot.diagnostics.push(Diagnostic::new(
+                Code::TooManyDescriptors,
+                &path,
+                at,
+                format!("the repository holds more than {} descriptor files; the rest are not read", options.max_descriptors),
+            ));
+            break;
+        }
+        if filemode == i32::from(git2::FileMode::Link) {
+            snapshot.diagnostics.push(
+                Diagnostic::new(Code::SymlinkSkipped, &path, at, "the descriptor is a symbolic link and is not followed")
+                    .with_hint("commit the file itself; a link may point outside the repository"),
+            );
+            continue;
+        }
+        let blob_id_text = blob_id.to_string();
+        if known.blobs.get(&path) == Some(&blob_id_text) {
+            snapshot.files.push(DescriptorBlob { path, blob_id: blob_id_text, bytes: None });
+            continue;
+        }
+        let (size, _) = odb.read_header(blob_id).map_err(|error| classify(&error, &path))?;
+        if size > options.max_blob_bytes {
+            snapshot.diagnostics.push(
+                Diagnostic::new(Code::FileTooLarge, &path, at, format!("the file is {size} bytes; descriptors larger than {} bytes are not read", options.max_blob_bytes))
+                    .with_hint("split it into several files, or check that this is really a descriptor"),
+            );
+            continue;
+        }
+        let blob = repository.find_blob(blob_id).map_err(|error| classify(&error, &path))?;
+        snapshot.files.push(DescriptorBlob { path, blob_id: blob_id_text, bytes: Some(blob.content().to_vec()) });
+    }
+    Ok(TipRead::Changed(snapshot))
+}
+
+/// Descriptor names, plus simple `*suffix` / `prefix*` / exact patterns from the config.
+fn is_descriptor(name: &str, extra_patterns: &[String]) -> bool {
+    is_descriptor_file_name(name)
+        || extra_patterns.iter().any(|pattern| match (pattern.strip_prefix('*'), pattern.strip_suffix('*')) {
+            (Some(suffix), _) => name.ends_with(suffix),
+            (None, Some(prefix)) => name.starts_with(prefix),
+            (None, None) => name == pattern,
+        })
+}

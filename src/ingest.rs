@@ -1,0 +1,140 @@
+//! A crawl: read every source with the crawler (in parallel, bounded, each with a timeout, on
+//! blocking threads), parse the changed descriptor blobs, and apply each repository to the store
+//! in source order, so that the first claim of a reference is deterministic.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::Semaphore;
+
+use crate::crawler::{self, CrawlError, Known, ReadOptions, Source, TipRead};
+use crate::descriptor;
+use crate::store::{ApplyStats, FileUpdate, RepoUpdate, Store, StoreError};
+
+/// How a crawl runs.
+#[derive(Debug, Clone)]
+pub struct CrawlOptions {
+    /// Repositories read at the same time.
+    pub concurrency: usize,
+    /// A repository that takes longer is given up (and keeps its entities, marked stale).
+    pub repo_timeout: Duration,
+    pub read: ReadOptions,
+}
+
+impl CrawlOptions {
+    pub fn new(read: ReadOptions) -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        CrawlOptions { concurrency: cores * 2, repo_timeout: Duration::from_secs(120), read }
+    }
+}
+
+/// What happened to one repository.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RepoOutcome {
+    Unchanged,
+    Applied(ApplyStats),
+    /// Not read or not applied; the repository keeps its last good entities.
+    Failed(String),
+}
+
+/// The result of a crawl, for the summary table.
+#[derive(Debug, Clone, Default)]
+pub struct CrawlSummary {
+    pub outcomes: Vec<(String, RepoOutcome)>,
+    pub totals: ApplyStats,
+    pub elapsed: Duration,
+}
+
+impl CrawlSummary {
+    pub fn count(&self, wanted: fn(&RepoOutcome) -> bool) -> usize {
+        self.outcomes.iter().filter(|(_, outcome)| wanted(outcome)).count()
+    }
+}
+
+/// A repository whose tip changed, read and parsed.
+struct ChangedRepo {
+    commit: String,
+    files: Vec<FileUpdate>,
+    tree_diagnostics: Vec<crate::domain::Diagnostic>,
+}
+
+/// Reads what changed since the last crawl and parses it (`None`: the tip is unchanged); runs on
+/// a blocking thread.
+fn read_and_parse(source: &Source, known: &Known, options: &ReadOptions) -> Result<Option<ChangedRepo>, CrawlError> {
+    let snapshot = match crawler::read_tip(source, known, options)? {
+        TipRead::Unchanged { .. } => return Ok(None),
+        TipRead::Changed(snapshot) => snapshot,
+    };
+    let files = snapshot
+        .files
+        .into_iter()
+        .map(|blob| match blob.bytes {
+            None => FileUpdate::Unchanged { path: blob.path },
+            Some(bytes) => {
+                let parsed = descriptor::parse_bytes(&blob.path, &bytes);
+                FileUpdate::Read { path: blob.path, blob_id: blob.blob_id, parsed }
+            }
+        })
+        .collect();
+    Ok(Some(ChangedRepo { commit: snapshot.commit, files, tree_diagnostics: snapshot.diagnostics }))
+}
+
+/// Crawls `sources` into `store`. `on_outcome` is called once per repository, in source order.
+pub async fn crawl(store: &Store, sources: &[Source], options: &CrawlOptions, mut on_outcome: impl FnMut(&str, &RepoOutcome)) -> Result<CrawlSummary, StoreError> {
+    let started = Instant::now();
+    let started_at = SystemTime::now();
+    let registrations: Vec<(String, String, Option<String>)> = sources.iter().map(|source| (source.url.clone(), source.name.clone(), source.branch.clone())).collect();
+    let records: HashMap<String, crate::store::RepoRecord> = store.register_repos(&registrations).await?;
+
+    let limit = Arc::new(Semaphore::new(options.concurrency.max(1)));
+    let mut reads = Vec::with_capacity(sources.len());
+    for source in sources {
+        let record = records.get(&source.url).expect("every source was registered");
+        let (source, known, read_options, limit) = (source.clone(), record.known.clone(), options.read.clone(), limit.clone());
+        let timeout = options.repo_timeout;
+        reads.push(tokio::spawn(async move {
+            let _permit = limit.acquire_owned().await.expect("the semaphore is never closed");
+            let read_options = ReadOptions { deadline: Some(Instant::now() + timeout), ..read_options };
+            let work = tokio::task::spawn_blocking(move || read_and_parse(&source, &known, &read_options));
+            match tokio::time::timeout(timeout, work).await {
+                Ok(Ok(result)) => result,
+                Ok(Err(panic)) => Err(CrawlError::Unreachable(format!("the read stopped unexpectedly: {panic}"))),
+                Err(_) => Err(CrawlError::Timeout),
+            }
+        }));
+    }
+
+    let mut summary = CrawlSummary::default();
+    for (source, read) in sources.iter().zip(reads) {
+        let record = &records[&source.url];
+        let result = read.await.unwrap_or_else(|panic| Err(CrawlError::Unreachable(format!("the read stopped unexpectedly: {panic}"))));
+        let outcome = match result {
+            Ok(None) => RepoOutcome::Unchanged,
+            Ok(Some(changed)) => {
+                let update = RepoUpdate { repo_id: record.id, commit: changed.commit, files: changed.files, tree_diagnostics: changed.tree_diagnostics };
+                match store.apply_repo(&update).await {
+                    Ok(stats) => RepoOutcome::Applied(stats),
+                    Err(error) => RepoOutcome::Failed(format!("could not be applied: {error}")),
+                }
+            }
+            Err(error) => {
+                let reason = error.to_string();
+                // Best effort: if the database is gone too, the outcome still says why.
+                let _ = store.mark_stale(record.id, &reason).await;
+                RepoOutcome::Failed(reason)
+            }
+        };
+        if let RepoOutcome::Applied(stats) = &outcome {
+            summary.totals += *stats;
+        }
+        on_outcome(&source.url, &outcome);
+        summary.outcomes.push((source.url.clone(), outcome));
+    }
+    summary.elapsed = started.elapsed();
+    let crawled = summary.count(|outcome| matches!(outcome, RepoOutcome::Applied(_)));
+    let unchanged = summary.count(|outcome| matches!(outcome, RepoOutcome::Unchanged));
+    let failed = summary.count(|outcome| matches!(outcome, RepoOutcome::Failed(_)));
+    store.record_run(&summary.totals, crawled as i32, unchanged as i32, failed as i32, started_at).await?;
+    Ok(summary)
+}

@@ -1,0 +1,361 @@
+//! Graph queries over the catalog: dependencies and dependents (direct and transitive, with a
+//! depth limit and a node cap), the path between two entities, ownership through sub-groups,
+//! orphans, dangling references, cycles, and the problem list.
+//!
+//! Walks are breadth-first in Rust with one indexed query per level: each node is visited once,
+//! cycles end the walk, and the node cap bounds the work even on dense graphs.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::{Store, StoreError};
+use crate::domain::{RelationType, find_cycles};
+
+/// Which way a dependency walk goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// What the entity needs (its dependencies).
+    Dependencies,
+    /// What needs the entity (what breaks if it goes down).
+    Dependents,
+}
+
+/// An entity as lists show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EntitySummary {
+    pub id: i64,
+    pub entity_ref: String,
+    pub title: Option<String>,
+    pub owner_ref: Option<String>,
+}
+
+/// An entity reached by a walk, with the path that reached it (refs from the start).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Dependent {
+    pub entity_ref: String,
+    pub depth: u32,
+    pub path: Vec<String>,
+}
+
+/// A declared relation as stored, seen from one entity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RelationRow {
+    pub relation_type: String,
+    pub target_ref: String,
+    pub resolved: bool,
+}
+
+/// Everything `sextant problems` lists.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Problems {
+    pub conflicts: Vec<serde_json::Value>,
+    pub dangling: Vec<serde_json::Value>,
+    pub orphans: Vec<serde_json::Value>,
+    pub cycles: Vec<Vec<String>>,
+    pub stale_repos: Vec<serde_json::Value>,
+    pub invalid_files: Vec<serde_json::Value>,
+}
+
+impl Problems {
+    pub fn total(&self) -> usize {
+        self.conflicts.len() + self.dangling.len() + self.orphans.len() + self.cycles.len() + self.stale_repos.len() + self.invalid_files.len()
+    }
+}
+
+/// Relation types along which "A depends on B" holds, declared on A (forward) or on B (reverse).
+const FORWARD_DEPENDENCY: &[&str] = &["dependsOn", "consumesApi"];
+const REVERSE_DEPENDENCY: &[&str] = &["dependencyOf", "providesApi"];
+
+impl Store {
+    /// The id of an entity reference (canonical, lowercased).
+    pub async fn entity_id(&self, entity_ref: &str) -> Result<i64, StoreError> {
+        sqlx::query_scalar("SELECT id FROM entities WHERE entity_ref = $1")
+            .bind(entity_ref.to_ascii_lowercase())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("`{entity_ref}`")))
+    }
+
+    /// Direct (`max_depth` 1) or transitive dependencies or dependents, nearest first, each
+    /// entity once, at most `max_nodes` of them.
+    pub async fn walk_dependencies(&self, start: i64, direction: Direction, max_depth: u32, max_nodes: usize) -> Result<Vec<Dependent>, StoreError> {
+        let mut parent: HashMap<i64, i64> = HashMap::new();
+        let mut depth_of: HashMap<i64, u32> = HashMap::from([(start, 0)]);
+        let mut order: Vec<i64> = Vec::new();
+        let mut frontier = vec![start];
+        let (towards_source, towards_target) = match direction {
+            Direction::Dependents => (FORWARD_DEPENDENCY, REVERSE_DEPENDENCY),
+            Direction::Dependencies => (REVERSE_DEPENDENCY, FORWARD_DEPENDENCY),
+        };
+        let mut depth = 0;
+        'walk: while !frontier.is_empty() && depth < max_depth {
+            depth += 1;
+            // Rows (next node, the frontier node it was reached from).
+            let rows: Vec<(i64, i64)> = sqlx::query_as(
+                "SELECT source_id, target_id FROM relations WHERE target_id = ANY($1) AND type = ANY($2)
+                 UNION ALL
+                 SELECT target_id, source_id FROM relations WHERE source_id = ANY($1) AND type = ANY($3) AND target_id IS NOT NULL",
+            )
+            .bind(&frontier)
+            .bind(towards_source)
+            .bind(towards_target)
+            .fetch_all(&self.pool)
+            .await?;
+            let mut next = Vec::new();
+            for (node, from) in rows {
+                if depth_of.contains_key(&node) {
+                    continue;
+                }
+                depth_of.insert(node, depth);
+                parent.insert(node, from);
+                order.push(node);
+                next.push(node);
+                if order.len() >= max_nodes {
+                    break 'walk;
+                }
+            }
+            frontier = next;
+        }
+        let refs = self.refs_of(order.iter().copied().chain(std::iter::once(start)).collect()).await?;
+        let path_to = |node: i64| {
+            let mut path = vec![refs[&node].clone()];
+            let mut current = node;
+            while let Some(&previous) = parent.get(&current) {
+                path.push(refs[&previous].clone());
+                current = previous;
+            }
+            path.reverse();
+            path
+        };
+        Ok(order.iter().map(|&node| Dependent { entity_ref: refs[&node].clone(), depth: depth_of[&node], path: path_to(node) }).collect())
+    }
+
+    async fn refs_of(&self, ids: Vec<i64>) -> Result<HashMap<i64, String>, StoreError> {
+        Ok(sqlx::query_as::<_, (i64, String)>("SELECT id, entity_ref FROM entities WHERE id = ANY($1)")
+            .bind(&ids)
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .collect())
+    }
+
+    /// The shortest chain of resolved relations (either direction, any type) between two
+    /// entities, as refs, or `None` when they are not connected within `max_depth` steps.
+    pub async fn path_between(&self, from: i64, to: i64, max_depth: u32) -> Result<Option<Vec<String>>, StoreError> {
+        let mut parent: HashMap<i64, i64> = HashMap::new();
+        let mut seen = HashSet::from([from]);
+        let mut frontier = vec![from];
+        for _ in 0..max_depth {
+            if frontier.is_empty() || seen.contains(&to) {
+                break;
+            }
+            let rows: Vec<(i64, i64)> = sqlx::query_as(
+                "SELECT target_id, source_id FROM relations WHERE source_id = ANY($1) AND target_id IS NOT NULL
+                 UNION ALL
+                 SELECT source_id, target_id FROM relations WHERE target_id = ANY($1)",
+            )
+            .bind(&frontier)
+            .fetch_all(&self.pool)
+            .await?;
+            let mut next = Vec::new();
+            for (node, previous) in rows {
+                if seen.insert(node) {
+                    parent.insert(node, previous);
+                    next.push(node);
+                }
+            }
+            frontier = next;
+        }
+        if !seen.contains(&to) {
+            return Ok(None);
+        }
+        let mut chain = vec![to];
+        while let Some(&previous) = parent.get(chain.last().expect("non-empty")) {
+            chain.push(previous);
+        }
+        chain.reverse();
+        let refs = self.refs_of(chain.clone()).await?;
+        Ok(Some(chain.iter().map(|id| refs[id].clone()).collect()))
+    }
+
+    /// The entities owned by a group or by any of its sub-groups (or by a user).
+    pub async fn owned_by(&self, owner: i64) -> Result<Vec<EntitySummary>, StoreError> {
+        let rows = sqlx::query(
+            "WITH RECURSIVE teams(id) AS (
+                 SELECT $1::bigint
+                 UNION
+                 SELECT child.id FROM teams
+                 JOIN LATERAL (
+                     SELECT source_id AS id FROM relations WHERE target_id = teams.id AND type = 'childOf'
+                     UNION
+                     SELECT target_id FROM relations WHERE source_id = teams.id AND type = 'parentOf' AND target_id IS NOT NULL
+                 ) child ON true
+             )
+             SELECT e.id, e.entity_ref, e.title, e.owner_ref FROM relations r JOIN entities e ON e.id = r.source_id
+             WHERE r.type = 'ownedBy' AND r.target_id IN (SELECT id FROM teams)
+             ORDER BY e.entity_ref",
+        )
+        .bind(owner)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|row| EntitySummary { id: row.get(0), entity_ref: row.get(1), title: row.get(2), owner_ref: row.get(3) }).collect())
+    }
+
+    /// An entity's declared relations and the inverse edges other entities declare towards it.
+    pub async fn relations_of(&self, id: i64) -> Result<(Vec<RelationRow>, Vec<RelationRow>), StoreError> {
+        let outgoing = sqlx::query_as::<_, (String, String, bool)>("SELECT type, target_ref, target_id IS NOT NULL FROM relations WHERE source_id = $1 ORDER BY type, target_ref")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?;
+        let incoming = sqlx::query_as::<_, (String, String)>("SELECT r.type, e.entity_ref FROM relations r JOIN entities e ON e.id = r.source_id WHERE r.target_id = $1 ORDER BY r.type, e.entity_ref")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?;
+        let outgoing = outgoing.into_iter().map(|(relation_type, target_ref, resolved)| RelationRow { relation_type, target_ref, resolved }).collect();
+        let incoming = incoming
+            .into_iter()
+            .map(|(relation_type, source_ref)| RelationRow {
+                relation_type: RelationType::parse(&relation_type).map_or(relation_type.clone(), |parsed| parsed.inverse().as_str().to_owned()),
+                target_ref: source_ref,
+                resolved: true,
+            })
+            .collect();
+        Ok((outgoing, incoming))
+    }
+
+    /// One entity with its provenance and its file's diagnostics, as JSON.
+    pub async fn entity_details(&self, id: i64) -> Result<serde_json::Value, StoreError> {
+        let row = sqlx::query(
+            "SELECT e.entity_ref, e.title, e.description, e.type, e.lifecycle, e.tier, e.owner_ref, e.system_ref, e.domain_ref, e.tags,
+                    e.file_path, e.document_index, e.line, e.format, e.commit_id, r.url, r.status, r.error, e.repo_id,
+                    (SELECT o.entity_ref FROM relations x JOIN entities o ON o.id = x.target_id WHERE x.source_id = e.id AND x.type = 'ownedBy' LIMIT 1)
+             FROM entities e JOIN repos r ON r.id = e.repo_id WHERE e.id = $1",
+        )
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await?;
+        let repo_id: i64 = row.get(18);
+        let file_path: String = row.get(10);
+        let diagnostics = sqlx::query_as::<_, (i32, i32, String, String, String)>(
+            "SELECT line, col, code, severity, message FROM diagnostics WHERE repo_id = $1 AND file_path = $2 ORDER BY line, col",
+        )
+        .bind(repo_id)
+        .bind(&file_path)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(serde_json::json!({
+            "ref": row.get::<String, _>(0),
+            "title": row.get::<Option<String>, _>(1),
+            "description": row.get::<Option<String>, _>(2),
+            "type": row.get::<Option<String>, _>(3),
+            "lifecycle": row.get::<Option<String>, _>(4),
+            "tier": row.get::<Option<i16>, _>(5),
+            "owner": row.get::<Option<String>, _>(6),
+            "ownerResolved": row.get::<Option<String>, _>(19),
+            "system": row.get::<Option<String>, _>(7),
+            "domain": row.get::<Option<String>, _>(8),
+            "tags": row.get::<Vec<String>, _>(9),
+            "provenance": {
+                "repo": row.get::<String, _>(15),
+                "repoStatus": row.get::<String, _>(16),
+                "repoError": row.get::<Option<String>, _>(17),
+                "file": file_path,
+                "document": row.get::<i32, _>(11),
+                "line": row.get::<i32, _>(12),
+                "format": row.get::<String, _>(13),
+                "commit": row.get::<String, _>(14),
+            },
+            "diagnostics": diagnostics.into_iter().map(|(line, column, code, severity, message)| serde_json::json!({
+                "line": line, "column": column, "code": code, "severity": severity, "message": message,
+            })).collect::<Vec<_>>(),
+        }))
+    }
+
+    /// Everything a platform team should look at.
+    pub async fn problems(&self) -> Result<Problems, StoreError> {
+        let json_rows = |rows: Vec<sqlx::postgres::PgRow>| -> Vec<serde_json::Value> { rows.into_iter().map(|row| row.get::<serde_json::Value, _>(0)).collect() };
+        let conflicts = sqlx::query(
+            "SELECT json_build_object('ref', c.entity_ref, 'holder', h.url || ':' || c.holder_path, 'claimant', k.url || ':' || c.claimant_path || ':' || c.claimant_line)
+             FROM conflicts c JOIN repos h ON h.id = c.holder_repo_id JOIN repos k ON k.id = c.claimant_repo_id ORDER BY c.entity_ref, k.url",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let dangling = sqlx::query(
+            "SELECT json_build_object('source', e.entity_ref, 'relation', r.type, 'target', r.target_ref, 'file', p.url || ':' || e.file_path || ':' || r.line)
+             FROM relations r JOIN entities e ON e.id = r.source_id JOIN repos p ON p.id = e.repo_id WHERE r.target_id IS NULL ORDER BY e.entity_ref, r.type, r.target_ref",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let orphans = sqlx::query(
+            "SELECT json_build_object('ref', e.entity_ref, 'owner', e.owner_ref) FROM entities e
+             WHERE e.kind NOT IN ('group', 'user', 'location')
+               AND NOT EXISTS (SELECT 1 FROM relations r WHERE r.source_id = e.id AND r.type = 'ownedBy' AND r.target_id IS NOT NULL)
+             ORDER BY e.entity_ref",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let stale_repos = sqlx::query("SELECT json_build_object('repo', url, 'status', status, 'error', error) FROM repos WHERE status <> 'ok' ORDER BY url")
+            .fetch_all(&self.pool)
+            .await?;
+        let invalid_files = sqlx::query(
+            "SELECT json_build_object('file', r.url || ':' || f.path,
+                 'errors', (SELECT count(*) FROM diagnostics d WHERE d.repo_id = f.repo_id AND d.file_path = f.path AND d.severity = 'error'))
+             FROM descriptor_files f JOIN repos r ON r.id = f.repo_id WHERE NOT f.valid ORDER BY r.url, f.path",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(Problems {
+            conflicts: json_rows(conflicts),
+            dangling: json_rows(dangling),
+            orphans: json_rows(orphans),
+            cycles: self.cycles().await?,
+            stale_repos: json_rows(stale_repos),
+            invalid_files: json_rows(invalid_files),
+        })
+    }
+
+    /// Loops in dependency, partOf and Group parent chains, each as the refs around it.
+    pub async fn cycles(&self) -> Result<Vec<Vec<String>>, StoreError> {
+        let edges: Vec<(i64, i64, String)> = sqlx::query_as(
+            "SELECT source_id, target_id, type FROM relations
+             WHERE target_id IS NOT NULL AND type IN ('dependsOn', 'partOf', 'childOf', 'parentOf', 'dependencyOf')",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut cycles = Vec::new();
+        for family in [&["dependsOn", "dependencyOf"][..], &["partOf"], &["childOf", "parentOf"]] {
+            let mut index: HashMap<i64, usize> = HashMap::new();
+            let mut ids: Vec<i64> = Vec::new();
+            let mut graph: Vec<Vec<usize>> = Vec::new();
+            let mut node = |id: i64, graph: &mut Vec<Vec<usize>>| {
+                *index.entry(id).or_insert_with(|| {
+                    ids.push(id);
+                    graph.push(Vec::new());
+                    ids.len() - 1
+                })
+            };
+            for (source, target, relation_type) in edges.iter().filter(|(_, _, relation_type)| family.contains(&relation_type.as_str())) {
+                // Inverse declarations point the other way: B dependencyOf A means A dependsOn B.
+                let (from, to) = if matches!(relation_type.as_str(), "dependencyOf" | "parentOf") { (*target, *source) } else { (*source, *target) };
+                let from = node(from, &mut graph);
+                let to = node(to, &mut graph);
+                graph[from].push(to);
+            }
+            let found = find_cycles(&graph);
+            if found.is_empty() {
+                continue;
+            }
+            let refs = self.refs_of(found.iter().flatten().map(|&position| ids[position]).collect()).await?;
+            for cycle in found {
+                let mut names: Vec<String> = cycle.iter().map(|&position| refs[&ids[position]].clone()).collect();
+                let smallest = names.iter().enumerate().min_by(|left, right| left.1.cmp(right.1)).map_or(0, |(position, _)| position);
+                names.rotate_left(smallest);
+                cycles.push(names);
+            }
+        }
+        cycles.sort();
+        Ok(cycles)
+    }
+}
