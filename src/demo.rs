@@ -1,73 +1,67 @@
-//! `sextant demo`: the main job on the embedded example organisation (`catalog-examples/`).
-//! Today it validates every example repository together, prints what the organisation holds,
-//! and shows the deliberate mistakes of `catalog-examples/invalid/` with their diagnostics.
-//! The crawl issue extends it to build git repositories from the examples and crawl them.
+//! `sextant demo`: the main job on the example organisation. It builds one git repository per
+//! folder of `catalog-examples/` (with git2, a few commits each), crawls them into the catalog
+//! (the private Postgres cluster unless `DATABASE_URL` is set), and prints the crawl summary and
+//! what to try next. The server joins it with the API issue.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::domain::Severity;
-use crate::validate::report::{OutputFormat, render};
-use crate::validate::{Options, Report, validate_paths};
+use crate::crawler::{Origin, Source, commit_files};
 
 /// The example organisation shipped in the source tree.
 pub fn default_examples_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog-examples")
 }
 
-/// What the demo found: the clean organisation alone, and the whole folder with `invalid/`.
-pub struct DemoReport {
-    pub organisation: Report,
-    pub repositories: Vec<String>,
-    pub invalid: Report,
-}
-
-/// Validates the example repositories together (strictly: every reference must resolve), and
-/// the whole folder, whose only diagnostics must come from `invalid/`.
-pub fn run(examples: &Path) -> Result<DemoReport, crate::validate::DiscoverError> {
-    let current = std::env::current_dir().unwrap_or_default();
-    let examples = examples.strip_prefix(&current).unwrap_or(examples);
-    let mut repositories: Vec<PathBuf> = std::fs::read_dir(examples)
-        .map_err(|error| crate::validate::DiscoverError { path: examples.to_path_buf(), error })?
+/// Builds (or, when already built, reuses) one repository per example folder under `into`, and
+/// returns them as crawl sources, in name order.
+pub fn build_example_repositories(examples: &Path, into: &Path) -> Result<Vec<Source>, String> {
+    let mut folders: Vec<PathBuf> = std::fs::read_dir(examples)
+        .map_err(|error| format!("cannot read {}: {error}", examples.display()))?
         .filter_map(Result::ok)
         .map(|entry| entry.path())
-        .filter(|path| path.is_dir() && !path.ends_with("invalid"))
+        .filter(|path| path.is_dir())
         .collect();
-    repositories.sort();
-    let strict = Options { strict: true, threads: 0 };
-    let organisation = validate_paths(&repositories, strict)?;
-    // The mistakes are checked with the organisation beside them, so their owners resolve.
-    let invalid = validate_paths(&[examples.to_path_buf()], Options { strict: false, threads: 0 })?;
-    let repositories = repositories.iter().filter_map(|path| path.file_name()).map(|name| name.to_string_lossy().into_owned()).collect();
-    Ok(DemoReport { organisation, repositories, invalid })
+    folders.sort();
+    let mut sources = Vec::new();
+    for folder in folders {
+        let name = folder.file_name().expect("a folder has a name").to_string_lossy().into_owned();
+        let repository = into.join(&name);
+        if !repository.join(".git").exists() {
+            build_one(&folder, &repository).map_err(|error| format!("cannot build the example repository {name}: {error}"))?;
+        }
+        let source = Source::parse(&repository.to_string_lossy(), None, Some(name), Origin::Operator).map_err(|error| error.to_string())?;
+        sources.push(source);
+    }
+    Ok(sources)
 }
 
-/// The demo's text: an overview of the organisation, then the invalid folder's diagnostics.
-pub fn render_demo(demo: &DemoReport, color: bool) -> String {
-    let mut output = String::new();
-    let organisation = &demo.organisation;
-    let _ = writeln!(output, "example organisation: {} repositories, {}", demo.repositories.len(), organisation.summary());
-    let mut per_repository: BTreeMap<&str, BTreeMap<&str, usize>> = BTreeMap::new();
-    for entity in &organisation.entities {
-        let repository = demo
-            .repositories
-            .iter()
-            .find(|repository| entity.provenance.file.contains(&format!("/{repository}/")))
-            .map_or("?", String::as_str);
-        *per_repository.entry(repository).or_default().entry(entity.entity_ref.kind.as_str()).or_default() += 1;
+/// A short history: a README first, then the descriptors, the last one in a commit of its own.
+fn build_one(folder: &Path, repository: &Path) -> Result<(), String> {
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    collect_files(folder, folder, &mut files).map_err(|error| error.to_string())?;
+    files.sort();
+    let name = folder.file_name().unwrap_or_default().to_string_lossy();
+    let readme = format!("# {name}\n\nAn example repository of the sextant demo organisation.\n");
+    let git = |changes: &[(&str, Option<&[u8]>)], message: &str| commit_files(repository, changes, message).map(|_| ()).map_err(|error| error.to_string());
+    git(&[("README.md", Some(readme.as_bytes()))], "Start the repository")?;
+    let (last, first) = files.split_last().ok_or("the folder is empty")?;
+    if !first.is_empty() {
+        let changes: Vec<(&str, Option<&[u8]>)> = first.iter().map(|(path, bytes)| (path.as_str(), Some(bytes.as_slice()))).collect();
+        git(&changes, "Describe the components in the catalog")?;
     }
-    for (repository, kinds) in &per_repository {
-        let kinds: Vec<String> = kinds.iter().map(|(kind, count)| format!("{count} {kind}")).collect();
-        let _ = writeln!(output, "  {repository:<20} {}", kinds.join(", "));
+    git(&[(last.0.as_str(), Some(last.1.as_slice()))], &format!("Add {}", last.0))
+}
+
+fn collect_files(root: &Path, folder: &Path, files: &mut Vec<(String, Vec<u8>)>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(folder)? {
+        let entry = entry?;
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
+            collect_files(root, &path, files)?;
+        } else {
+            let relative = path.strip_prefix(root).expect("inside the root").to_string_lossy().into_owned();
+            files.push((relative, std::fs::read(&path)?));
+        }
     }
-    let relations: usize = organisation.entities.iter().map(|entity| entity.relations.len()).sum();
-    let _ = writeln!(output, "  {relations} declared relations, every reference resolved (--strict)\n");
-    if organisation.count(Severity::Error) + organisation.count(Severity::Warning) > 0 {
-        output.push_str(&render(organisation, OutputFormat::Human, color));
-        output.push('\n');
-    }
-    let _ = writeln!(output, "deliberate mistakes in invalid/, one folder per diagnostic code:\n");
-    output.push_str(&render(&demo.invalid, OutputFormat::Human, color));
-    output
+    Ok(())
 }

@@ -2,6 +2,7 @@
 //! dispatches to [`cli`].
 
 pub mod cli;
+pub mod config;
 pub mod crawler;
 pub mod demo;
 pub mod descriptor;
@@ -9,4 +10,5 @@ pub mod domain;
 pub mod ingest;
 pub mod pg;
 pub mod store;
+pub mod terminal;
 pub mod validate;
