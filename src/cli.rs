@@ -319,12 +319,8 @@ async fn demo_command(examples: &Path) -> ExitCode {
     let code = run_crawl(&store, &sources, &options, ViewFormat::Human).await;
     if let Ok(problems) = store.problems().await {
         println!(
-            "\nthe catalog lists {} conflicts, {} dangling references, {} orphans, {} cycles, {} invalid files (the `invalid` repository holds one mistake per diagnostic)",
-            problems.conflicts.len(),
-            problems.dangling.len(),
-            problems.orphans.len(),
-            problems.cycles.len(),
-            problems.invalid_files.len()
+            "\nproblems in the catalog: {} (the `invalid` repository holds one mistake per diagnostic; `sextant problems` lists them)",
+            problems.total()
         );
     }
     println!("\ntry:\n  sextant show component:booking-service\n  sextant show group:platform-team\n  sextant problems");

@@ -137,6 +137,8 @@ pub fn problems_text(problems: &Problems) -> String {
     section(&mut output, "conflicts", problems.conflicts.iter().map(|row| format!("{} is held by {}; also claimed by {}", field(row, "ref"), field(row, "holder"), field(row, "claimant"))).collect());
     section(&mut output, "dangling references", problems.dangling.iter().map(|row| format!("{} {} {}   ({})", field(row, "source"), field(row, "relation"), field(row, "target"), field(row, "file"))).collect());
     section(&mut output, "orphans (no owner in the catalog)", problems.orphans.iter().map(|row| format!("{}   (owner: {})", field(row, "ref"), row["owner"].as_str().unwrap_or("none"))).collect());
+    section(&mut output, "owners that are not a Group or User", problems.invalid_owners.iter().map(|row| format!("{} is owned by {}", field(row, "ref"), field(row, "owner"))).collect());
+    section(&mut output, "aliases claimed twice", problems.duplicate_aliases.iter().map(|row| format!("{} claimed by {}", field(row, "alias"), row["entities"])).collect());
     section(&mut output, "cycles", problems.cycles.iter().map(|cycle| format!("{} → {}", cycle.join(" → "), cycle[0])).collect());
     section(&mut output, "stale or failing repositories", problems.stale_repos.iter().map(|row| format!("{} ({}): {}", field(row, "repo"), field(row, "status"), row["error"].as_str().unwrap_or("never read"))).collect());
     section(&mut output, "invalid files", problems.invalid_files.iter().map(|row| format!("{} ({} errors)", field(row, "file"), row["errors"])).collect());

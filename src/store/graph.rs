@@ -53,6 +53,10 @@ pub struct Problems {
     pub conflicts: Vec<serde_json::Value>,
     pub dangling: Vec<serde_json::Value>,
     pub orphans: Vec<serde_json::Value>,
+    /// Owners that resolve to something other than a Group or a User.
+    pub invalid_owners: Vec<serde_json::Value>,
+    /// Aliases (Compass ids, `sextant.dev/aliases`) claimed by more than one entity.
+    pub duplicate_aliases: Vec<serde_json::Value>,
     pub cycles: Vec<Vec<String>>,
     pub stale_repos: Vec<serde_json::Value>,
     pub invalid_files: Vec<serde_json::Value>,
@@ -60,7 +64,14 @@ pub struct Problems {
 
 impl Problems {
     pub fn total(&self) -> usize {
-        self.conflicts.len() + self.dangling.len() + self.orphans.len() + self.cycles.len() + self.stale_repos.len() + self.invalid_files.len()
+        self.conflicts.len()
+            + self.dangling.len()
+            + self.orphans.len()
+            + self.invalid_owners.len()
+            + self.duplicate_aliases.len()
+            + self.cycles.len()
+            + self.stale_repos.len()
+            + self.invalid_files.len()
     }
 }
 
@@ -296,6 +307,19 @@ impl Store {
         )
         .fetch_all(&self.pool)
         .await?;
+        let invalid_owners = sqlx::query(
+            "SELECT json_build_object('ref', e.entity_ref, 'owner', o.entity_ref) FROM relations r
+             JOIN entities e ON e.id = r.source_id JOIN entities o ON o.id = r.target_id
+             WHERE r.type = 'ownedBy' AND o.kind NOT IN ('group', 'user') ORDER BY e.entity_ref",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let duplicate_aliases = sqlx::query(
+            "SELECT json_build_object('alias', alias, 'entities', array_agg(entity_ref ORDER BY id)) FROM entities, unnest(aliases) AS alias
+             GROUP BY alias HAVING count(*) > 1 ORDER BY alias",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         let stale_repos = sqlx::query("SELECT json_build_object('repo', url, 'status', status, 'error', error) FROM repos WHERE status <> 'ok' ORDER BY url")
             .fetch_all(&self.pool)
             .await?;
@@ -310,6 +334,8 @@ impl Store {
             conflicts: json_rows(conflicts),
             dangling: json_rows(dangling),
             orphans: json_rows(orphans),
+            invalid_owners: json_rows(invalid_owners),
+            duplicate_aliases: json_rows(duplicate_aliases),
             cycles: self.cycles().await?,
             stale_repos: json_rows(stale_repos),
             invalid_files: json_rows(invalid_files),

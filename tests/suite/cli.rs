@@ -147,16 +147,3 @@ fn directories_are_searched_by_name_skipping_vendored_folders() {
     assert_eq!(output.status.code(), Some(1));
     assert!(Path::new(&dir.path().join("docs/other.yaml")).exists());
 }
-
-#[test]
-fn demo_shows_the_organisation_and_the_deliberate_mistakes() {
-    let output = sextant(&["demo"]);
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(0), "{stdout}");
-    let first = stdout.lines().next().unwrap();
-    assert!(first.starts_with("example organisation: 12 repositories") && first.ends_with(": 0 errors, 0 warnings"), "{first}");
-    assert!(stdout.contains("every reference resolved"), "{stdout}");
-    assert!(stdout.contains("error[S0104]") && stdout.contains("error[S0305]"), "the mistakes are shown");
-    let outside_invalid = stdout.lines().filter(|line| line.trim_start().starts_with("--> ") && !line.contains("/invalid/")).count();
-    assert_eq!(outside_invalid, 0, "only invalid/ has diagnostics: {stdout}");
-}

@@ -1,6 +1,7 @@
 //! The integration test suite, compiled as one binary to keep link times down.
 
 mod bad_input;
+mod catalog_cli;
 mod cli;
 mod corpus;
 mod crawl;
