@@ -181,23 +181,28 @@ fn fetch_into(path: &Path, url: &str, branch: Option<&str>, options: &ReadOption
 /// Fetches the branch (the remote's default when `None`) into the mirror and returns its name.
 fn fetch_branch(repository: &Repository, url: &str, branch: Option<&str>, options: &ReadOptions) -> Result<String, CrawlError> {
     let mut remote = repository.remote_anonymous(url).map_err(|error| classify(&error, url))?;
+    // Ask the remote what it has first: fetching a refspec that matches nothing succeeds quietly
+    // and would leave the mirror's old branch in place when the branch was deleted upstream.
+    remote.connect_auth(git2::Direction::Fetch, Some(callbacks(options)), None).map_err(|error| classify(&error, url))?;
     let branch = match branch {
         Some(branch) => branch.to_owned(),
         None => {
-            remote.connect_auth(git2::Direction::Fetch, Some(callbacks(options)), None).map_err(|error| classify(&error, url))?;
             let default = remote.default_branch().map_err(|error| classify(&error, url))?;
-            let default = default.as_str().unwrap_or("refs/heads/main").trim_start_matches("refs/heads/").to_owned();
-            remote.disconnect().map_err(|error| classify(&error, url))?;
-            default
+            default.as_str().unwrap_or("refs/heads/main").trim_start_matches("refs/heads/").to_owned()
         }
     };
+    let wanted = format!("refs/heads/{branch}");
+    let advertised = remote.list().map_err(|error| classify(&error, url))?.iter().any(|head| head.name() == wanted);
+    remote.disconnect().map_err(|error| classify(&error, url))?;
+    if !advertised {
+        return Err(CrawlError::MissingBranch(branch));
+    }
     let refspec = format!("+refs/heads/{branch}:refs/heads/{branch}");
     let mut fetch_options = FetchOptions::new();
     fetch_options.remote_callbacks(callbacks(options));
     fetch_options.download_tags(git2::AutotagOption::None);
     match remote.fetch(&[refspec.as_str()], Some(&mut fetch_options), None) {
         Ok(()) => Ok(branch),
-        Err(error) if error.message().contains("couldn't find remote ref") => Err(CrawlError::MissingBranch(branch)),
         Err(error) => Err(classify(&error, url)),
     }
 }

@@ -5,6 +5,7 @@ mod catalog_cli;
 mod cli;
 mod corpus;
 mod crawl;
+mod crawl_faults;
 mod db;
 mod git;
 mod golden_upstream;
