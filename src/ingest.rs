@@ -1,6 +1,7 @@
 //! A crawl: read every source with the crawler (in parallel, bounded, each with a timeout, on
-//! blocking threads), parse the changed descriptor blobs, and apply each repository to the store
-//! in source order, so that the first claim of a reference is deterministic.
+//! blocking threads), parse the changed descriptor blobs, and apply the repositories to the store
+//! in source order (consecutive finished reads together, in one transaction), so that the first
+//! claim of a reference is deterministic.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,6 +12,9 @@ use tokio::sync::Semaphore;
 use crate::crawler::{self, CrawlError, Known, ReadOptions, Source, TipRead};
 use crate::descriptor;
 use crate::store::{ApplyStats, FileUpdate, RepoUpdate, Store, StoreError};
+
+/// At most this many repositories are applied in one transaction.
+const MAX_BATCH: usize = 64;
 
 /// How a crawl runs.
 #[derive(Debug, Clone)]
@@ -106,30 +110,58 @@ pub async fn crawl(store: &Store, sources: &[Source], options: &CrawlOptions, mu
     }
 
     let mut summary = CrawlSummary::default();
-    for (source, read) in sources.iter().zip(reads) {
-        let record = &records[&source.url];
-        let result = read.await.unwrap_or_else(|panic| Err(CrawlError::Unreachable(format!("the read stopped unexpectedly: {panic}"))));
-        let outcome = match result {
-            Ok(None) => RepoOutcome::Unchanged,
-            Ok(Some(changed)) => {
-                let update = RepoUpdate { repo_id: record.id, commit: changed.commit, files: changed.files, tree_diagnostics: changed.tree_diagnostics };
-                match store.apply_repo(&update).await {
-                    Ok(stats) => RepoOutcome::Applied(stats),
-                    Err(error) => RepoOutcome::Failed(format!("could not be applied: {error}")),
+    let mut pending = sources.iter().zip(reads).peekable();
+    while let Some((source, read)) = pending.next() {
+        // Gather this read and the following ones that are already done, in source order.
+        let mut batch = vec![(source, read.await)];
+        while batch.len() < MAX_BATCH && pending.peek().is_some_and(|(_, read)| read.is_finished()) {
+            let (source, read) = pending.next().expect("peeked");
+            batch.push((source, read.await));
+        }
+        let mut outcomes: Vec<Option<RepoOutcome>> = vec![None; batch.len()];
+        let mut changed = Vec::new();
+        for (position, (source, result)) in batch.into_iter().enumerate() {
+            let record = &records[&source.url];
+            match result.unwrap_or_else(|panic| Err(CrawlError::Unreachable(format!("the read stopped unexpectedly: {panic}")))) {
+                Ok(None) => outcomes[position] = Some(RepoOutcome::Unchanged),
+                Ok(Some(read)) => changed.push((position, RepoUpdate { repo_id: record.id, commit: read.commit, files: read.files, tree_diagnostics: read.tree_diagnostics })),
+                Err(error) => {
+                    let reason = error.to_string();
+                    // Best effort: if the database is gone too, the outcome still says why.
+                    let _ = store.mark_stale(record.id, &reason).await;
+                    outcomes[position] = Some(RepoOutcome::Failed(reason));
                 }
             }
-            Err(error) => {
-                let reason = error.to_string();
-                // Best effort: if the database is gone too, the outcome still says why.
-                let _ = store.mark_stale(record.id, &reason).await;
-                RepoOutcome::Failed(reason)
-            }
-        };
-        if let RepoOutcome::Applied(stats) = &outcome {
-            summary.totals += *stats;
         }
-        on_outcome(&source.url, &outcome);
-        summary.outcomes.push((source.url.clone(), outcome));
+        if !changed.is_empty() {
+            let updates: Vec<RepoUpdate> = changed.iter().map(|(_, update)| update.clone()).collect();
+            match store.apply_repos(&updates).await {
+                Ok(stats) => {
+                    for ((position, _), stats) in changed.iter().zip(stats) {
+                        outcomes[*position] = Some(RepoOutcome::Applied(stats));
+                    }
+                }
+                // One repository's failure must not hold the others back: apply them one by one.
+                Err(_) => {
+                    for (position, update) in &changed {
+                        outcomes[*position] = Some(match store.apply_repo(update).await {
+                            Ok(stats) => RepoOutcome::Applied(stats),
+                            Err(error) => RepoOutcome::Failed(format!("could not be applied: {error}")),
+                        });
+                    }
+                }
+            }
+        }
+        let first = summary.outcomes.len();
+        for (offset, outcome) in outcomes.into_iter().enumerate() {
+            let outcome = outcome.expect("every repository of the batch has an outcome");
+            if let RepoOutcome::Applied(stats) = &outcome {
+                summary.totals += *stats;
+            }
+            let url = &sources[first + offset].url;
+            on_outcome(url, &outcome);
+            summary.outcomes.push((url.clone(), outcome));
+        }
     }
     summary.elapsed = started.elapsed();
     let crawled = summary.count(|outcome| matches!(outcome, RepoOutcome::Applied(_)));

@@ -1,5 +1,10 @@
-//! Applying one repository's read in one transaction: upsert its entities, delete what the new
-//! tip proves gone, replace relations, record diagnostics and conflicts, resolve references.
+//! Applying repositories' reads: upsert their entities, delete what the new tips prove gone,
+//! replace relations, record diagnostics and conflicts, resolve references set-wise.
+//!
+//! A batch of repositories is applied in one transaction (so every repository in it is all in or
+//! all out: readers never see half a repository), with set-wise statements: a dozen round trips
+//! for the whole batch. Claims are decided in order, so the first claim of a reference in source
+//! order wins, deterministically.
 //!
 //! Rules: a file that reads with errors keeps its last good entities (only its diagnostics
 //! change); deletion happens only for files absent from a successfully read tip, or documents
@@ -8,14 +13,18 @@
 
 use std::collections::{HashMap, HashSet};
 
+use serde_json::Value as Json;
 use sqlx::{Postgres, Row, Transaction};
 
 use super::{Store, StoreError};
 use crate::descriptor::ParsedFile;
-use crate::domain::{Code, Diagnostic, Entity, Position, Severity, Target};
+use crate::domain::{Code, Diagnostic, Entity, Target};
 
-/// The advisory-lock key that serialises writers ("sextant" in ASCII, folded to 63 bits).
+/// The advisory-lock key that serialises writers ("sextant" in ASCII).
 const WRITER_LOCK: i64 = 0x0073_6578_7461_6e74;
+
+/// Diagnostics about a repository's tree rather than one descriptor's content.
+const TREE_CODES: [Code; 4] = [Code::SymlinkSkipped, Code::SubmoduleSkipped, Code::TooManyDescriptors, Code::FileTooLarge];
 
 /// What happened to one descriptor file of the new tip.
 #[derive(Debug, Clone)]
@@ -24,6 +33,14 @@ pub enum FileUpdate {
     Unchanged { path: String },
     /// The blob changed (or is new) and was read.
     Read { path: String, blob_id: String, parsed: ParsedFile },
+}
+
+impl FileUpdate {
+    fn path(&self) -> &str {
+        match self {
+            FileUpdate::Unchanged { path } | FileUpdate::Read { path, .. } => path,
+        }
+    }
 }
 
 /// One repository's successful read, ready to apply.
@@ -57,280 +74,418 @@ impl std::ops::AddAssign for ApplyStats {
 }
 
 impl Store {
-    /// Applies a repository's read atomically. Readers see the repository before or after, never
-    /// half of it.
+    /// Applies one repository's read atomically.
     pub async fn apply_repo(&self, update: &RepoUpdate) -> Result<ApplyStats, StoreError> {
+        Ok(self.apply_repos(std::slice::from_ref(update)).await?[0])
+    }
+
+    /// Applies several repositories' reads in one transaction, in order; returns each one's
+    /// counts. All of them are applied, or none.
+    pub async fn apply_repos(&self, updates: &[RepoUpdate]) -> Result<Vec<ApplyStats>, StoreError> {
         let mut transaction = self.pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(WRITER_LOCK).execute(&mut *transaction).await?;
-        let stats = apply_in(&mut transaction, update).await?;
+    let stats = apply_in(&mut transaction, updates).await?;
         transaction.commit().await?;
         Ok(stats)
     }
 }
 
-async fn apply_in(transaction: &mut Transaction<'_, Postgres>, update: &RepoUpdate) -> Result<ApplyStats, StoreError> {
-    let repo_id = update.repo_id;
-    let mut stats = ApplyStats::default();
+/// What the batch decided for each entity of each cleanly read file.
+#[derive(Default)]
+struct Plan<'update> {
+    inserts: Vec<(usize, i64, &'update str, &'update Entity)>,
+    updates: Vec<(usize, i64, &'update Entity)>,
+    /// (repo id, path) of the cleanly read files, and the references each keeps.
+    read_files: Vec<(i64, &'update str)>,
+    kept_refs: Vec<String>,
+    conflicts: Vec<(usize, String, i64, String, i64, &'update str, i32)>,
+    /// Diagnostics to store: (update index, repo id, diagnostic).
+    diagnostics: Vec<(usize, i64, Diagnostic)>,
+    /// Files whose stored diagnostics are replaced: every read file.
+    diagnosed_files: Vec<(i64, &'update str)>,
+    descriptor_rows: Vec<(i64, &'update str, &'update str, bool)>,
+}
 
-    let stored_paths: Vec<String> = sqlx::query_scalar("SELECT path FROM descriptor_files WHERE repo_id = $1")
-        .bind(repo_id)
+async fn apply_in(transaction: &mut Transaction<'_, Postgres>, updates: &[RepoUpdate]) -> Result<Vec<ApplyStats>, StoreError> {
+    let mut stats = vec![ApplyStats::default(); updates.len()];
+    let repo_ids: Vec<i64> = updates.iter().map(|update| update.repo_id).collect();
+    let position_of: HashMap<i64, usize> = repo_ids.iter().enumerate().map(|(position, id)| (*id, position)).collect();
+
+    // What is stored for these repositories: their descriptor files and whether each was valid.
+    let stored: Vec<(i64, String, bool)> = sqlx::query_as("SELECT repo_id, path, valid FROM descriptor_files WHERE repo_id = ANY($1)")
+        .bind(&repo_ids)
         .fetch_all(&mut **transaction)
         .await?;
-    let tip_paths: HashSet<&str> = update
-        .files
-        .iter()
-        .map(|file| match file {
-            FileUpdate::Unchanged { path } | FileUpdate::Read { path, .. } => path.as_str(),
-        })
-        .collect();
-    let gone: Vec<String> = stored_paths.into_iter().filter(|path| !tip_paths.contains(path.as_str())).collect();
-    let mut freed_refs: Vec<String> = Vec::new();
-    if !gone.is_empty() {
-        let removed: Vec<String> = sqlx::query_scalar("DELETE FROM entities WHERE repo_id = $1 AND file_path = ANY($2) RETURNING entity_ref")
-            .bind(repo_id)
-            .bind(&gone)
-            .fetch_all(&mut **transaction)
-            .await?;
-        stats.removed += removed.len();
-        freed_refs.extend(removed);
-        for table in ["descriptor_files", "diagnostics"] {
-            let column = if table == "descriptor_files" { "path" } else { "file_path" };
-            sqlx::query(&format!("DELETE FROM {table} WHERE repo_id = $1 AND {column} = ANY($2)"))
-                .bind(repo_id)
-                .bind(&gone)
-                .execute(&mut **transaction)
-                .await?;
-        }
-        sqlx::query("DELETE FROM conflicts WHERE claimant_repo_id = $1 AND claimant_path = ANY($2)")
-            .bind(repo_id)
-            .bind(&gone)
-            .execute(&mut **transaction)
-            .await?;
+    let mut validity: HashMap<(i64, String), bool> = HashMap::new();
+    for (repo_id, path, valid) in &stored {
+        validity.insert((*repo_id, path.clone()), *valid);
     }
 
-    let mut invalid_files = Vec::new();
-    let mut new_entity_ids = Vec::new();
-    for file in &update.files {
-        let FileUpdate::Read { path, blob_id, parsed } = file else { continue };
-        let valid = !parsed.has_errors();
-        let mut diagnostics = parsed.diagnostics.clone();
-        if valid {
-            let outcome = replace_file_entities(transaction, repo_id, &update.commit, path, &parsed.entities).await?;
-            stats.added += outcome.added;
-            stats.updated += outcome.updated;
-            stats.removed += outcome.removed.len();
-            stats.conflicts += outcome.conflicts.len();
-            freed_refs.extend(outcome.removed);
-            new_entity_ids.extend(outcome.written_ids);
-            diagnostics.extend(outcome.conflicts);
-        } else {
-            invalid_files.push(path.clone());
-        }
-        stats.diagnostics += replace_diagnostics(transaction, repo_id, path, &diagnostics).await?;
-        sqlx::query(
-            "INSERT INTO descriptor_files (repo_id, path, blob_oid, valid) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (repo_id, path) DO UPDATE SET blob_oid = EXCLUDED.blob_oid, valid = EXCLUDED.valid",
+    // Files gone from a tip: their entities, rows, diagnostics and claims go.
+    let tips: HashMap<i64, HashSet<&str>> = updates.iter().map(|update| (update.repo_id, update.files.iter().map(FileUpdate::path).collect())).collect();
+    let gone: Vec<(i64, String)> = stored.iter().filter(|(repo_id, path, _)| !tips[repo_id].contains(path.as_str())).map(|(repo_id, path, _)| (*repo_id, path.clone())).collect();
+    let mut freed_refs: Vec<String> = Vec::new();
+    if !gone.is_empty() {
+        let (gone_repos, gone_paths): (Vec<i64>, Vec<String>) = gone.iter().cloned().unzip();
+        let removed: Vec<(i64, String)> = sqlx::query_as(
+            "DELETE FROM entities e USING UNNEST($1::bigint[], $2::text[]) AS gone (repo_id, path)
+             WHERE e.repo_id = gone.repo_id AND e.file_path = gone.path RETURNING e.repo_id, e.entity_ref",
         )
-        .bind(repo_id)
-        .bind(path)
-        .bind(blob_id)
-        .bind(valid)
+        .bind(&gone_repos)
+        .bind(&gone_paths)
+        .fetch_all(&mut **transaction)
+        .await?;
+        for (repo_id, entity_ref) in removed {
+            stats[position_of[&repo_id]].removed += 1;
+            freed_refs.push(entity_ref);
+        }
+        for (table, repo_column, path_column) in [("descriptor_files", "repo_id", "path"), ("diagnostics", "repo_id", "file_path"), ("conflicts", "claimant_repo_id", "claimant_path")] {
+            sqlx::query(&format!(
+                "DELETE FROM {table} t USING UNNEST($1::bigint[], $2::text[]) AS gone (repo_id, path) WHERE t.{repo_column} = gone.repo_id AND t.{path_column} = gone.path"
+            ))
+            .bind(&gone_repos)
+            .bind(&gone_paths)
+            .execute(&mut **transaction)
+            .await?;
+        }
+        for key in &gone {
+            validity.remove(key);
+        }
+    }
+
+    // Who holds the references that the cleanly read files define.
+    let all_refs: Vec<String> = updates
+        .iter()
+        .flat_map(|update| &update.files)
+        .filter_map(|file| match file {
+            FileUpdate::Read { parsed, .. } if !parsed.has_errors() => Some(parsed.entities.iter().map(|entity| entity.entity_ref.to_string())),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let mut holders: HashMap<String, (i64, i64, String, Json)> = HashMap::new();
+    if !all_refs.is_empty() {
+        for row in sqlx::query("SELECT entity_ref, id, repo_id, file_path, document FROM entities WHERE entity_ref = ANY($1)").bind(&all_refs).fetch_all(&mut **transaction).await? {
+            holders.insert(row.get(0), (row.get(1), row.get(2), row.get(3), row.get(4)));
+        }
+    }
+
+    // Decide, in order, what each entity becomes.
+    let mut plan = Plan::default();
+    let mut claimed_in_batch: HashMap<String, (i64, &str)> = HashMap::new();
+    for (index, update) in updates.iter().enumerate() {
+        let repo_id = update.repo_id;
+        for diagnostic in &update.tree_diagnostics {
+            plan.diagnostics.push((index, repo_id, diagnostic.clone()));
+        }
+        for file in &update.files {
+            let FileUpdate::Read { path, blob_id, parsed } = file else { continue };
+            let valid = !parsed.has_errors();
+            plan.diagnosed_files.push((repo_id, path));
+            plan.descriptor_rows.push((repo_id, path, blob_id, valid));
+            validity.insert((repo_id, path.clone()), valid);
+            for diagnostic in &parsed.diagnostics {
+                plan.diagnostics.push((index, repo_id, diagnostic.clone()));
+            }
+            if !valid {
+                continue;
+            }
+            plan.read_files.push((repo_id, path));
+            for entity in &parsed.entities {
+                let entity_ref = entity.entity_ref.to_string();
+                let holder = holders
+                    .get(&entity_ref)
+                    .map(|(id, holder_repo, holder_path, document)| (Some((*id, document)), *holder_repo, holder_path.clone()))
+                    .or_else(|| claimed_in_batch.get(&entity_ref).map(|(holder_repo, holder_path)| (None, *holder_repo, (*holder_path).to_owned())));
+                match holder {
+                    Some((_, holder_repo, holder_path)) if holder_repo != repo_id || holder_path != *path => {
+                        let line = entity.provenance.position.line as i32;
+                        plan.diagnostics.push((
+                            index,
+                            repo_id,
+                            Diagnostic::new(Code::EntityConflict, path, entity.provenance.position, format!("`{entity_ref}` is already defined by {holder_path} in another source; that definition keeps it"))
+                                .with_hint("rename this entity, or remove one of the two definitions"),
+                        ));
+                        plan.conflicts.push((index, entity_ref, holder_repo, holder_path, repo_id, path, line));
+                    }
+                    Some((Some((id, document)), _, _)) => {
+                        plan.kept_refs.push(entity_ref);
+                        if document != &entity.document {
+                            plan.updates.push((index, id, entity));
+                        }
+                    }
+                    Some((None, _, _)) => {} // A second definition in the same file: the validator reports it.
+                    None => {
+                        claimed_in_batch.insert(entity_ref.clone(), (repo_id, path));
+                        plan.kept_refs.push(entity_ref);
+                        plan.inserts.push((index, repo_id, path, entity));
+                    }
+                }
+            }
+        }
+    }
+
+    let mut written: Vec<(i64, &Entity)> = Vec::new();
+    let mut new_ids: Vec<i64> = Vec::new();
+    if !plan.inserts.is_empty() {
+        let ids = insert_entities(transaction, updates, &plan.inserts).await?;
+        for ((index, _, _, entity), id) in plan.inserts.iter().zip(ids) {
+            stats[*index].added += 1;
+            written.push((id, entity));
+            new_ids.push(id);
+        }
+    }
+    if !plan.updates.is_empty() {
+        update_entities(transaction, updates, &plan.updates).await?;
+        for (index, id, entity) in &plan.updates {
+            stats[*index].updated += 1;
+            written.push((*id, entity));
+        }
+    }
+
+    // Entities that cleanly read files no longer define, and their stale claims.
+    if !plan.read_files.is_empty() {
+        let (read_repos, read_paths): (Vec<i64>, Vec<&str>) = plan.read_files.iter().copied().unzip();
+        let removed: Vec<(i64, String)> = sqlx::query_as(
+            "DELETE FROM entities e USING UNNEST($1::bigint[], $2::text[]) AS f (repo_id, path)
+             WHERE e.repo_id = f.repo_id AND e.file_path = f.path AND NOT (e.entity_ref = ANY($3)) RETURNING e.repo_id, e.entity_ref",
+        )
+        .bind(&read_repos)
+        .bind(&read_paths)
+        .bind(&plan.kept_refs)
+        .fetch_all(&mut **transaction)
+        .await?;
+        for (repo_id, entity_ref) in removed {
+            stats[position_of[&repo_id]].removed += 1;
+            freed_refs.push(entity_ref);
+        }
+        let claimed: Vec<&str> = plan.conflicts.iter().map(|conflict| conflict.1.as_str()).collect();
+        sqlx::query(
+            "DELETE FROM conflicts c USING UNNEST($1::bigint[], $2::text[]) AS f (repo_id, path)
+             WHERE c.claimant_repo_id = f.repo_id AND c.claimant_path = f.path AND NOT (c.entity_ref = ANY($3))",
+        )
+        .bind(&read_repos)
+        .bind(&read_paths)
+        .bind(&claimed)
         .execute(&mut **transaction)
         .await?;
     }
-    stats.diagnostics += replace_tree_diagnostics(transaction, repo_id, &update.tree_diagnostics, &tip_paths).await?;
-
-    if !freed_refs.is_empty() {
-        release_conflicts(transaction, &freed_refs).await?;
+    if !plan.conflicts.is_empty() {
+        record_conflicts(transaction, &plan.conflicts).await?;
+        for conflict in &plan.conflicts {
+            stats[conflict.0].conflicts += 1;
+        }
     }
-    if !new_entity_ids.is_empty() {
+    if !written.is_empty() {
+        replace_relations(transaction, &written).await?;
+    }
+    if !new_ids.is_empty() {
         // References written earlier (in any repository) that named these entities resolve now.
         sqlx::query(
             "UPDATE relations r SET target_id = e.id FROM entities e
              WHERE e.id = ANY($1) AND r.target_id IS NULL AND (r.target_ref = e.entity_ref OR e.aliases @> ARRAY[r.target_ref])",
         )
-        .bind(&new_entity_ids)
+        .bind(&new_ids)
+        .execute(&mut **transaction)
+        .await?;
+    }
+    if !freed_refs.is_empty() {
+        release_conflicts(transaction, &freed_refs).await?;
+    }
+
+    replace_diagnostics(transaction, updates, &plan).await?;
+    for (index, _, diagnostic) in &plan.diagnostics {
+        if diagnostic.severity != crate::domain::Severity::Note {
+            stats[*index].diagnostics += 1;
+        }
+    }
+    if !plan.descriptor_rows.is_empty() {
+        let repos: Vec<i64> = plan.descriptor_rows.iter().map(|row| row.0).collect();
+        let paths: Vec<&str> = plan.descriptor_rows.iter().map(|row| row.1).collect();
+        let blobs: Vec<&str> = plan.descriptor_rows.iter().map(|row| row.2).collect();
+        let valid: Vec<bool> = plan.descriptor_rows.iter().map(|row| row.3).collect();
+        sqlx::query(
+            "INSERT INTO descriptor_files (repo_id, path, blob_oid, valid) SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::bool[])
+             ON CONFLICT (repo_id, path) DO UPDATE SET blob_oid = EXCLUDED.blob_oid, valid = EXCLUDED.valid",
+        )
+        .bind(&repos)
+        .bind(&paths)
+        .bind(&blobs)
+        .bind(&valid)
         .execute(&mut **transaction)
         .await?;
     }
 
-    let still_invalid: i64 = sqlx::query_scalar("SELECT count(*) FROM descriptor_files WHERE repo_id = $1 AND NOT valid")
-        .bind(repo_id)
-        .fetch_one(&mut **transaction)
-        .await?;
-    let (status, error) = if still_invalid > 0 {
-        ("stale", Some(format!("{still_invalid} descriptor file(s) read with errors; their last good entities are kept")))
-    } else {
-        ("ok", None)
-    };
-    sqlx::query("UPDATE repos SET last_commit = $2, last_crawled_at = now(), status = $3, error = $4 WHERE id = $1")
-        .bind(repo_id)
-        .bind(&update.commit)
-        .bind(status)
-        .bind(error)
-        .execute(&mut **transaction)
-        .await?;
+    // Each repository's status: stale while any of its files reads with errors.
+    let mut invalid_counts: HashMap<i64, usize> = HashMap::new();
+    for ((repo_id, _), valid) in &validity {
+        if !valid {
+            *invalid_counts.entry(*repo_id).or_default() += 1;
+        }
+    }
+    let commits: Vec<&str> = updates.iter().map(|update| update.commit.as_str()).collect();
+    let statuses: Vec<&str> = repo_ids.iter().map(|id| if invalid_counts.contains_key(id) { "stale" } else { "ok" }).collect();
+    let errors: Vec<Option<String>> = repo_ids
+        .iter()
+        .map(|id| invalid_counts.get(id).map(|count| format!("{count} descriptor file(s) read with errors; their last good entities are kept")))
+        .collect();
+    sqlx::query(
+        "UPDATE repos r SET last_commit = u.commit_id, last_crawled_at = now(), status = u.status, error = u.error
+         FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[]) AS u (id, commit_id, status, error) WHERE r.id = u.id",
+    )
+    .bind(&repo_ids)
+    .bind(&commits)
+    .bind(&statuses)
+    .bind(&errors)
+    .execute(&mut **transaction)
+    .await?;
     Ok(stats)
 }
 
-struct FileOutcome {
-    added: usize,
-    updated: usize,
-    removed: Vec<String>,
-    written_ids: Vec<i64>,
-    conflicts: Vec<Diagnostic>,
+/// Tags and aliases travel as JSON arrays, because UNNEST cannot take arrays of ragged arrays.
+fn string_list(values: &[String]) -> Json {
+    Json::Array(values.iter().cloned().map(Json::String).collect())
 }
 
-/// Makes the entities of one cleanly read file exactly `entities`.
-async fn replace_file_entities(
-    transaction: &mut Transaction<'_, Postgres>,
-    repo_id: i64,
-    commit: &str,
-    path: &str,
-    entities: &[Entity],
-) -> Result<FileOutcome, StoreError> {
-    let mut outcome = FileOutcome { added: 0, updated: 0, removed: Vec::new(), written_ids: Vec::new(), conflicts: Vec::new() };
-    let refs: Vec<String> = entities.iter().map(|entity| entity.entity_ref.to_string()).collect();
-    let holders: HashMap<String, (i64, i64, String, serde_json::Value)> = sqlx::query(
-        "SELECT entity_ref, id, repo_id, file_path, document FROM entities WHERE entity_ref = ANY($1)",
+/// Inserts entities; returns their ids in the same order.
+async fn insert_entities(transaction: &mut Transaction<'_, Postgres>, updates: &[RepoUpdate], inserts: &[(usize, i64, &str, &Entity)]) -> Result<Vec<i64>, StoreError> {
+    let column = |get: &dyn Fn(&Entity) -> Option<String>| inserts.iter().map(|(_, _, _, entity)| get(entity)).collect::<Vec<Option<String>>>();
+    let refs = column(&|entity| Some(entity.entity_ref.to_string()));
+    let kinds = column(&|entity| Some(entity.entity_ref.kind.clone()));
+    let namespaces = column(&|entity| Some(entity.entity_ref.namespace.clone()));
+    let names = column(&|entity| Some(entity.entity_ref.name.clone()));
+    let titles = column(&|entity| entity.title.clone());
+    let descriptions = column(&|entity| entity.description.clone());
+    let types = column(&|entity| entity.entity_type.clone());
+    let lifecycles = column(&|entity| entity.lifecycle.clone());
+    let owners = column(&|entity| entity.owner.as_ref().map(Target::to_string));
+    let systems = column(&|entity| entity.system.as_ref().map(ToString::to_string));
+    let domains = column(&|entity| entity.domain.as_ref().map(ToString::to_string));
+    let formats = column(&|entity| Some(entity.provenance.format.as_str().to_owned()));
+    let tiers: Vec<Option<i16>> = inserts.iter().map(|(_, _, _, entity)| entity.tier.map(i16::from)).collect();
+    let tags: Vec<Json> = inserts.iter().map(|(_, _, _, entity)| string_list(&entity.tags)).collect();
+    let aliases: Vec<Json> = inserts.iter().map(|(_, _, _, entity)| string_list(&entity.aliases)).collect();
+    let documents: Vec<&Json> = inserts.iter().map(|(_, _, _, entity)| &entity.document).collect();
+    let repos: Vec<i64> = inserts.iter().map(|(_, repo_id, _, _)| *repo_id).collect();
+    let paths: Vec<&str> = inserts.iter().map(|(_, _, path, _)| *path).collect();
+    let document_indexes: Vec<i32> = inserts.iter().map(|(_, _, _, entity)| entity.provenance.document as i32).collect();
+    let lines: Vec<i32> = inserts.iter().map(|(_, _, _, entity)| entity.provenance.position.line as i32).collect();
+    let commits: Vec<&str> = inserts.iter().map(|(index, _, _, _)| updates[*index].commit.as_str()).collect();
+    let rows: Vec<(i64, String)> = sqlx::query_as(
+        "INSERT INTO entities (entity_ref, kind, namespace, name, title, description, type, lifecycle, tier, owner_ref, system_ref,
+             domain_ref, tags, aliases, document, repo_id, file_path, document_index, line, format, commit_id)
+         SELECT u.entity_ref, u.kind, u.namespace, u.name, u.title, u.description, u.type, u.lifecycle, u.tier, u.owner_ref, u.system_ref,
+             u.domain_ref, ARRAY(SELECT jsonb_array_elements_text(u.tags)), ARRAY(SELECT jsonb_array_elements_text(u.aliases)),
+             u.document, u.repo_id, u.file_path, u.document_index, u.line, u.format, u.commit_id
+         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::smallint[],
+                     $10::text[], $11::text[], $12::text[], $13::jsonb[], $14::jsonb[], $15::jsonb[], $16::bigint[], $17::text[],
+                     $18::int[], $19::int[], $20::text[], $21::text[])
+             AS u (entity_ref, kind, namespace, name, title, description, type, lifecycle, tier, owner_ref, system_ref, domain_ref,
+                   tags, aliases, document, repo_id, file_path, document_index, line, format, commit_id)
+         RETURNING id, entity_ref",
     )
     .bind(&refs)
+    .bind(&kinds)
+    .bind(&namespaces)
+    .bind(&names)
+    .bind(&titles)
+    .bind(&descriptions)
+    .bind(&types)
+    .bind(&lifecycles)
+    .bind(&tiers)
+    .bind(&owners)
+    .bind(&systems)
+    .bind(&domains)
+    .bind(&tags)
+    .bind(&aliases)
+    .bind(&documents)
+    .bind(&repos)
+    .bind(&paths)
+    .bind(&document_indexes)
+    .bind(&lines)
+    .bind(&formats)
+    .bind(&commits)
     .fetch_all(&mut **transaction)
-    .await?
-    .into_iter()
-    .map(|row| (row.get::<String, _>(0), (row.get(1), row.get(2), row.get(3), row.get(4))))
-    .collect();
-
-    let mut claimed_here = HashSet::new();
-    let mut written = Vec::new();
-    for (entity, entity_ref) in entities.iter().zip(&refs) {
-        match holders.get(entity_ref) {
-            Some((_, holder_repo, holder_path, _)) if *holder_repo != repo_id || holder_path != path => {
-                record_conflict(transaction, entity_ref, *holder_repo, holder_path, repo_id, path, entity.provenance.position).await?;
-                outcome.conflicts.push(
-                    Diagnostic::new(Code::EntityConflict, path, entity.provenance.position, format!("`{entity_ref}` is already defined by {holder_path} in another source; that definition keeps it"))
-                        .with_hint("rename this entity, or remove one of the two definitions"),
-                );
-                continue;
-            }
-            Some((id, _, _, document)) => {
-                claimed_here.insert(entity_ref.clone());
-                if document != &entity.document {
-                    update_entity(transaction, *id, commit, entity).await?;
-                    outcome.updated += 1;
-                    written.push((*id, entity));
-                }
-            }
-            None => {
-                if !claimed_here.insert(entity_ref.clone()) {
-                    continue; // A second definition in the same file: the validator reports it.
-                }
-                let id = insert_entity(transaction, repo_id, commit, path, entity).await?;
-                outcome.added += 1;
-                outcome.written_ids.push(id);
-                written.push((id, entity));
-            }
-        }
-    }
-
-    let kept: Vec<String> = claimed_here.into_iter().collect();
-    outcome.removed = sqlx::query_scalar("DELETE FROM entities WHERE repo_id = $1 AND file_path = $2 AND NOT (entity_ref = ANY($3)) RETURNING entity_ref")
-        .bind(repo_id)
-        .bind(path)
-        .bind(&kept)
-        .fetch_all(&mut **transaction)
-        .await?;
-    sqlx::query("DELETE FROM conflicts WHERE claimant_repo_id = $1 AND claimant_path = $2 AND NOT (entity_ref = ANY($3))")
-        .bind(repo_id)
-        .bind(path)
-        .bind(&refs)
-        .execute(&mut **transaction)
-        .await?;
-    for (id, entity) in written {
-        replace_relations(transaction, id, entity).await?;
-    }
-    Ok(outcome)
-}
-
-async fn insert_entity(transaction: &mut Transaction<'_, Postgres>, repo_id: i64, commit: &str, path: &str, entity: &Entity) -> Result<i64, StoreError> {
-    let entity_ref = &entity.entity_ref;
-    let id = sqlx::query_scalar(
-        "INSERT INTO entities (entity_ref, kind, namespace, name, title, description, type, lifecycle, tier, owner_ref,
-             system_ref, domain_ref, tags, aliases, document, repo_id, file_path, document_index, line, format, commit_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
-         RETURNING id",
-    )
-    .bind(entity_ref.to_string())
-    .bind(&entity_ref.kind)
-    .bind(&entity_ref.namespace)
-    .bind(&entity_ref.name)
-    .bind(&entity.title)
-    .bind(&entity.description)
-    .bind(&entity.entity_type)
-    .bind(&entity.lifecycle)
-    .bind(entity.tier.map(i16::from))
-    .bind(entity.owner.as_ref().map(Target::to_string))
-    .bind(entity.system.as_ref().map(ToString::to_string))
-    .bind(entity.domain.as_ref().map(ToString::to_string))
-    .bind(&entity.tags)
-    .bind(&entity.aliases)
-    .bind(&entity.document)
-    .bind(repo_id)
-    .bind(path)
-    .bind(entity.provenance.document as i32)
-    .bind(entity.provenance.position.line as i32)
-    .bind(entity.provenance.format.as_str())
-    .bind(commit)
-    .fetch_one(&mut **transaction)
     .await?;
-    Ok(id)
+    // RETURNING follows no promised order: map the ids back by reference.
+    let by_ref: HashMap<String, i64> = rows.into_iter().map(|(id, entity_ref)| (entity_ref, id)).collect();
+    Ok(refs.iter().map(|entity_ref| by_ref[entity_ref.as_deref().expect("every entity has a reference")]).collect())
 }
 
-async fn update_entity(transaction: &mut Transaction<'_, Postgres>, id: i64, commit: &str, entity: &Entity) -> Result<(), StoreError> {
+async fn update_entities(transaction: &mut Transaction<'_, Postgres>, updates: &[RepoUpdate], changes: &[(usize, i64, &Entity)]) -> Result<(), StoreError> {
+    let column = |get: &dyn Fn(&Entity) -> Option<String>| changes.iter().map(|(_, _, entity)| get(entity)).collect::<Vec<Option<String>>>();
+    let ids: Vec<i64> = changes.iter().map(|(_, id, _)| *id).collect();
+    let titles = column(&|entity| entity.title.clone());
+    let descriptions = column(&|entity| entity.description.clone());
+    let types = column(&|entity| entity.entity_type.clone());
+    let lifecycles = column(&|entity| entity.lifecycle.clone());
+    let owners = column(&|entity| entity.owner.as_ref().map(Target::to_string));
+    let systems = column(&|entity| entity.system.as_ref().map(ToString::to_string));
+    let domains = column(&|entity| entity.domain.as_ref().map(ToString::to_string));
+    let tiers: Vec<Option<i16>> = changes.iter().map(|(_, _, entity)| entity.tier.map(i16::from)).collect();
+    let tags: Vec<Json> = changes.iter().map(|(_, _, entity)| string_list(&entity.tags)).collect();
+    let aliases: Vec<Json> = changes.iter().map(|(_, _, entity)| string_list(&entity.aliases)).collect();
+    let documents: Vec<&Json> = changes.iter().map(|(_, _, entity)| &entity.document).collect();
+    let document_indexes: Vec<i32> = changes.iter().map(|(_, _, entity)| entity.provenance.document as i32).collect();
+    let lines: Vec<i32> = changes.iter().map(|(_, _, entity)| entity.provenance.position.line as i32).collect();
+    let commits: Vec<&str> = changes.iter().map(|(index, _, _)| updates[*index].commit.as_str()).collect();
     sqlx::query(
-        "UPDATE entities SET title = $2, description = $3, type = $4, lifecycle = $5, tier = $6, owner_ref = $7, system_ref = $8,
-             domain_ref = $9, tags = $10, aliases = $11, document = $12, document_index = $13, line = $14, commit_id = $15, updated_at = now()
-         WHERE id = $1",
+        "UPDATE entities e SET title = u.title, description = u.description, type = u.type, lifecycle = u.lifecycle, tier = u.tier,
+             owner_ref = u.owner_ref, system_ref = u.system_ref, domain_ref = u.domain_ref,
+             tags = ARRAY(SELECT jsonb_array_elements_text(u.tags)), aliases = ARRAY(SELECT jsonb_array_elements_text(u.aliases)),
+             document = u.document, document_index = u.document_index, line = u.line, commit_id = u.commit_id, updated_at = now()
+         FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::smallint[], $7::text[], $8::text[], $9::text[],
+                     $10::jsonb[], $11::jsonb[], $12::jsonb[], $13::int[], $14::int[], $15::text[])
+             AS u (id, title, description, type, lifecycle, tier, owner_ref, system_ref, domain_ref, tags, aliases, document,
+                   document_index, line, commit_id)
+         WHERE e.id = u.id",
     )
-    .bind(id)
-    .bind(&entity.title)
-    .bind(&entity.description)
-    .bind(&entity.entity_type)
-    .bind(&entity.lifecycle)
-    .bind(entity.tier.map(i16::from))
-    .bind(entity.owner.as_ref().map(Target::to_string))
-    .bind(entity.system.as_ref().map(ToString::to_string))
-    .bind(entity.domain.as_ref().map(ToString::to_string))
-    .bind(&entity.tags)
-    .bind(&entity.aliases)
-    .bind(&entity.document)
-    .bind(entity.provenance.document as i32)
-    .bind(entity.provenance.position.line as i32)
-    .bind(commit)
+    .bind(&ids)
+    .bind(&titles)
+    .bind(&descriptions)
+    .bind(&types)
+    .bind(&lifecycles)
+    .bind(&tiers)
+    .bind(&owners)
+    .bind(&systems)
+    .bind(&domains)
+    .bind(&tags)
+    .bind(&aliases)
+    .bind(&documents)
+    .bind(&document_indexes)
+    .bind(&lines)
+    .bind(&commits)
     .execute(&mut **transaction)
     .await?;
     Ok(())
 }
 
-/// Replaces an entity's declared relations, resolving each target now if it exists.
-async fn replace_relations(transaction: &mut Transaction<'_, Postgres>, id: i64, entity: &Entity) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM relations WHERE source_id = $1").bind(id).execute(&mut **transaction).await?;
-    if entity.relations.is_empty() {
+/// Replaces the declared relations of the written entities, resolving each target now if it
+/// exists (entities inserted earlier in this transaction included).
+async fn replace_relations(transaction: &mut Transaction<'_, Postgres>, written: &[(i64, &Entity)]) -> Result<(), StoreError> {
+    let ids: Vec<i64> = written.iter().map(|(id, _)| *id).collect();
+    sqlx::query("DELETE FROM relations WHERE source_id = ANY($1)").bind(&ids).execute(&mut **transaction).await?;
+    let edges: Vec<(i64, &str, String, i32)> = written
+        .iter()
+        .flat_map(|(id, entity)| entity.relations.iter().map(move |relation| (*id, relation.relation_type.as_str(), relation.target.to_string(), relation.position.line as i32)))
+        .collect();
+    if edges.is_empty() {
         return Ok(());
     }
-    let types: Vec<&str> = entity.relations.iter().map(|relation| relation.relation_type.as_str()).collect();
-    let targets: Vec<String> = entity.relations.iter().map(|relation| relation.target.to_string()).collect();
-    let lines: Vec<i32> = entity.relations.iter().map(|relation| relation.position.line as i32).collect();
+    let sources: Vec<i64> = edges.iter().map(|edge| edge.0).collect();
+    let types: Vec<&str> = edges.iter().map(|edge| edge.1).collect();
+    let targets: Vec<&str> = edges.iter().map(|edge| edge.2.as_str()).collect();
+    let lines: Vec<i32> = edges.iter().map(|edge| edge.3).collect();
     sqlx::query(
         "INSERT INTO relations (source_id, type, target_ref, target_id, line)
-         SELECT $1, declared.type, declared.target_ref,
+         SELECT declared.source_id, declared.type, declared.target_ref,
                 COALESCE((SELECT id FROM entities WHERE entity_ref = declared.target_ref),
                          (SELECT id FROM entities WHERE aliases @> ARRAY[declared.target_ref] ORDER BY id LIMIT 1)),
                 declared.line
-         FROM UNNEST($2::text[], $3::text[], $4::int[]) AS declared (type, target_ref, line)
+         FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::int[]) AS declared (source_id, type, target_ref, line)
          ON CONFLICT DO NOTHING",
     )
-    .bind(id)
+    .bind(&sources)
     .bind(&types)
     .bind(&targets)
     .bind(&lines)
@@ -339,27 +494,27 @@ async fn replace_relations(transaction: &mut Transaction<'_, Postgres>, id: i64,
     Ok(())
 }
 
-async fn record_conflict(
-    transaction: &mut Transaction<'_, Postgres>,
-    entity_ref: &str,
-    holder_repo: i64,
-    holder_path: &str,
-    claimant_repo: i64,
-    claimant_path: &str,
-    at: Position,
-) -> Result<(), StoreError> {
+type Conflict<'update> = (usize, String, i64, String, i64, &'update str, i32);
+
+async fn record_conflicts(transaction: &mut Transaction<'_, Postgres>, conflicts: &[Conflict<'_>]) -> Result<(), StoreError> {
+    let refs: Vec<&str> = conflicts.iter().map(|conflict| conflict.1.as_str()).collect();
+    let holder_repos: Vec<i64> = conflicts.iter().map(|conflict| conflict.2).collect();
+    let holder_paths: Vec<&str> = conflicts.iter().map(|conflict| conflict.3.as_str()).collect();
+    let claimant_repos: Vec<i64> = conflicts.iter().map(|conflict| conflict.4).collect();
+    let claimant_paths: Vec<&str> = conflicts.iter().map(|conflict| conflict.5).collect();
+    let lines: Vec<i32> = conflicts.iter().map(|conflict| conflict.6).collect();
     sqlx::query(
         "INSERT INTO conflicts (entity_ref, holder_repo_id, holder_path, claimant_repo_id, claimant_path, claimant_line)
-         VALUES ($1, $2, $3, $4, $5, $6)
+         SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::int[])
          ON CONFLICT (entity_ref, claimant_repo_id, claimant_path) DO UPDATE
              SET holder_repo_id = EXCLUDED.holder_repo_id, holder_path = EXCLUDED.holder_path, claimant_line = EXCLUDED.claimant_line",
     )
-    .bind(entity_ref)
-    .bind(holder_repo)
-    .bind(holder_path)
-    .bind(claimant_repo)
-    .bind(claimant_path)
-    .bind(at.line as i32)
+    .bind(&refs)
+    .bind(&holder_repos)
+    .bind(&holder_paths)
+    .bind(&claimant_repos)
+    .bind(&claimant_paths)
+    .bind(&lines)
     .execute(&mut **transaction)
     .await?;
     Ok(())
@@ -368,53 +523,54 @@ async fn record_conflict(
 /// When a holder gives a reference up, its claimants get to read their files again on the next
 /// crawl (their blob ids and tip commits are forgotten), so the earliest remaining claim wins.
 async fn release_conflicts(transaction: &mut Transaction<'_, Postgres>, freed_refs: &[String]) -> Result<(), StoreError> {
-    let released = sqlx::query("DELETE FROM conflicts WHERE entity_ref = ANY($1) RETURNING claimant_repo_id, claimant_path")
+    let released: Vec<(i64, String)> = sqlx::query_as("DELETE FROM conflicts WHERE entity_ref = ANY($1) RETURNING claimant_repo_id, claimant_path")
         .bind(freed_refs)
         .fetch_all(&mut **transaction)
         .await?;
-    for row in released {
-        let (repo_id, path): (i64, String) = (row.get(0), row.get(1));
-        sqlx::query("UPDATE descriptor_files SET blob_oid = '' WHERE repo_id = $1 AND path = $2").bind(repo_id).bind(&path).execute(&mut **transaction).await?;
-        sqlx::query("UPDATE repos SET last_commit = NULL WHERE id = $1").bind(repo_id).execute(&mut **transaction).await?;
+    if released.is_empty() {
+        return Ok(());
     }
+    let (repos, paths): (Vec<i64>, Vec<String>) = released.into_iter().unzip();
+    sqlx::query("UPDATE descriptor_files d SET blob_oid = '' FROM UNNEST($1::bigint[], $2::text[]) AS f (repo_id, path) WHERE d.repo_id = f.repo_id AND d.path = f.path")
+        .bind(&repos)
+        .bind(&paths)
+        .execute(&mut **transaction)
+        .await?;
+    sqlx::query("UPDATE repos SET last_commit = NULL WHERE id = ANY($1)").bind(&repos).execute(&mut **transaction).await?;
     Ok(())
 }
 
-async fn replace_diagnostics(transaction: &mut Transaction<'_, Postgres>, repo_id: i64, path: &str, diagnostics: &[Diagnostic]) -> Result<usize, StoreError> {
-    sqlx::query("DELETE FROM diagnostics WHERE repo_id = $1 AND file_path = $2").bind(repo_id).bind(path).execute(&mut **transaction).await?;
-    insert_diagnostics(transaction, repo_id, diagnostics).await
-}
-
-/// Tree-level diagnostics name paths that are not descriptor files of the tip (symlinks,
-/// submodules, oversized blobs); they are replaced as a whole on every read.
-async fn replace_tree_diagnostics(transaction: &mut Transaction<'_, Postgres>, repo_id: i64, diagnostics: &[Diagnostic], tip_paths: &HashSet<&str>) -> Result<usize, StoreError> {
-    let codes: Vec<&str> = [Code::SymlinkSkipped, Code::SubmoduleSkipped, Code::TooManyDescriptors, Code::FileTooLarge].iter().map(|code| code.as_str()).collect();
-    let tip: Vec<&str> = tip_paths.iter().copied().collect();
-    sqlx::query("DELETE FROM diagnostics WHERE repo_id = $1 AND code = ANY($2) AND NOT (file_path = ANY($3))")
-        .bind(repo_id)
-        .bind(&codes)
-        .bind(&tip)
-        .execute(&mut **transaction)
-        .await?;
-    insert_diagnostics(transaction, repo_id, diagnostics).await
-}
-
-async fn insert_diagnostics(transaction: &mut Transaction<'_, Postgres>, repo_id: i64, diagnostics: &[Diagnostic]) -> Result<usize, StoreError> {
-    if diagnostics.is_empty() {
-        return Ok(0);
+/// Replaces the diagnostics of every read file, and each repository's tree diagnostics.
+async fn replace_diagnostics(transaction: &mut Transaction<'_, Postgres>, updates: &[RepoUpdate], plan: &Plan<'_>) -> Result<(), StoreError> {
+    let (file_repos, file_paths): (Vec<i64>, Vec<&str>) = plan.diagnosed_files.iter().copied().unzip();
+    let repo_ids: Vec<i64> = updates.iter().map(|update| update.repo_id).collect();
+    let tree_codes: Vec<&str> = TREE_CODES.iter().map(|code| code.as_str()).collect();
+    sqlx::query(
+        "DELETE FROM diagnostics d WHERE (d.repo_id, d.file_path) IN (SELECT * FROM UNNEST($1::bigint[], $2::text[]))
+            OR (d.repo_id = ANY($3) AND d.code = ANY($4))",
+    )
+    .bind(&file_repos)
+    .bind(&file_paths)
+    .bind(&repo_ids)
+    .bind(&tree_codes)
+    .execute(&mut **transaction)
+    .await?;
+    if plan.diagnostics.is_empty() {
+        return Ok(());
     }
-    let files: Vec<&str> = diagnostics.iter().map(|diagnostic| diagnostic.file.as_str()).collect();
-    let lines: Vec<i32> = diagnostics.iter().map(|diagnostic| diagnostic.line as i32).collect();
-    let columns: Vec<i32> = diagnostics.iter().map(|diagnostic| diagnostic.column as i32).collect();
-    let codes: Vec<&str> = diagnostics.iter().map(|diagnostic| diagnostic.code.as_str()).collect();
-    let severities: Vec<&str> = diagnostics.iter().map(|diagnostic| diagnostic.severity.as_str()).collect();
-    let messages: Vec<&str> = diagnostics.iter().map(|diagnostic| diagnostic.message.as_str()).collect();
-    let hints: Vec<Option<&str>> = diagnostics.iter().map(|diagnostic| diagnostic.hint.as_deref()).collect();
+    let repos: Vec<i64> = plan.diagnostics.iter().map(|(_, repo_id, _)| *repo_id).collect();
+    let files: Vec<&str> = plan.diagnostics.iter().map(|(_, _, diagnostic)| diagnostic.file.as_str()).collect();
+    let lines: Vec<i32> = plan.diagnostics.iter().map(|(_, _, diagnostic)| diagnostic.line as i32).collect();
+    let columns: Vec<i32> = plan.diagnostics.iter().map(|(_, _, diagnostic)| diagnostic.column as i32).collect();
+    let codes: Vec<&str> = plan.diagnostics.iter().map(|(_, _, diagnostic)| diagnostic.code.as_str()).collect();
+    let severities: Vec<&str> = plan.diagnostics.iter().map(|(_, _, diagnostic)| diagnostic.severity.as_str()).collect();
+    let messages: Vec<&str> = plan.diagnostics.iter().map(|(_, _, diagnostic)| diagnostic.message.as_str()).collect();
+    let hints: Vec<Option<&str>> = plan.diagnostics.iter().map(|(_, _, diagnostic)| diagnostic.hint.as_deref()).collect();
     sqlx::query(
         "INSERT INTO diagnostics (repo_id, file_path, line, col, code, severity, message, hint)
-         SELECT $1, * FROM UNNEST($2::text[], $3::int[], $4::int[], $5::text[], $6::text[], $7::text[], $8::text[])",
+         SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::int[], $4::int[], $5::text[], $6::text[], $7::text[], $8::text[])",
     )
-    .bind(repo_id)
+    .bind(&repos)
     .bind(&files)
     .bind(&lines)
     .bind(&columns)
@@ -424,5 +580,5 @@ async fn insert_diagnostics(transaction: &mut Transaction<'_, Postgres>, repo_id
     .bind(&hints)
     .execute(&mut **transaction)
     .await?;
-    Ok(diagnostics.iter().filter(|diagnostic| diagnostic.severity != Severity::Note).count())
+    Ok(())
 }

@@ -1,0 +1,231 @@
+//! `cargo bench --bench crawl -- --repos 10000`: crawl figures for a synthetic organisation of
+//! local bare repositories (about 3 entities and 12 declared edges each, both formats, power-law
+//! dependencies towards a few hubs), against a throwaway Postgres cluster:
+//! first full crawl (as a separate `sextant crawl` process, for its time and peak memory),
+//! no-change recrawl (and the rows it wrote), one changed repository applied and visible, and
+//! the transitive dependents of the busiest hub.
+//!
+//! The generated repositories are kept under `target/bench-crawl/` and reused by later runs.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use sextant::crawler::{Origin, ReadOptions, Source, find_repositories};
+use sextant::ingest::{CrawlOptions, RepoOutcome, crawl};
+use sextant::pg::Cluster;
+use sextant::store::{Direction, Store, create_database_if_missing};
+
+fn main() {
+    let mut repos = 10_000;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--repos" {
+            repos = args.next().and_then(|value| value.parse().ok()).expect("--repos N");
+        }
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("target/bench-crawl/repos-{repos}"));
+    let started = Instant::now();
+    let (entities, edges) = generate(&root, repos);
+    println!("organisation: {repos} bare repositories, {entities} entities, {edges} declared edges (generated or reused in {:.1} s) under {}", started.elapsed().as_secs_f64(), root.display());
+
+    let cluster = Cluster::start_throwaway().expect("start a throwaway cluster");
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        create_database_if_missing(&cluster, "bench").await.expect("database");
+        let url = cluster.url("bench");
+        let store = Store::connect(&url).await.expect("connect");
+
+        // First crawl, as users run it: a separate process, timed, with its peak memory.
+        let data = tempfile::tempdir().expect("data dir");
+        let output = Command::new("/usr/bin/time")
+            .args(["-f", "%e s elapsed, %M KiB peak RSS, %U s user, %S s system"])
+            .arg(env!("CARGO_BIN_EXE_sextant"))
+            .args(["crawl", "--format", "json", "--dir"])
+            .arg(&root)
+            .env("DATABASE_URL", &url)
+            .env("SEXTANT_DATA_DIR", data.path())
+            .output()
+            .expect("run sextant crawl");
+        let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|_| panic!("crawl output: {}", String::from_utf8_lossy(&output.stderr)));
+        let time_line = String::from_utf8_lossy(&output.stderr).lines().last().unwrap_or_default().to_owned();
+        println!(
+            "first crawl (sextant crawl --dir, 2 cores): {time_line}; {} entities added, {} conflicts, {} diagnostics",
+            summary["added"], summary["conflicts"], summary["diagnostics"]
+        );
+        let counts: (i64, i64, i64) = sqlx::query_as("SELECT (SELECT count(*) FROM entities), (SELECT count(*) FROM relations), (SELECT count(*) FROM relations WHERE target_id IS NULL)")
+            .fetch_one(store.pool())
+            .await
+            .expect("counts");
+        println!("catalog: {} entities, {} relations ({} dangling)", counts.0, counts.1, counts.2);
+
+        let sources: Vec<Source> = find_repositories(&root)
+            .expect("list repositories")
+            .iter()
+            .map(|path| Source::parse(&path.to_string_lossy(), None, None, Origin::Operator).expect("local path"))
+            .collect();
+        let options = CrawlOptions::new(ReadOptions::new(data.path().join("mirrors")));
+
+        // No-change recrawl, in process; rows written are read from Postgres's own counters.
+        let rows_before = rows_written(&store).await;
+        let mut best = Duration::MAX;
+        for _ in 0..3 {
+            let started = Instant::now();
+            let summary = crawl(&store, &sources, &options, |_, _| {}).await.expect("recrawl");
+            best = best.min(started.elapsed());
+            assert_eq!(summary.count(|outcome| matches!(outcome, RepoOutcome::Unchanged)), sources.len());
+        }
+        let rows_after = rows_written(&store).await;
+        println!(
+            "no-change recrawl of {} repositories: best of 3 {:.0} ms; catalog rows written: {} (crawl_runs rows: 3)",
+            sources.len(),
+            best.as_secs_f64() * 1000.0,
+            rows_after - rows_before
+        );
+
+        // One repository changes: crawl just it, until its change is visible to a reader.
+        let changed = &sources[sources.len() / 2];
+        let Source { location: sextant::crawler::Location::Local(path), .. } = changed else { unreachable!("local sources") };
+        let mut times = Vec::new();
+        for round in 0..5 {
+            let description = format!("changed in round {round}");
+            commit_to_bare(path, "catalog-info.yaml", &component_yaml(sources.len() / 2 - 1, &description, sources.len()));
+            let started = Instant::now();
+            crawl(&store, std::slice::from_ref(changed), &options, |_, _| {}).await.expect("crawl one");
+            let visible: Option<String> = sqlx::query_scalar("SELECT description FROM entities WHERE description = $1").bind(&description).fetch_optional(store.pool()).await.expect("read back");
+            times.push(started.elapsed());
+            assert!(visible.is_some(), "the change is visible");
+        }
+        times.sort();
+        println!("one changed repository, crawled and visible: median {:.1} ms, best {:.1} ms (of 5)", times[2].as_secs_f64() * 1000.0, times[0].as_secs_f64() * 1000.0);
+        let started = Instant::now();
+        crawl(&store, &sources, &options, |_, _| {}).await.expect("full recrawl");
+        println!("full recrawl after that change (all {} tips checked): {:.0} ms", sources.len(), started.elapsed().as_secs_f64() * 1000.0);
+
+        // The busiest hub's transitive dependents.
+        let hub: (i64, String) = sqlx::query_as(
+            "SELECT e.id, e.entity_ref FROM relations r JOIN entities e ON e.id = r.target_id WHERE r.type = 'dependsOn' GROUP BY e.id, e.entity_ref ORDER BY count(*) DESC LIMIT 1",
+        )
+        .fetch_one(store.pool())
+        .await
+        .expect("hub");
+        let mut times = Vec::new();
+        let mut reached = 0;
+        for _ in 0..7 {
+            let started = Instant::now();
+            reached = store.walk_dependencies(hub.0, Direction::Dependents, 10, 100_000).await.expect("walk").len();
+            times.push(started.elapsed());
+        }
+        times.sort();
+        println!("transitive dependents of the hub {} (depth 10): {reached} entities, median {:.1} ms, best {:.1} ms (of 7)", hub.1, times[3].as_secs_f64() * 1000.0, times[0].as_secs_f64() * 1000.0);
+    });
+}
+
+/// Inserted, updated and deleted rows of the catalog tables (not crawl_runs), from Postgres's
+/// statistics after they are flushed.
+async fn rows_written(store: &Store) -> i64 {
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    sqlx::query_scalar(
+        "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0)::bigint FROM pg_stat_user_tables WHERE relname <> 'crawl_runs' AND relname <> '_sqlx_migrations'",
+    )
+    .fetch_one(store.pool())
+    .await
+    .expect("statistics")
+}
+
+fn skewed(random: &mut u64, bound: usize) -> usize {
+    *random ^= *random << 13;
+    *random ^= *random >> 7;
+    *random ^= *random << 17;
+    let unit = (*random % 1_000_000) as f64 / 1_000_000.0;
+    ((unit.powi(3)) * bound as f64) as usize
+}
+
+fn component_yaml(index: usize, description: &str, repos: usize) -> String {
+    let mut random = 0x9e37_79b9_7f4a_7c15_u64 ^ index as u64;
+    let teams = (repos / 20).max(2);
+    let systems = (repos / 25).max(2);
+    let hub = |random: &mut u64| 1 + skewed(random, repos - 1);
+    let (team, system) = (index % teams, index % systems);
+    format!(
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: service-{index}\n  description: {description}\n  tags: [java, tier-{tier}]\n  annotations:\n    github.com/project-slug: acme/service-{index}\nspec:\n  type: service\n  lifecycle: production\n  owner: team-{team}\n  system: system-{system}\n  providesApis: [api-{index}]\n  consumesApis: [api-{a}, api-{b}]\n  dependsOn: [resource:db-{index}, component:service-{c}, component:service-{d}]\n---\napiVersion: backstage.io/v1alpha1\nkind: API\nmetadata:\n  name: api-{index}\nspec:\n  type: openapi\n  lifecycle: production\n  owner: team-{team}\n  system: system-{system}\n  definition: \"openapi: 3.0.0\"\n---\napiVersion: backstage.io/v1alpha1\nkind: Resource\nmetadata:\n  name: db-{index}\nspec:\n  type: database\n  owner: team-{team}\n  system: system-{system}\n",
+        tier = index % 4 + 1,
+        a = hub(&mut random),
+        b = hub(&mut random),
+        c = hub(&mut random),
+        d = hub(&mut random),
+    )
+}
+
+fn compass_yaml(index: usize, repos: usize) -> String {
+    let mut random = 0x2545_f491_4f6c_dd1d_u64 ^ index as u64;
+    let teams = (repos / 20).max(2);
+    let ari = |component: usize| format!("ari:cloud:compass:c0ffee00-0000-4000-8000-000000000000:component/0000beef-0000-4000-8000-000000000000/{component:08x}-0000-4000-8000-000000000000");
+    format!(
+        "name: Compass Service {index}\nslug: compass-{index}\nid: {id}\nconfigVersion: 1\ntypeId: SERVICE\nownerId: ari:cloud:teams::team/{team:08x}-0000-4000-8000-000000000000\nfields:\n  tier: {tier}\n  lifecycle: Active\nlinks:\n  - type: REPOSITORY\n    url: https://git.example.com/acme/compass-{index}\nrelationships:\n  DEPENDS_ON:\n    - {first}\n    - {second}\nlabels: [source:github]\n",
+        id = ari(index),
+        team = index % teams,
+        tier = index % 4 + 1,
+        first = ari(7 * (1 + skewed(&mut random, repos / 7 - 1)) + 3),
+        second = ari(7 * (1 + skewed(&mut random, repos / 7 - 1)) + 3),
+    )
+}
+
+/// The org repository: teams (each with a Compass team alias) and systems.
+fn org_yaml(repos: usize) -> String {
+    let mut text = String::new();
+    for team in 0..(repos / 20).max(2) {
+        let parent = if team == 0 { String::new() } else { format!("  parent: team-{}\n", (team - 1) / 8) };
+        text.push_str(&format!(
+            "---\napiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: team-{team}\n  annotations:\n    sextant.dev/aliases: ari:cloud:teams::team/{team:08x}-0000-4000-8000-000000000000\nspec:\n  type: team\n{parent}  children: []\n"
+        ));
+    }
+    for system in 0..(repos / 25).max(2) {
+        text.push_str(&format!("---\napiVersion: backstage.io/v1alpha1\nkind: System\nmetadata:\n  name: system-{system}\nspec:\n  owner: team-{}\n", system % (repos / 20).max(2)));
+    }
+    text
+}
+
+/// Writes the organisation (once; a marker file says it is complete) and returns the counts of
+/// entities and declared edges.
+fn generate(root: &Path, repos: usize) -> (usize, usize) {
+    let teams = (repos / 20).max(2);
+    let systems = (repos / 25).max(2);
+    let compass = (1..repos).filter(|index| index % 7 == 3).count();
+    let backstage = repos - 1 - compass;
+    let entities = teams + systems + compass + backstage * 3;
+    let edges = (teams - 1) + systems + compass * 3 + backstage * (8 + 2 + 2) + teams;
+    let marker = root.join(".complete");
+    if marker.exists() {
+        return (entities, edges);
+    }
+    let _ = std::fs::remove_dir_all(root);
+    std::fs::create_dir_all(root).expect("create the bench folder");
+    commit_to_bare(&root.join("org.git"), "catalog-info.yaml", &org_yaml(repos));
+    for index in 1..repos {
+        let path = root.join(format!("repo-{index:05}.git"));
+        if index % 7 == 3 {
+            commit_to_bare(&path, "compass.yml", &compass_yaml(index, repos));
+        } else {
+            commit_to_bare(&path, "catalog-info.yaml", &component_yaml(index, &format!("Service number {index}."), repos));
+        }
+    }
+    std::fs::write(marker, "").expect("marker");
+    (entities, edges)
+}
+
+/// Commits one file at the root of a bare repository (created when missing), on `main`.
+fn commit_to_bare(path: &PathBuf, file: &str, text: &str) {
+    let repository = git2::Repository::open_bare(path).unwrap_or_else(|_| {
+        let mut options = git2::RepositoryInitOptions::new();
+        options.bare(true).initial_head("main");
+        git2::Repository::init_opts(path, &options).expect("init bare")
+    });
+    let parent = repository.head().ok().and_then(|head| head.peel_to_commit().ok());
+    let mut builder = repository.treebuilder(parent.as_ref().map(|commit| commit.tree().expect("tree")).as_ref()).expect("tree builder");
+    builder.insert(file, repository.blob(text.as_bytes()).expect("blob"), 0o100644).expect("insert");
+    let tree = repository.find_tree(builder.write().expect("write tree")).expect("tree");
+    let signature = git2::Signature::now("bench", "bench@example.invalid").expect("signature");
+    let parents: Vec<&git2::Commit> = parent.iter().collect();
+    repository.commit(Some("HEAD"), &signature, &signature, "update", &tree, &parents).expect("commit");
+}
