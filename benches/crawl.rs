@@ -84,12 +84,14 @@ fn main() {
         );
 
         // One repository changes: crawl just it, until its change is visible to a reader.
-        let changed = &sources[sources.len() / 2];
+        // A Backstage repository near the middle (`repo-NNNNN.git`; every seventh is Compass).
+        let changed_index = (sources.len() / 2..sources.len()).find(|index| index % 7 != 3).expect("a Backstage repository");
+        let changed = sources.iter().find(|source| source.url.ends_with(&format!("repo-{changed_index:05}.git"))).expect("the repository exists");
         let Source { location: sextant::crawler::Location::Local(path), .. } = changed else { unreachable!("local sources") };
         let mut times = Vec::new();
         for round in 0..5 {
             let description = format!("changed in round {round}");
-            commit_to_bare(path, "catalog-info.yaml", &component_yaml(sources.len() / 2 - 1, &description, sources.len()));
+            commit_to_bare(path, "catalog-info.yaml", &component_yaml(changed_index, &description, sources.len()));
             let started = Instant::now();
             crawl(&store, std::slice::from_ref(changed), &options, |_, _| {}).await.expect("crawl one");
             let visible: Option<String> = sqlx::query_scalar("SELECT description FROM entities WHERE description = $1").bind(&description).fetch_optional(store.pool()).await.expect("read back");

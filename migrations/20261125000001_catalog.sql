@@ -72,7 +72,15 @@ CREATE TABLE entities (
 CREATE INDEX entities_repo ON entities (repo_id, file_path);
 CREATE INDEX entities_owner ON entities (owner_ref);
 CREATE INDEX entities_kind ON entities (kind);
-CREATE INDEX entities_aliases ON entities USING GIN (aliases);
+
+-- Each alias an entity answers to (a Compass component id, or an ARI listed in the
+-- `sextant.dev/aliases` annotation), for resolving alias targets with a btree lookup.
+CREATE TABLE entity_aliases (
+    alias     TEXT NOT NULL,
+    entity_id BIGINT NOT NULL REFERENCES entities (id) ON DELETE CASCADE,
+    PRIMARY KEY (alias, entity_id)
+);
+CREATE INDEX entity_aliases_entity ON entity_aliases (entity_id);
 CREATE INDEX entities_tags ON entities USING GIN (tags);
 
 -- Declared edges only; inverses are derived when queried. `target_id` is NULL while the target
@@ -112,3 +120,4 @@ CREATE TABLE conflicts (
     first_seen_at    TIMESTAMPTZ NOT NULL DEFAULT now(),
     PRIMARY KEY (entity_ref, claimant_repo_id, claimant_path)
 );
+CREATE INDEX conflicts_claimant ON conflicts (claimant_repo_id, claimant_path);

@@ -15,6 +15,8 @@ use crate::store::{ApplyStats, FileUpdate, RepoUpdate, Store, StoreError};
 
 /// At most this many repositories are applied in one transaction.
 const MAX_BATCH: usize = 64;
+/// How far reads may run ahead of applies, per concurrent read.
+const READ_AHEAD_PER_WORKER: usize = 64;
 
 /// How a crawl runs.
 #[derive(Debug, Clone)]
@@ -92,12 +94,11 @@ pub async fn crawl(store: &Store, sources: &[Source], options: &CrawlOptions, mu
     let records: HashMap<String, crate::store::RepoRecord> = store.register_repos(&registrations).await?;
 
     let limit = Arc::new(Semaphore::new(options.concurrency.max(1)));
-    let mut reads = Vec::with_capacity(sources.len());
-    for source in sources {
+    let spawn_read = |source: &Source| {
         let record = records.get(&source.url).expect("every source was registered");
         let (source, known, read_options, limit) = (source.clone(), record.known.clone(), options.read.clone(), limit.clone());
         let timeout = options.repo_timeout;
-        reads.push(tokio::spawn(async move {
+        tokio::spawn(async move {
             let _permit = limit.acquire_owned().await.expect("the semaphore is never closed");
             let read_options = ReadOptions { deadline: Some(Instant::now() + timeout), ..read_options };
             let work = tokio::task::spawn_blocking(move || read_and_parse(&source, &known, &read_options));
@@ -106,18 +107,24 @@ pub async fn crawl(store: &Store, sources: &[Source], options: &CrawlOptions, mu
                 Ok(Err(panic)) => Err(CrawlError::Unreachable(format!("the read stopped unexpectedly: {panic}"))),
                 Err(_) => Err(CrawlError::Timeout),
             }
-        }));
-    }
+        })
+    };
+    // Reads run ahead of the applies by at most this many repositories, which bounds the memory
+    // that finished, not yet applied reads hold.
+    let window = options.concurrency.max(1) * READ_AHEAD_PER_WORKER;
+    let mut upcoming = sources.iter();
+    let mut pending: std::collections::VecDeque<(&Source, tokio::task::JoinHandle<Result<Option<ChangedRepo>, CrawlError>>)> =
+        upcoming.by_ref().take(window).map(|source| (source, spawn_read(source))).collect();
 
     let mut summary = CrawlSummary::default();
-    let mut pending = sources.iter().zip(reads).peekable();
-    while let Some((source, read)) = pending.next() {
+    while let Some((source, read)) = pending.pop_front() {
         // Gather this read and the following ones that are already done, in source order.
         let mut batch = vec![(source, read.await)];
-        while batch.len() < MAX_BATCH && pending.peek().is_some_and(|(_, read)| read.is_finished()) {
-            let (source, read) = pending.next().expect("peeked");
+        while batch.len() < MAX_BATCH && pending.front().is_some_and(|(_, read)| read.is_finished()) {
+            let (source, read) = pending.pop_front().expect("looked at the front");
             batch.push((source, read.await));
         }
+        pending.extend(upcoming.by_ref().take(batch.len()).map(|source| (source, spawn_read(source))));
         let mut outcomes: Vec<Option<RepoOutcome>> = vec![None; batch.len()];
         let mut changed = Vec::new();
         for (position, (source, result)) in batch.into_iter().enumerate() {
@@ -168,5 +175,6 @@ pub async fn crawl(store: &Store, sources: &[Source], options: &CrawlOptions, mu
     let unchanged = summary.count(|outcome| matches!(outcome, RepoOutcome::Unchanged));
     let failed = summary.count(|outcome| matches!(outcome, RepoOutcome::Failed(_)));
     store.record_run(&summary.totals, crawled as i32, unchanged as i32, failed as i32, started_at).await?;
+
     Ok(summary)
 }

@@ -277,15 +277,27 @@ async fn apply_in(transaction: &mut Transaction<'_, Postgres>, updates: &[RepoUp
         }
     }
     if !written.is_empty() {
+        replace_aliases(transaction, &written).await?;
         replace_relations(transaction, &written).await?;
     }
     if !new_ids.is_empty() {
-        // References written earlier (in any repository) that named these entities resolve now.
+        // References written earlier (in any repository) that named these entities resolve now:
+        // by reference, then by alias (two statements, so that each uses its index).
         sqlx::query(
             "UPDATE relations r SET target_id = e.id FROM entities e
-             WHERE e.id = ANY($1) AND r.target_id IS NULL AND (r.target_ref = e.entity_ref OR e.aliases @> ARRAY[r.target_ref])",
+             WHERE e.id = ANY($1) AND r.target_id IS NULL AND r.target_ref = e.entity_ref",
         )
         .bind(&new_ids)
+        .execute(&mut **transaction)
+        .await?;
+    }
+    if !written.is_empty() && written.iter().any(|(_, entity)| !entity.aliases.is_empty()) {
+        let ids: Vec<i64> = written.iter().map(|(id, _)| *id).collect();
+        sqlx::query(
+            "UPDATE relations r SET target_id = a.entity_id FROM entity_aliases a
+             WHERE a.entity_id = ANY($1) AND r.target_id IS NULL AND r.target_ref = a.alias",
+        )
+        .bind(&ids)
         .execute(&mut **transaction)
         .await?;
     }
@@ -460,6 +472,23 @@ async fn update_entities(transaction: &mut Transaction<'_, Postgres>, updates: &
     Ok(())
 }
 
+/// Replaces the alias rows of the written entities.
+async fn replace_aliases(transaction: &mut Transaction<'_, Postgres>, written: &[(i64, &Entity)]) -> Result<(), StoreError> {
+    let ids: Vec<i64> = written.iter().map(|(id, _)| *id).collect();
+    sqlx::query("DELETE FROM entity_aliases WHERE entity_id = ANY($1)").bind(&ids).execute(&mut **transaction).await?;
+    let rows: Vec<(&str, i64)> = written.iter().flat_map(|(id, entity)| entity.aliases.iter().map(move |alias| (alias.as_str(), *id))).collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let (aliases, owners): (Vec<&str>, Vec<i64>) = rows.into_iter().unzip();
+    sqlx::query("INSERT INTO entity_aliases (alias, entity_id) SELECT * FROM UNNEST($1::text[], $2::bigint[]) ON CONFLICT DO NOTHING")
+        .bind(&aliases)
+        .bind(&owners)
+        .execute(&mut **transaction)
+        .await?;
+    Ok(())
+}
+
 /// Replaces the declared relations of the written entities, resolving each target now if it
 /// exists (entities inserted earlier in this transaction included).
 async fn replace_relations(transaction: &mut Transaction<'_, Postgres>, written: &[(i64, &Entity)]) -> Result<(), StoreError> {
@@ -480,7 +509,7 @@ async fn replace_relations(transaction: &mut Transaction<'_, Postgres>, written:
         "INSERT INTO relations (source_id, type, target_ref, target_id, line)
          SELECT declared.source_id, declared.type, declared.target_ref,
                 COALESCE((SELECT id FROM entities WHERE entity_ref = declared.target_ref),
-                         (SELECT id FROM entities WHERE aliases @> ARRAY[declared.target_ref] ORDER BY id LIMIT 1)),
+                         (SELECT min(entity_id) FROM entity_aliases WHERE alias = declared.target_ref)),
                 declared.line
          FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::int[]) AS declared (source_id, type, target_ref, line)
          ON CONFLICT DO NOTHING",
@@ -545,16 +574,18 @@ async fn replace_diagnostics(transaction: &mut Transaction<'_, Postgres>, update
     let (file_repos, file_paths): (Vec<i64>, Vec<&str>) = plan.diagnosed_files.iter().copied().unzip();
     let repo_ids: Vec<i64> = updates.iter().map(|update| update.repo_id).collect();
     let tree_codes: Vec<&str> = TREE_CODES.iter().map(|code| code.as_str()).collect();
-    sqlx::query(
-        "DELETE FROM diagnostics d WHERE (d.repo_id, d.file_path) IN (SELECT * FROM UNNEST($1::bigint[], $2::text[]))
-            OR (d.repo_id = ANY($3) AND d.code = ANY($4))",
-    )
-    .bind(&file_repos)
-    .bind(&file_paths)
-    .bind(&repo_ids)
-    .bind(&tree_codes)
-    .execute(&mut **transaction)
-    .await?;
+    if !file_repos.is_empty() {
+        sqlx::query("DELETE FROM diagnostics d USING UNNEST($1::bigint[], $2::text[]) AS f (repo_id, path) WHERE d.repo_id = f.repo_id AND d.file_path = f.path")
+            .bind(&file_repos)
+            .bind(&file_paths)
+            .execute(&mut **transaction)
+            .await?;
+    }
+    sqlx::query("DELETE FROM diagnostics WHERE repo_id = ANY($1) AND code = ANY($2)")
+        .bind(&repo_ids)
+        .bind(&tree_codes)
+        .execute(&mut **transaction)
+        .await?;
     if plan.diagnostics.is_empty() {
         return Ok(());
     }

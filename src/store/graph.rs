@@ -75,6 +75,11 @@ impl Problems {
     }
 }
 
+/// A walk whose frontier grows past this many nodes switches to an in-memory walk.
+const LARGE_FRONTIER: usize = 256;
+/// Past this many ids, references are read with one scan of the entities.
+const LARGE_RESULT: usize = 4_096;
+
 /// Relation types along which "A depends on B" holds, declared on A (forward) or on B (reverse).
 const FORWARD_DEPENDENCY: &[&str] = &["dependsOn", "consumesApi"];
 const REVERSE_DEPENDENCY: &[&str] = &["dependencyOf", "providesApi"];
@@ -101,19 +106,25 @@ impl Store {
             Direction::Dependencies => (REVERSE_DEPENDENCY, FORWARD_DEPENDENCY),
         };
         let mut depth = 0;
+        // Small walks ask Postgres level by level; once a walk fans out, loading every
+        // dependency edge once and walking in memory is several times faster.
+        let mut adjacency: Option<HashMap<i64, Vec<i64>>> = None;
         'walk: while !frontier.is_empty() && depth < max_depth {
             depth += 1;
-            // Rows (next node, the frontier node it was reached from).
-            let rows: Vec<(i64, i64)> = sqlx::query_as(
-                "SELECT source_id, target_id FROM relations WHERE target_id = ANY($1) AND type = ANY($2)
-                 UNION ALL
-                 SELECT target_id, source_id FROM relations WHERE source_id = ANY($1) AND type = ANY($3) AND target_id IS NOT NULL",
-            )
-            .bind(&frontier)
-            .bind(towards_source)
-            .bind(towards_target)
-            .fetch_all(&self.pool)
-            .await?;
+            // Pairs (next node, the frontier node it was reached from).
+            let rows: Vec<(i64, i64)> = match &adjacency {
+                Some(adjacency) => frontier.iter().flat_map(|from| adjacency.get(from).into_iter().flatten().map(move |node| (*node, *from))).collect(),
+                None => sqlx::query_as(
+                    "SELECT source_id, target_id FROM relations WHERE target_id = ANY($1) AND type = ANY($2)
+                     UNION ALL
+                     SELECT target_id, source_id FROM relations WHERE source_id = ANY($1) AND type = ANY($3) AND target_id IS NOT NULL",
+                )
+                .bind(&frontier)
+                .bind(towards_source)
+                .bind(towards_target)
+                .fetch_all(&self.pool)
+                .await?,
+            };
             let mut next = Vec::new();
             for (node, from) in rows {
                 if depth_of.contains_key(&node) {
@@ -128,6 +139,9 @@ impl Store {
                 }
             }
             frontier = next;
+            if adjacency.is_none() && frontier.len() > LARGE_FRONTIER {
+                adjacency = Some(self.dependency_adjacency(towards_source, towards_target).await?);
+            }
         }
         let refs = self.refs_of(order.iter().copied().chain(std::iter::once(start)).collect()).await?;
         let path_to = |node: i64| {
@@ -143,13 +157,33 @@ impl Store {
         Ok(order.iter().map(|&node| Dependent { entity_ref: refs[&node].clone(), depth: depth_of[&node], path: path_to(node) }).collect())
     }
 
+    /// Every dependency edge, as lists of (node reached) per node reached from.
+    async fn dependency_adjacency(&self, towards_source: &[&str], towards_target: &[&str]) -> Result<HashMap<i64, Vec<i64>>, StoreError> {
+        // One scan of the resolved edges; reverse declarations are turned around on the way.
+        let rows: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT CASE WHEN type = ANY($1) THEN source_id ELSE target_id END,
+                    CASE WHEN type = ANY($1) THEN target_id ELSE source_id END
+             FROM relations WHERE target_id IS NOT NULL AND (type = ANY($1) OR type = ANY($2))",
+        )
+        .bind(towards_source)
+        .bind(towards_target)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut adjacency: HashMap<i64, Vec<i64>> = HashMap::new();
+        for (node, from) in rows {
+            adjacency.entry(from).or_default().push(node);
+        }
+        Ok(adjacency)
+    }
+
     async fn refs_of(&self, ids: Vec<i64>) -> Result<HashMap<i64, String>, StoreError> {
-        Ok(sqlx::query_as::<_, (i64, String)>("SELECT id, entity_ref FROM entities WHERE id = ANY($1)")
-            .bind(&ids)
-            .fetch_all(&self.pool)
-            .await?
-            .into_iter()
-            .collect())
+        let query = if ids.len() > LARGE_RESULT {
+            // Reading the whole table is cheaper than probing thousands of ids.
+            sqlx::query_as::<_, (i64, String)>("SELECT id, entity_ref FROM entities")
+        } else {
+            sqlx::query_as::<_, (i64, String)>("SELECT id, entity_ref FROM entities WHERE id = ANY($1)").bind(&ids)
+        };
+        Ok(query.fetch_all(&self.pool).await?.into_iter().collect())
     }
 
     /// The shortest chain of resolved relations (either direction, any type) between two
@@ -315,8 +349,8 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         let duplicate_aliases = sqlx::query(
-            "SELECT json_build_object('alias', alias, 'entities', array_agg(entity_ref ORDER BY id)) FROM entities, unnest(aliases) AS alias
-             GROUP BY alias HAVING count(*) > 1 ORDER BY alias",
+            "SELECT json_build_object('alias', a.alias, 'entities', array_agg(e.entity_ref ORDER BY e.id))
+             FROM entity_aliases a JOIN entities e ON e.id = a.entity_id GROUP BY a.alias HAVING count(*) > 1 ORDER BY a.alias",
         )
         .fetch_all(&self.pool)
         .await?;
