@@ -245,7 +245,16 @@ async fn run_crawl(store: &Store, sources: &[crate::crawler::Source], options: &
         Err(error) => return fail(&format!("{error} [{}]", error.code())),
     };
     match format {
-        ViewFormat::Human => print!("{}", crate::terminal::crawl_summary(&summary)),
+        ViewFormat::Human => {
+            print!("{}", crate::terminal::crawl_summary(&summary));
+            if summary.totals.conflicts > 0
+                && let Ok(problems) = store.problems().await
+            {
+                for conflict in &problems.conflicts {
+                    println!("conflict: {} is held by {}; also claimed by {}", conflict["ref"].as_str().unwrap_or_default(), conflict["holder"].as_str().unwrap_or_default(), conflict["claimant"].as_str().unwrap_or_default());
+                }
+            }
+        }
         ViewFormat::Json => println!("{}", crate::terminal::crawl_summary_json(&summary)),
     }
     if summary.count(|outcome| matches!(outcome, RepoOutcome::Failed(_))) > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS }

@@ -33,6 +33,7 @@ async fn demo_builds_crawls_and_answers_show_and_problems() {
     assert_eq!(first.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&first.stderr));
     assert!(text.contains("built 13 example repositories"), "{text}");
     assert!(text.contains("13 crawled") && text.contains("0 failed"), "{text}");
+    assert!(text.contains("conflict: component:default/checkout-widget is held by"), "conflicts are named in the crawl output: {text}");
 
     let second = stdout(&sextant(&["demo"], &url, data.path()));
     assert!(second.contains("13 unchanged"), "the second run reads nothing again: {second}");
@@ -82,4 +83,89 @@ async fn crawl_takes_repositories_from_the_config_file_and_flags() {
     let nothing = sextant(&["crawl"], &url, data.path());
     assert_eq!(nothing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&nothing.stderr).contains("no repositories to crawl"));
+}
+
+/// An https server on 127.0.0.1 that refuses every request with 401, with a certificate made
+/// for the test and trusted through `SSL_CERT_FILE`.
+struct RefusingServer {
+    child: std::process::Child,
+    port: u16,
+    cert: std::path::PathBuf,
+}
+
+impl RefusingServer {
+    fn start(dir: &Path) -> RefusingServer {
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        let made = Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout"])
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output()
+            .expect("openssl runs");
+        assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+        let script = r#"
+import http.server, ssl, sys
+
+class Refuse(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(401)
+        self.send_header('WWW-Authenticate', 'Basic realm="git"')
+        self.send_header('Content-Length', '0')
+        self.end_headers()
+
+    do_POST = do_GET
+
+    def log_message(self, *args):
+        pass
+
+server = http.server.HTTPServer(('127.0.0.1', 0), Refuse)
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain(sys.argv[1], sys.argv[2])
+server.socket = context.wrap_socket(server.socket, server_side=True)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"#;
+        let mut child = Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .arg(&cert)
+            .arg(&key)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 runs");
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().expect("piped")), &mut line).expect("the server prints its port");
+        RefusingServer { child, port: line.trim().parse().expect("a port"), cert }
+    }
+}
+
+impl Drop for RefusingServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_credentials_fail_the_repository_without_showing_the_token() {
+    let (_store, url) = fresh_store().await;
+    let data = tempfile::tempdir().unwrap();
+    let server = RefusingServer::start(data.path());
+    let remote = format!("https://127.0.0.1:{}/acme/payments.git", server.port);
+    let output = Command::new(env!("CARGO_BIN_EXE_sextant"))
+        .args(["crawl", "--repo", &remote])
+        .env("DATABASE_URL", &url)
+        .env("SEXTANT_DATA_DIR", data.path())
+        .env("SSL_CERT_FILE", &server.cert)
+        .env("SEXTANT_GIT_TOKEN", "s3cret-token")
+        .current_dir(data.path())
+        .output()
+        .expect("the binary runs");
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert_eq!(output.status.code(), Some(1), "a failed repository fails the crawl: {text}");
+    assert!(text.contains("the server refused the credentials"), "{text}");
+    assert!(!text.contains("s3cret"), "{text}");
+    let problems: Value = serde_json::from_slice(&sextant(&["problems", "--format", "json"], &url, data.path()).stdout).expect("JSON");
+    assert_eq!(problems["stale_repos"][0]["repo"], remote);
 }
