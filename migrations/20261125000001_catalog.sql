@@ -95,6 +95,10 @@ CREATE TABLE relations (
 );
 CREATE INDEX relations_target ON relations (target_id, type);
 CREATE INDEX relations_dangling ON relations (target_ref) WHERE target_id IS NULL;
+-- Every resolved dependency edge, for whole-graph walks with an index-only scan (the predicate
+-- must match the one in src/store/graph.rs word for word).
+CREATE INDEX relations_dependency_edges ON relations (type, source_id, target_id)
+    WHERE target_id IS NOT NULL AND type IN ('dependsOn', 'consumesApi', 'dependencyOf', 'providesApi');
 
 CREATE TABLE diagnostics (
     id        BIGSERIAL PRIMARY KEY,

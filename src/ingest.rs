@@ -15,6 +15,8 @@ use crate::store::{ApplyStats, FileUpdate, RepoUpdate, Store, StoreError};
 
 /// At most this many repositories are applied in one transaction.
 const MAX_BATCH: usize = 64;
+/// A crawl that adds, updates or removes this many entities refreshes the planner's statistics.
+const REFRESH_STATISTICS_AFTER: usize = 1_000;
 /// How far reads may run ahead of applies, per concurrent read.
 const READ_AHEAD_PER_WORKER: usize = 64;
 
@@ -175,6 +177,9 @@ pub async fn crawl(store: &Store, sources: &[Source], options: &CrawlOptions, mu
     let unchanged = summary.count(|outcome| matches!(outcome, RepoOutcome::Unchanged));
     let failed = summary.count(|outcome| matches!(outcome, RepoOutcome::Failed(_)));
     store.record_run(&summary.totals, crawled as i32, unchanged as i32, failed as i32, started_at).await?;
+    if summary.totals.added + summary.totals.updated + summary.totals.removed >= REFRESH_STATISTICS_AFTER {
+        store.refresh_statistics().await?;
+    }
 
     Ok(summary)
 }

@@ -13,7 +13,7 @@ use sqlx::ConnectOptions;
 use crate::pg::{Cluster, PgError};
 
 pub use apply::{ApplyStats, FileUpdate, RepoUpdate};
-pub use graph::{Dependent, Direction, EntitySummary, Problems, RelationRow};
+pub use graph::{Dependent, Direction, EntitySummary, Problems, RelationRow, paths};
 
 /// Errors of the store boundary, each with a stable code for the CLI and the API.
 #[derive(Debug)]
@@ -135,6 +135,15 @@ impl Store {
             }
         }
         Ok(records.into_values().collect())
+    }
+
+    /// Refreshes the planner's statistics and the visibility map of the catalog tables, after a
+    /// crawl that changed many rows (a first crawl, typically): until autovacuum comes by,
+    /// queries would be planned for the old table sizes, and whole-graph walks could not use
+    /// index-only scans.
+    pub async fn refresh_statistics(&self) -> Result<(), StoreError> {
+        sqlx::query("VACUUM (ANALYZE) entities, relations, entity_aliases, descriptor_files").execute(&self.pool).await?;
+        Ok(())
     }
 
     /// Marks a repository stale: its entities stay, flagged with the reason.

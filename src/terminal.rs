@@ -56,8 +56,15 @@ pub fn show_json(view: &EntityView) -> serde_json::Value {
     let mut value = view.details.clone();
     value["relations"] = json!(view.outgoing);
     value["inverseRelations"] = json!(view.incoming);
-    value["dependents"] = json!(view.dependents);
-    value["dependencies"] = json!(view.dependencies);
+    let start = view.details["ref"].as_str().unwrap_or_default();
+    let with_paths = |walk: &[Dependent]| -> Vec<serde_json::Value> {
+        walk.iter()
+            .zip(crate::store::paths(start, walk))
+            .map(|(dependent, path)| json!({ "entity_ref": dependent.entity_ref, "depth": dependent.depth, "via": dependent.via, "path": path }))
+            .collect()
+    };
+    value["dependents"] = json!(with_paths(&view.dependents));
+    value["dependencies"] = json!(with_paths(&view.dependencies));
     value
 }
 
@@ -105,8 +112,9 @@ pub fn show_text(view: &EntityView) -> String {
         let _ = writeln!(output, "  {:<14} {}{dangling}", relation.relation_type, relation.target_ref);
     }
     let _ = writeln!(output, "\ndependents (what breaks if this goes down): {}", view.dependents.len());
-    for dependent in &view.dependents {
-        let _ = writeln!(output, "  {:>2}  {:<40} via {}", dependent.depth, dependent.entity_ref, dependent.path.join(" ← "));
+    let start = details["ref"].as_str().unwrap_or_default();
+    for (dependent, path) in view.dependents.iter().zip(crate::store::paths(start, &view.dependents)) {
+        let _ = writeln!(output, "  {:>2}  {:<40} via {}", dependent.depth, dependent.entity_ref, path.join(" ← "));
     }
     let _ = writeln!(output, "\ndependencies: {}", view.dependencies.len());
     for dependency in &view.dependencies {

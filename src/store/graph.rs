@@ -31,12 +31,33 @@ pub struct EntitySummary {
     pub owner_ref: Option<String>,
 }
 
-/// An entity reached by a walk, with the path that reached it (refs from the start).
+/// An entity reached by a walk: how many steps from the start, and the entity it was reached
+/// through (the start itself at depth 1). Together the results form the walk's breadth-first
+/// tree, from which [`paths`] spells out each path.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Dependent {
     pub entity_ref: String,
     pub depth: u32,
-    pub path: Vec<String>,
+    pub via: String,
+}
+
+/// The path from the start to each dependent (refs, start first), in the order given.
+pub fn paths(start: &str, dependents: &[Dependent]) -> Vec<Vec<String>> {
+    let via: HashMap<&str, &str> = dependents.iter().map(|dependent| (dependent.entity_ref.as_str(), dependent.via.as_str())).collect();
+    dependents
+        .iter()
+        .map(|dependent| {
+            let mut path = vec![dependent.entity_ref.clone()];
+            let mut current = dependent.entity_ref.as_str();
+            while current != start {
+                let Some(&previous) = via.get(current) else { break };
+                path.push(previous.to_owned());
+                current = previous;
+            }
+            path.reverse();
+            path
+        })
+        .collect()
 }
 
 /// A declared relation as stored, seen from one entity.
@@ -140,35 +161,31 @@ impl Store {
             }
             frontier = next;
             if adjacency.is_none() && frontier.len() > LARGE_FRONTIER {
-                adjacency = Some(self.dependency_adjacency(towards_source, towards_target).await?);
+                adjacency = Some(self.dependency_adjacency(direction).await?);
             }
         }
         let refs = self.refs_of(order.iter().copied().chain(std::iter::once(start)).collect()).await?;
-        let path_to = |node: i64| {
-            let mut path = vec![refs[&node].clone()];
-            let mut current = node;
-            while let Some(&previous) = parent.get(&current) {
-                path.push(refs[&previous].clone());
-                current = previous;
-            }
-            path.reverse();
-            path
-        };
-        Ok(order.iter().map(|&node| Dependent { entity_ref: refs[&node].clone(), depth: depth_of[&node], path: path_to(node) }).collect())
+        Ok(order.iter().map(|node| Dependent { entity_ref: refs[node].clone(), depth: depth_of[node], via: refs[&parent[node]].clone() }).collect())
     }
 
-    /// Every dependency edge, as lists of (node reached) per node reached from.
-    async fn dependency_adjacency(&self, towards_source: &[&str], towards_target: &[&str]) -> Result<HashMap<i64, Vec<i64>>, StoreError> {
-        // One scan of the resolved edges; reverse declarations are turned around on the way.
-        let rows: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT CASE WHEN type = ANY($1) THEN source_id ELSE target_id END,
-                    CASE WHEN type = ANY($1) THEN target_id ELSE source_id END
-             FROM relations WHERE target_id IS NOT NULL AND (type = ANY($1) OR type = ANY($2))",
-        )
-        .bind(towards_source)
-        .bind(towards_target)
-        .fetch_all(&self.pool)
-        .await?;
+    /// Every dependency edge, as lists of (node reached) per node reached from. The query
+    /// spells its types out so that the planner can use the partial index
+    /// `relations_dependency_edges` (an index-only scan once the table is vacuumed).
+    async fn dependency_adjacency(&self, direction: Direction) -> Result<HashMap<i64, Vec<i64>>, StoreError> {
+        let query = match direction {
+            // Dependents: A dependsOn/consumesApi B, or B dependencyOf/providesApi A, reaches A from B.
+            Direction::Dependents => {
+                "SELECT CASE WHEN type IN ('dependsOn', 'consumesApi') THEN source_id ELSE target_id END,
+                        CASE WHEN type IN ('dependsOn', 'consumesApi') THEN target_id ELSE source_id END
+                 FROM relations WHERE target_id IS NOT NULL AND type IN ('dependsOn', 'consumesApi', 'dependencyOf', 'providesApi')"
+            }
+            Direction::Dependencies => {
+                "SELECT CASE WHEN type IN ('dependsOn', 'consumesApi') THEN target_id ELSE source_id END,
+                        CASE WHEN type IN ('dependsOn', 'consumesApi') THEN source_id ELSE target_id END
+                 FROM relations WHERE target_id IS NOT NULL AND type IN ('dependsOn', 'consumesApi', 'dependencyOf', 'providesApi')"
+            }
+        };
+        let rows: Vec<(i64, i64)> = sqlx::query_as(query).fetch_all(&self.pool).await?;
         let mut adjacency: HashMap<i64, Vec<i64>> = HashMap::new();
         for (node, from) in rows {
             adjacency.entry(from).or_default().push(node);

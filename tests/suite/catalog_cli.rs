@@ -45,6 +45,11 @@ async fn demo_builds_crawls_and_answers_show_and_problems() {
     assert_eq!(entity["ownerResolved"], "group:default/booking-team");
     let dependents: Vec<&str> = entity["dependents"].as_array().unwrap().iter().map(|dependent| dependent["entity_ref"].as_str().unwrap()).collect();
     assert!(dependents.contains(&"component:default/web-frontend"), "the frontend breaks when booking goes down: {dependents:?}");
+    let frontend = entity["dependents"].as_array().unwrap().iter().find(|dependent| dependent["entity_ref"] == "component:default/web-frontend").unwrap();
+    let path: Vec<&str> = frontend["path"].as_array().unwrap().iter().map(|step| step.as_str().unwrap()).collect();
+    assert_eq!(path.first(), Some(&"component:default/booking-service"));
+    assert_eq!(path.last(), Some(&"component:default/web-frontend"));
+    assert_eq!(path.len() as u64, frontend["depth"].as_u64().unwrap() + 1, "one step per level: {path:?}");
     let human = stdout(&sextant(&["show", "booking-service"], &url, data.path()));
     assert!(human.contains("dependents (what breaks if this goes down)"), "{human}");
 

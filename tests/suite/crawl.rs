@@ -52,7 +52,8 @@ async fn first_crawl_builds_the_graph_across_repositories() {
     assert_eq!(dependencies.iter().map(|dependent| dependent.entity_ref.as_str()).collect::<Vec<_>>(), vec!["component:default/ledger"]);
     let ledger = store.entity_id("component:default/ledger").await.unwrap();
     let dependents = store.walk_dependencies(ledger, sextant::store::Direction::Dependents, 5, 100).await.unwrap();
-    assert_eq!(dependents[0].path, vec!["component:default/ledger", "component:default/checkout"]);
+    assert_eq!(dependents[0].via, "component:default/ledger");
+    assert_eq!(sextant::store::paths("component:default/ledger", &dependents)[0], vec!["component:default/ledger", "component:default/checkout"]);
     let payments = store.entity_id("group:default/payments").await.unwrap();
     assert_eq!(store.owned_by(payments).await.unwrap().len(), 2);
 
