@@ -125,3 +125,10 @@ CREATE TABLE conflicts (
     PRIMARY KEY (entity_ref, claimant_repo_id, claimant_path)
 );
 CREATE INDEX conflicts_claimant ON conflicts (claimant_repo_id, claimant_path);
+
+-- Bumped by every apply, in the apply's transaction: readers that keep a copy of the graph in
+-- memory know whether it is still current.
+CREATE TABLE catalog_state (
+    version BIGINT NOT NULL
+);
+INSERT INTO catalog_state (version) VALUES (0);

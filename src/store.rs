@@ -62,6 +62,8 @@ impl From<sqlx::Error> for StoreError {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: PgPool,
+    /// The dependency graph as of some catalog version, kept once a walk needed all of it.
+    graph: std::sync::Arc<std::sync::Mutex<Option<std::sync::Arc<graph::GraphSnapshot>>>>,
 }
 
 /// What the store remembers of a repository between crawls.
@@ -78,7 +80,7 @@ impl Store {
         let options = options.disable_statement_logging();
         let pool = PgPoolOptions::new().max_connections(8).connect_with(options).await?;
         sqlx::migrate!("./migrations").run(&pool).await.map_err(StoreError::Migration)?;
-        Ok(Store { pool })
+        Ok(Store { pool, graph: Default::default() })
     }
 
     /// Connects to `DATABASE_URL`, or starts (or reuses) the private cluster under `data_dir`

@@ -351,6 +351,7 @@ async fn apply_in(transaction: &mut Transaction<'_, Postgres>, updates: &[RepoUp
     .bind(&errors)
     .execute(&mut **transaction)
     .await?;
+    sqlx::query("UPDATE catalog_state SET version = version + 1").execute(&mut **transaction).await?;
     Ok(stats)
 }
 

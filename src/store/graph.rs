@@ -96,6 +96,26 @@ impl Problems {
     }
 }
 
+/// The dependency graph in memory, as of one catalog version.
+#[derive(Debug)]
+pub(crate) struct GraphSnapshot {
+    version: i64,
+    /// Entity → the entities that depend on it.
+    dependents: HashMap<i64, Vec<i64>>,
+    /// Entity → the entities it depends on.
+    dependencies: HashMap<i64, Vec<i64>>,
+    refs: HashMap<i64, String>,
+}
+
+impl GraphSnapshot {
+    fn edges(&self, direction: Direction) -> &HashMap<i64, Vec<i64>> {
+        match direction {
+            Direction::Dependents => &self.dependents,
+            Direction::Dependencies => &self.dependencies,
+        }
+    }
+}
+
 /// A walk whose frontier grows past this many nodes switches to an in-memory walk.
 const LARGE_FRONTIER: usize = 256;
 /// Past this many ids, references are read with one scan of the entities.
@@ -126,15 +146,18 @@ impl Store {
             Direction::Dependents => (FORWARD_DEPENDENCY, REVERSE_DEPENDENCY),
             Direction::Dependencies => (REVERSE_DEPENDENCY, FORWARD_DEPENDENCY),
         };
+        // Small walks ask Postgres level by level; a walk that fans out switches to the whole
+        // graph in memory, which is kept (tagged with the catalog version) for later walks.
+        let mut graph = self.current_graph().await?;
         let mut depth = 0;
-        // Small walks ask Postgres level by level; once a walk fans out, loading every
-        // dependency edge once and walking in memory is several times faster.
-        let mut adjacency: Option<HashMap<i64, Vec<i64>>> = None;
         'walk: while !frontier.is_empty() && depth < max_depth {
             depth += 1;
             // Pairs (next node, the frontier node it was reached from).
-            let rows: Vec<(i64, i64)> = match &adjacency {
-                Some(adjacency) => frontier.iter().flat_map(|from| adjacency.get(from).into_iter().flatten().map(move |node| (*node, *from))).collect(),
+            let rows: Vec<(i64, i64)> = match &graph {
+                Some(graph) => {
+                    let edges = graph.edges(direction);
+                    frontier.iter().flat_map(|from| edges.get(from).into_iter().flatten().map(move |node| (*node, *from))).collect()
+                }
                 None => sqlx::query_as(
                     "SELECT source_id, target_id FROM relations WHERE target_id = ANY($1) AND type = ANY($2)
                      UNION ALL
@@ -160,37 +183,50 @@ impl Store {
                 }
             }
             frontier = next;
-            if adjacency.is_none() && frontier.len() > LARGE_FRONTIER {
-                adjacency = Some(self.dependency_adjacency(direction).await?);
+            if graph.is_none() && frontier.len() > LARGE_FRONTIER {
+                graph = Some(self.load_graph().await?);
             }
         }
-        let refs = self.refs_of(order.iter().copied().chain(std::iter::once(start)).collect()).await?;
+        let refs = match &graph {
+            Some(graph) => std::borrow::Cow::Borrowed(&graph.refs),
+            None => std::borrow::Cow::Owned(self.refs_of(order.iter().copied().chain(std::iter::once(start)).collect()).await?),
+        };
         Ok(order.iter().map(|node| Dependent { entity_ref: refs[node].clone(), depth: depth_of[node], via: refs[&parent[node]].clone() }).collect())
     }
 
-    /// Every dependency edge, as lists of (node reached) per node reached from. The query
-    /// spells its types out so that the planner can use the partial index
-    /// `relations_dependency_edges` (an index-only scan once the table is vacuumed).
-    async fn dependency_adjacency(&self, direction: Direction) -> Result<HashMap<i64, Vec<i64>>, StoreError> {
-        let query = match direction {
-            // Dependents: A dependsOn/consumesApi B, or B dependencyOf/providesApi A, reaches A from B.
-            Direction::Dependents => {
-                "SELECT CASE WHEN type IN ('dependsOn', 'consumesApi') THEN source_id ELSE target_id END,
-                        CASE WHEN type IN ('dependsOn', 'consumesApi') THEN target_id ELSE source_id END
-                 FROM relations WHERE target_id IS NOT NULL AND type IN ('dependsOn', 'consumesApi', 'dependencyOf', 'providesApi')"
-            }
-            Direction::Dependencies => {
-                "SELECT CASE WHEN type IN ('dependsOn', 'consumesApi') THEN target_id ELSE source_id END,
-                        CASE WHEN type IN ('dependsOn', 'consumesApi') THEN source_id ELSE target_id END
-                 FROM relations WHERE target_id IS NOT NULL AND type IN ('dependsOn', 'consumesApi', 'dependencyOf', 'providesApi')"
-            }
-        };
-        let rows: Vec<(i64, i64)> = sqlx::query_as(query).fetch_all(&self.pool).await?;
-        let mut adjacency: HashMap<i64, Vec<i64>> = HashMap::new();
-        for (node, from) in rows {
-            adjacency.entry(from).or_default().push(node);
+    /// The kept graph, if it is as new as the catalog.
+    async fn current_graph(&self) -> Result<Option<std::sync::Arc<GraphSnapshot>>, StoreError> {
+        let kept = self.graph.lock().expect("no panic while holding the lock").clone();
+        let Some(kept) = kept else { return Ok(None) };
+        let version: i64 = sqlx::query_scalar("SELECT version FROM catalog_state").fetch_one(&self.pool).await?;
+        Ok((kept.version == version).then_some(kept))
+    }
+
+    /// Reads every resolved dependency edge and every reference, consistently with the catalog
+    /// version, and keeps them.
+    async fn load_graph(&self) -> Result<std::sync::Arc<GraphSnapshot>, StoreError> {
+        let mut transaction = self.pool.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *transaction).await?;
+        let version: i64 = sqlx::query_scalar("SELECT version FROM catalog_state").fetch_one(&mut *transaction).await?;
+        // "A depends on B" pairs. The types are spelled out so that the planner can use the
+        // partial index `relations_dependency_edges` (index-only once the table is vacuumed).
+        let pairs: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT CASE WHEN type IN ('dependsOn', 'consumesApi') THEN source_id ELSE target_id END,
+                    CASE WHEN type IN ('dependsOn', 'consumesApi') THEN target_id ELSE source_id END
+             FROM relations WHERE target_id IS NOT NULL AND type IN ('dependsOn', 'consumesApi', 'dependencyOf', 'providesApi')",
+        )
+        .fetch_all(&mut *transaction)
+        .await?;
+        let refs: HashMap<i64, String> = sqlx::query_as::<_, (i64, String)>("SELECT id, entity_ref FROM entities").fetch_all(&mut *transaction).await?.into_iter().collect();
+        transaction.commit().await?;
+        let mut snapshot = GraphSnapshot { version, dependents: HashMap::new(), dependencies: HashMap::new(), refs };
+        for (dependent, dependency) in pairs {
+            snapshot.dependents.entry(dependency).or_default().push(dependent);
+            snapshot.dependencies.entry(dependent).or_default().push(dependency);
         }
-        Ok(adjacency)
+        let snapshot = std::sync::Arc::new(snapshot);
+        *self.graph.lock().expect("no panic while holding the lock") = Some(snapshot.clone());
+        Ok(snapshot)
     }
 
     async fn refs_of(&self, ids: Vec<i64>) -> Result<HashMap<i64, String>, StoreError> {

@@ -265,3 +265,25 @@ async fn two_concurrent_crawls_never_interleave() {
     let conflicts: i64 = sqlx::query_scalar("SELECT count(*) FROM conflicts").fetch_one(store.pool()).await.unwrap();
     assert_eq!(conflicts, 5, "the five other claims of the shared group are conflicts");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_walk_that_fans_out_uses_the_kept_graph_only_while_it_is_current() {
+    let (store, _) = fresh_store().await;
+    let repo = TestRepo::new();
+    let dependents = |count: usize| -> String {
+        (0..count).map(|index| format!("---\n{}", component(&format!("client-{index}"), "team", &["component:hub"]))).collect()
+    };
+    repo.commit(&[("hub/catalog-info.yaml", &component("hub", "team", &[])), ("clients/catalog-info.yaml", &dependents(300))], "one");
+    run(&store, &[repo.source()]).await;
+    let hub = store.entity_id("component:default/hub").await.unwrap();
+    // Wide enough to switch to the in-memory graph, which is then kept.
+    assert_eq!(store.walk_dependencies(hub, sextant::store::Direction::Dependents, 5, 10_000).await.unwrap().len(), 300);
+    assert_eq!(store.walk_dependencies(hub, sextant::store::Direction::Dependents, 5, 10_000).await.unwrap().len(), 300);
+    repo.commit(&[("clients/catalog-info.yaml", &dependents(301))], "two");
+    run(&store, &[repo.source()]).await;
+    let after = store.walk_dependencies(hub, sextant::store::Direction::Dependents, 5, 10_000).await.unwrap();
+    assert_eq!(after.len(), 301, "the kept graph was older than the catalog and was not used");
+    assert!(after.iter().all(|dependent| dependent.via == "component:default/hub" && dependent.depth == 1));
+    // The node cap holds on the in-memory path too.
+    assert_eq!(store.walk_dependencies(hub, sextant::store::Direction::Dependents, 5, 50).await.unwrap().len(), 50);
+}
