@@ -355,36 +355,66 @@ async fn apply_in(transaction: &mut Transaction<'_, Postgres>, updates: &[RepoUp
     Ok(stats)
 }
 
-/// Tags and aliases travel as JSON arrays, because UNNEST cannot take arrays of ragged arrays.
+/// A list of strings as a JSON array.
 fn string_list(values: &[String]) -> Json {
     Json::Array(values.iter().cloned().map(Json::String).collect())
 }
 
+/// The columns that inserts and updates share, one array per column (UNNEST takes arrays).
+struct EntityColumns<'entity> {
+    titles: Vec<Option<String>>,
+    descriptions: Vec<Option<String>>,
+    types: Vec<Option<String>>,
+    lifecycles: Vec<Option<String>>,
+    tiers: Vec<Option<i16>>,
+    owners: Vec<Option<String>>,
+    systems: Vec<Option<String>>,
+    domains: Vec<Option<String>>,
+    tags: Vec<Json>,
+    aliases: Vec<Json>,
+    documents: Vec<&'entity Json>,
+    document_indexes: Vec<i32>,
+    lines: Vec<i32>,
+    commits: Vec<&'entity str>,
+}
+
+impl<'entity> EntityColumns<'entity> {
+    /// From (entity, commit it was read at) pairs.
+    fn of(rows: &[(&'entity Entity, &'entity str)]) -> Self {
+        let text = |get: &dyn Fn(&Entity) -> Option<String>| rows.iter().map(|(entity, _)| get(entity)).collect::<Vec<_>>();
+        EntityColumns {
+            titles: text(&|entity| entity.title.clone()),
+            descriptions: text(&|entity| entity.description.clone()),
+            types: text(&|entity| entity.entity_type.clone()),
+            lifecycles: text(&|entity| entity.lifecycle.clone()),
+            tiers: rows.iter().map(|(entity, _)| entity.tier.map(i16::from)).collect(),
+            owners: text(&|entity| entity.owner.as_ref().map(Target::to_string)),
+            systems: text(&|entity| entity.system.as_ref().map(ToString::to_string)),
+            domains: text(&|entity| entity.domain.as_ref().map(ToString::to_string)),
+            // Tags and aliases travel as JSON arrays, because UNNEST cannot take arrays of
+            // ragged arrays.
+            tags: rows.iter().map(|(entity, _)| string_list(&entity.tags)).collect(),
+            aliases: rows.iter().map(|(entity, _)| string_list(&entity.aliases)).collect(),
+            documents: rows.iter().map(|(entity, _)| &entity.document).collect(),
+            document_indexes: rows.iter().map(|(entity, _)| entity.provenance.document as i32).collect(),
+            lines: rows.iter().map(|(entity, _)| entity.provenance.position.line as i32).collect(),
+            commits: rows.iter().map(|(_, commit)| *commit).collect(),
+        }
+    }
+}
+
 /// Inserts entities; returns their ids in the same order.
 async fn insert_entities(transaction: &mut Transaction<'_, Postgres>, updates: &[RepoUpdate], inserts: &[(usize, i64, &str, &Entity)]) -> Result<Vec<i64>, StoreError> {
-    let column = |get: &dyn Fn(&Entity) -> Option<String>| inserts.iter().map(|(_, _, _, entity)| get(entity)).collect::<Vec<Option<String>>>();
-    let refs = column(&|entity| Some(entity.entity_ref.to_string()));
-    let kinds = column(&|entity| Some(entity.entity_ref.kind.clone()));
-    let namespaces = column(&|entity| Some(entity.entity_ref.namespace.clone()));
-    let names = column(&|entity| Some(entity.entity_ref.name.clone()));
-    let titles = column(&|entity| entity.title.clone());
-    let descriptions = column(&|entity| entity.description.clone());
-    let types = column(&|entity| entity.entity_type.clone());
-    let lifecycles = column(&|entity| entity.lifecycle.clone());
-    let owners = column(&|entity| entity.owner.as_ref().map(Target::to_string));
-    let systems = column(&|entity| entity.system.as_ref().map(ToString::to_string));
-    let domains = column(&|entity| entity.domain.as_ref().map(ToString::to_string));
-    let formats = column(&|entity| Some(entity.provenance.format.as_str().to_owned()));
-    let tiers: Vec<Option<i16>> = inserts.iter().map(|(_, _, _, entity)| entity.tier.map(i16::from)).collect();
-    let tags: Vec<Json> = inserts.iter().map(|(_, _, _, entity)| string_list(&entity.tags)).collect();
-    let aliases: Vec<Json> = inserts.iter().map(|(_, _, _, entity)| string_list(&entity.aliases)).collect();
-    let documents: Vec<&Json> = inserts.iter().map(|(_, _, _, entity)| &entity.document).collect();
+    let rows: Vec<(&Entity, &str)> = inserts.iter().map(|(index, _, _, entity)| (*entity, updates[*index].commit.as_str())).collect();
+    let columns = EntityColumns::of(&rows);
+    let refs: Vec<String> = inserts.iter().map(|(_, _, _, entity)| entity.entity_ref.to_string()).collect();
+    let kinds: Vec<&str> = inserts.iter().map(|(_, _, _, entity)| entity.entity_ref.kind.as_str()).collect();
+    let namespaces: Vec<&str> = inserts.iter().map(|(_, _, _, entity)| entity.entity_ref.namespace.as_str()).collect();
+    let names: Vec<&str> = inserts.iter().map(|(_, _, _, entity)| entity.entity_ref.name.as_str()).collect();
+    let formats: Vec<&str> = inserts.iter().map(|(_, _, _, entity)| entity.provenance.format.as_str()).collect();
     let repos: Vec<i64> = inserts.iter().map(|(_, repo_id, _, _)| *repo_id).collect();
     let paths: Vec<&str> = inserts.iter().map(|(_, _, path, _)| *path).collect();
-    let document_indexes: Vec<i32> = inserts.iter().map(|(_, _, _, entity)| entity.provenance.document as i32).collect();
-    let lines: Vec<i32> = inserts.iter().map(|(_, _, _, entity)| entity.provenance.position.line as i32).collect();
-    let commits: Vec<&str> = inserts.iter().map(|(index, _, _, _)| updates[*index].commit.as_str()).collect();
-    let rows: Vec<(i64, String)> = sqlx::query_as(
+    let inserted: Vec<(i64, String)> = sqlx::query_as(
         "INSERT INTO entities (entity_ref, kind, namespace, name, title, description, type, lifecycle, tier, owner_ref, system_ref,
              domain_ref, tags, aliases, document, repo_id, file_path, document_index, line, format, commit_id)
          SELECT u.entity_ref, u.kind, u.namespace, u.name, u.title, u.description, u.type, u.lifecycle, u.tier, u.owner_ref, u.system_ref,
@@ -401,47 +431,34 @@ async fn insert_entities(transaction: &mut Transaction<'_, Postgres>, updates: &
     .bind(&kinds)
     .bind(&namespaces)
     .bind(&names)
-    .bind(&titles)
-    .bind(&descriptions)
-    .bind(&types)
-    .bind(&lifecycles)
-    .bind(&tiers)
-    .bind(&owners)
-    .bind(&systems)
-    .bind(&domains)
-    .bind(&tags)
-    .bind(&aliases)
-    .bind(&documents)
+    .bind(&columns.titles)
+    .bind(&columns.descriptions)
+    .bind(&columns.types)
+    .bind(&columns.lifecycles)
+    .bind(&columns.tiers)
+    .bind(&columns.owners)
+    .bind(&columns.systems)
+    .bind(&columns.domains)
+    .bind(&columns.tags)
+    .bind(&columns.aliases)
+    .bind(&columns.documents)
     .bind(&repos)
     .bind(&paths)
-    .bind(&document_indexes)
-    .bind(&lines)
+    .bind(&columns.document_indexes)
+    .bind(&columns.lines)
     .bind(&formats)
-    .bind(&commits)
+    .bind(&columns.commits)
     .fetch_all(&mut **transaction)
     .await?;
     // RETURNING follows no promised order: map the ids back by reference.
-    let by_ref: HashMap<String, i64> = rows.into_iter().map(|(id, entity_ref)| (entity_ref, id)).collect();
-    Ok(refs.iter().map(|entity_ref| by_ref[entity_ref.as_deref().expect("every entity has a reference")]).collect())
+    let by_ref: HashMap<String, i64> = inserted.into_iter().map(|(id, entity_ref)| (entity_ref, id)).collect();
+    Ok(refs.iter().map(|entity_ref| by_ref[entity_ref]).collect())
 }
 
 async fn update_entities(transaction: &mut Transaction<'_, Postgres>, updates: &[RepoUpdate], changes: &[(usize, i64, &Entity)]) -> Result<(), StoreError> {
-    let column = |get: &dyn Fn(&Entity) -> Option<String>| changes.iter().map(|(_, _, entity)| get(entity)).collect::<Vec<Option<String>>>();
+    let rows: Vec<(&Entity, &str)> = changes.iter().map(|(index, _, entity)| (*entity, updates[*index].commit.as_str())).collect();
+    let columns = EntityColumns::of(&rows);
     let ids: Vec<i64> = changes.iter().map(|(_, id, _)| *id).collect();
-    let titles = column(&|entity| entity.title.clone());
-    let descriptions = column(&|entity| entity.description.clone());
-    let types = column(&|entity| entity.entity_type.clone());
-    let lifecycles = column(&|entity| entity.lifecycle.clone());
-    let owners = column(&|entity| entity.owner.as_ref().map(Target::to_string));
-    let systems = column(&|entity| entity.system.as_ref().map(ToString::to_string));
-    let domains = column(&|entity| entity.domain.as_ref().map(ToString::to_string));
-    let tiers: Vec<Option<i16>> = changes.iter().map(|(_, _, entity)| entity.tier.map(i16::from)).collect();
-    let tags: Vec<Json> = changes.iter().map(|(_, _, entity)| string_list(&entity.tags)).collect();
-    let aliases: Vec<Json> = changes.iter().map(|(_, _, entity)| string_list(&entity.aliases)).collect();
-    let documents: Vec<&Json> = changes.iter().map(|(_, _, entity)| &entity.document).collect();
-    let document_indexes: Vec<i32> = changes.iter().map(|(_, _, entity)| entity.provenance.document as i32).collect();
-    let lines: Vec<i32> = changes.iter().map(|(_, _, entity)| entity.provenance.position.line as i32).collect();
-    let commits: Vec<&str> = changes.iter().map(|(index, _, _)| updates[*index].commit.as_str()).collect();
     sqlx::query(
         "UPDATE entities e SET title = u.title, description = u.description, type = u.type, lifecycle = u.lifecycle, tier = u.tier,
              owner_ref = u.owner_ref, system_ref = u.system_ref, domain_ref = u.domain_ref,
@@ -454,20 +471,20 @@ async fn update_entities(transaction: &mut Transaction<'_, Postgres>, updates: &
          WHERE e.id = u.id",
     )
     .bind(&ids)
-    .bind(&titles)
-    .bind(&descriptions)
-    .bind(&types)
-    .bind(&lifecycles)
-    .bind(&tiers)
-    .bind(&owners)
-    .bind(&systems)
-    .bind(&domains)
-    .bind(&tags)
-    .bind(&aliases)
-    .bind(&documents)
-    .bind(&document_indexes)
-    .bind(&lines)
-    .bind(&commits)
+    .bind(&columns.titles)
+    .bind(&columns.descriptions)
+    .bind(&columns.types)
+    .bind(&columns.lifecycles)
+    .bind(&columns.tiers)
+    .bind(&columns.owners)
+    .bind(&columns.systems)
+    .bind(&columns.domains)
+    .bind(&columns.tags)
+    .bind(&columns.aliases)
+    .bind(&columns.documents)
+    .bind(&columns.document_indexes)
+    .bind(&columns.lines)
+    .bind(&columns.commits)
     .execute(&mut **transaction)
     .await?;
     Ok(())
