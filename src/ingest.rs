@@ -60,6 +60,9 @@ impl CrawlSummary {
     }
 }
 
+/// A read running in the background.
+type PendingRead = tokio::task::JoinHandle<Result<Option<ChangedRepo>, CrawlError>>;
+
 /// A repository whose tip changed, read and parsed.
 struct ChangedRepo {
     commit: String,
@@ -115,7 +118,7 @@ pub async fn crawl(store: &Store, sources: &[Source], options: &CrawlOptions, mu
     // that finished, not yet applied reads hold.
     let window = options.concurrency.max(1) * READ_AHEAD_PER_WORKER;
     let mut upcoming = sources.iter();
-    let mut pending: std::collections::VecDeque<(&Source, tokio::task::JoinHandle<Result<Option<ChangedRepo>, CrawlError>>)> =
+    let mut pending: std::collections::VecDeque<(&Source, PendingRead)> =
         upcoming.by_ref().take(window).map(|source| (source, spawn_read(source))).collect();
 
     let mut summary = CrawlSummary::default();
