@@ -139,7 +139,13 @@ fn fail(message: &str) -> ExitCode {
 
 fn block_on(work: impl std::future::Future<Output = ExitCode>) -> ExitCode {
     match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(runtime) => runtime.block_on(work),
+        Ok(runtime) => {
+            let code = runtime.block_on(work);
+            // A git read abandoned at its timeout may still be blocked in libgit2; dropping the
+            // runtime would wait for it, so let it go with the process instead.
+            runtime.shutdown_background();
+            code
+        }
         Err(error) => fail(&format!("cannot start the async runtime: {error}")),
     }
 }

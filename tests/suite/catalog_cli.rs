@@ -174,3 +174,42 @@ async fn refused_credentials_fail_the_repository_without_showing_the_token() {
     let problems: Value = serde_json::from_slice(&sextant(&["problems", "--format", "json"], &url, data.path()).stdout).expect("JSON");
     assert_eq!(problems["stale_repos"][0]["repo"], remote);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_repository_that_never_answers_times_out_and_the_crawl_ends() {
+    let (_store, url) = fresh_store().await;
+    let data = tempfile::tempdir().unwrap();
+    // Accepts connections and never says a word.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let remote = format!("https://127.0.0.1:{port}/acme/silent.git");
+    let teams = TestRepo::new();
+    teams.commit(&[("catalog-info.yaml", &group("payments", None))], "teams");
+    let started = std::time::Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sextant"))
+        .args(["crawl", "--timeout", "2", "--repo", &remote, "--repo", &teams.path().to_string_lossy(), "--format", "json"])
+        .env("DATABASE_URL", &url)
+        .env("SEXTANT_DATA_DIR", data.path())
+        .current_dir(data.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    // A regression must fail this test, not hang it.
+    while child.try_wait().expect("wait").is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("the crawl did not end within 60 s of a 2 s timeout");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().expect("output");
+    let elapsed = started.elapsed();
+    drop(silent);
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&output.stderr)));
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(summary["repositories"][0]["outcome"], "failed");
+    assert!(summary["repositories"][0]["reason"].as_str().unwrap().contains("longer than the per-repository limit"), "{summary}");
+    assert_eq!(summary["repositories"][1]["outcome"], "applied", "the other repository is not held up");
+    assert!(elapsed < std::time::Duration::from_secs(30), "the crawl ends soon after the timeout, took {elapsed:?}");
+}
