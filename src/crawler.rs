@@ -311,10 +311,7 @@ fn read_tree(repository: &Repository, branch_ref: &str, known: &Known, options: 
         }
         let (size, _) = odb.read_header(blob_id).map_err(|error| classify(&error, &path))?;
         if size > options.max_blob_bytes {
-            snapshot.diagnostics.push(
-                Diagnostic::new(Code::FileTooLarge, &path, at, format!("the file is {size} bytes; descriptors larger than {} bytes are not read", options.max_blob_bytes))
-                    .with_hint("split it into several files, or check that this is really a descriptor"),
-            );
+            snapshot.diagnostics.push(crate::descriptor::file_too_large(&path, size as u64, options.max_blob_bytes));
             continue;
         }
         let blob = repository.find_blob(blob_id).map_err(|error| classify(&error, &path))?;

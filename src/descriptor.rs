@@ -26,6 +26,12 @@ pub const MAX_FILE_BYTES: usize = 1024 * 1024;
 pub const BACKSTAGE_FILE_NAMES: &[&str] = &["catalog-info.yaml", "catalog-info.yml"];
 pub const COMPASS_FILE_NAMES: &[&str] = &["compass.yml", "compass.yaml"];
 
+/// The diagnostic for a file (or blob) of `size` bytes over `limit`, which is not read.
+pub fn file_too_large(path: &str, size: u64, limit: usize) -> Diagnostic {
+    Diagnostic::new(Code::FileTooLarge, path, Position { line: 1, column: 1 }, format!("the file is {size} bytes; descriptors larger than {limit} bytes are not read"))
+        .with_hint("split it into several files, or check that this is really a descriptor")
+}
+
 /// Whether a file of this name is a descriptor that directory discovery should pick up.
 pub fn is_descriptor_file_name(name: &str) -> bool {
     BACKSTAGE_FILE_NAMES.contains(&name) || COMPASS_FILE_NAMES.contains(&name)
@@ -53,18 +59,12 @@ impl ParsedFile {
 
 /// Reads a file's raw bytes. `path` is used for the format and in diagnostics only.
 pub fn parse_bytes(path: &str, bytes: &[u8]) -> ParsedFile {
-    let start = Position { line: 1, column: 1 };
     let reject = |code: Code, at: Position, message: String, hint: &str| ParsedFile {
         entities: Vec::new(),
         diagnostics: vec![Diagnostic::new(code, path, at, message).with_hint(hint)],
     };
     if bytes.len() > MAX_FILE_BYTES {
-        return reject(
-            Code::FileTooLarge,
-            start,
-            format!("the file is {} bytes; descriptors larger than {MAX_FILE_BYTES} bytes are not parsed", bytes.len()),
-            "split it into several files, or check that this is really a descriptor",
-        );
+        return ParsedFile { entities: Vec::new(), diagnostics: vec![file_too_large(path, bytes.len() as u64, MAX_FILE_BYTES)] };
     }
     if let Some(offset) = bytes.iter().position(|&byte| byte == 0) {
         return reject(Code::NulByte, position_of_byte(bytes, offset), "the file contains a NUL byte".to_owned(), "this looks like a binary file or a UTF-16 file; save it as UTF-8");
@@ -197,35 +197,25 @@ fn text_template_instead_of(text: &str, path: &str, yaml_diagnostics: &[Diagnost
 
 /// The first string in a document that holds `${{ }}` placeholders or `{{ }}` templating.
 fn find_templating(root: &Node, path: &str) -> Option<Diagnostic> {
-    let mut stack = vec![root];
-    while let Some(node) = stack.pop() {
-        match &node.value {
-            Value::Scalar(scalar) if scalar.kind == ScalarKind::Str => {
-                let Some(offset) = scalar.text.find("{{") else { continue };
-                if !scalar.text[offset..].contains("}}") {
-                    continue;
-                }
-                let text = &scalar.text;
-                return Some(if text[..offset].ends_with('$') {
-                    Diagnostic::new(Code::TemplatePlaceholder, path, node.start, format!("`{text}` is a scaffolder placeholder: this document is a template skeleton, not a descriptor"))
-                        .with_end(node.end)
-                        .with_hint("skeleton files are filled in when a template runs; name them e.g. catalog-info.yaml.njk so they are not read as descriptors")
-                } else {
-                    Diagnostic::new(Code::TextTemplate, path, node.start, format!("`{text}` is Helm, Jinja or cookiecutter templating, not a value"))
-                        .with_end(node.end)
-                        .with_hint("render the template before validating, or exclude the file")
-                });
-            }
-            Value::Scalar(_) => {}
-            Value::Sequence(items) => stack.extend(items.iter().rev()),
-            Value::Mapping(entries) => {
-                for (_, value) in entries.iter().rev() {
-                    stack.push(value);
-                }
-            }
+    root.values().find_map(|node| {
+        let Value::Scalar(scalar) = &node.value else { return None };
+        if scalar.kind != ScalarKind::Str {
+            return None;
         }
-    }
-    None
+        let text = &scalar.text;
+        let offset = text.find("{{")?;
+        text[offset..].contains("}}").then(|| {
+            if text[..offset].ends_with('$') {
+                Diagnostic::new(Code::TemplatePlaceholder, path, node.start, format!("`{text}` is a scaffolder placeholder: this document is a template skeleton, not a descriptor"))
+                    .with_end(node.end)
+                    .with_hint("skeleton files are filled in when a template runs; name them e.g. catalog-info.yaml.njk so they are not read as descriptors")
+            } else {
+                Diagnostic::new(Code::TextTemplate, path, node.start, format!("`{text}` is Helm, Jinja or cookiecutter templating, not a value"))
+                    .with_end(node.end)
+                    .with_hint("render the template before validating, or exclude the file")
+            }
+        })
+    })
 }
 
 /// Plain scalars that YAML 1.1 tools read as booleans or octal numbers, while
@@ -233,27 +223,23 @@ fn find_templating(root: &Node, path: &str) -> Option<Diagnostic> {
 fn warn_ambiguous_scalars(root: &Node, reporter: &mut Reporter) {
     const YAML11_BOOLEANS: &[&str] =
         &["y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF"];
-    let mut stack = vec![root];
-    while let Some(node) = stack.pop() {
-        match &node.value {
-            Value::Scalar(scalar) if scalar.plain => {
-                let text = scalar.text.as_str();
-                let boolean = scalar.kind == ScalarKind::Str && YAML11_BOOLEANS.contains(&text);
-                let octal = matches!(scalar.kind, ScalarKind::Int(_)) && text.len() > 1 && text.starts_with('0') && text.bytes().all(|byte| byte.is_ascii_digit());
-                if boolean || octal {
-                    let other_reading = if boolean { "a boolean" } else { "an octal number" };
-                    reporter
-                        .report(Code::AmbiguousScalar, node, format!("`{text}` is read as {} here, but YAML 1.1 tools read it as {other_reading}", if boolean { format!("the string \"{text}\"") } else { format!("the decimal number {}", text.trim_start_matches('0')) }))
-                        .hint = Some(format!("quote it: `\"{text}\"`"));
-                }
-            }
-            Value::Scalar(_) => {}
-            Value::Sequence(items) => stack.extend(items.iter().rev()),
-            Value::Mapping(entries) => {
-                for (_, value) in entries.iter().rev() {
-                    stack.push(value);
-                }
-            }
+    for node in root.values() {
+        let Value::Scalar(scalar) = &node.value else { continue };
+        if !scalar.plain {
+            continue;
+        }
+        let text = scalar.text.as_str();
+        let boolean = scalar.kind == ScalarKind::Str && YAML11_BOOLEANS.contains(&text);
+        let octal = matches!(scalar.kind, ScalarKind::Int(_)) && text.len() > 1 && text.starts_with('0') && text.bytes().all(|byte| byte.is_ascii_digit());
+        if boolean || octal {
+            let (reading, other_reading) = if boolean {
+                (format!("the string \"{text}\""), "a boolean")
+            } else {
+                (format!("the decimal number {}", text.trim_start_matches('0')), "an octal number")
+            };
+            reporter
+                .report(Code::AmbiguousScalar, node, format!("`{text}` is read as {reading} here, but YAML 1.1 tools read it as {other_reading}"))
+                .hint = Some(format!("quote it: `\"{text}\"`"));
         }
     }
 }

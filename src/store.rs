@@ -160,13 +160,14 @@ impl Store {
 
     /// Records a finished crawl run.
     pub async fn record_run(&self, stats: &ApplyStats, repos_crawled: i32, repos_unchanged: i32, repos_failed: i32, started: std::time::SystemTime) -> Result<(), StoreError> {
-        let started: chrono_free::Timestamp = started.into();
+        // Seconds since the epoch, turned into a timestamp by Postgres (no date-time crate needed).
+        let started_seconds = started.duration_since(std::time::UNIX_EPOCH).map_or(0.0, |duration| duration.as_secs_f64());
         sqlx::query(
             "INSERT INTO crawl_runs (started_at, finished_at, repos_crawled, repos_unchanged, repos_failed,
                  entities_added, entities_updated, entities_removed, conflicts, diagnostics)
              VALUES (to_timestamp($1), now(), $2, $3, $4, $5, $6, $7, $8, $9)",
         )
-        .bind(started.0)
+        .bind(started_seconds)
         .bind(repos_crawled)
         .bind(repos_unchanged)
         .bind(repos_failed)
@@ -178,17 +179,6 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(())
-    }
-}
-
-/// Seconds since the epoch, for binding times without a date-time crate.
-mod chrono_free {
-    pub struct Timestamp(pub f64);
-
-    impl From<std::time::SystemTime> for Timestamp {
-        fn from(time: std::time::SystemTime) -> Self {
-            Timestamp(time.duration_since(std::time::UNIX_EPOCH).map_or(0.0, |duration| duration.as_secs_f64()))
-        }
     }
 }
 

@@ -165,13 +165,7 @@ pub fn read_one(path: &std::path::Path) -> FileResult {
             (name, text, parsed)
         }
         Ok(Err(length)) => {
-            let diagnostic = Diagnostic::new(
-                Code::FileTooLarge,
-                &name,
-                at,
-                format!("the file is {length} bytes; descriptors larger than {MAX_FILE_BYTES} bytes are not parsed"),
-            )
-            .with_hint("split it into several files, or check that this is really a descriptor");
+            let diagnostic = descriptor::file_too_large(&name, length, MAX_FILE_BYTES);
             (name, None, ParsedFile { entities: Vec::new(), diagnostics: vec![diagnostic] })
         }
         Err(error) => (name.clone(), None, read_error(format!("cannot read the file: {error}"))),

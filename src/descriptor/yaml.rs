@@ -153,6 +153,20 @@ impl Node {
         }
     }
 
+    /// This node and every value below it (mapping keys excluded), in document order.
+    pub fn values(&self) -> impl Iterator<Item = &Node> {
+        let mut stack = vec![self];
+        std::iter::from_fn(move || {
+            let node = stack.pop()?;
+            match &node.value {
+                Value::Scalar(_) => {}
+                Value::Sequence(items) => stack.extend(items.iter().rev()),
+                Value::Mapping(entries) => stack.extend(entries.iter().rev().map(|(_, value)| value)),
+            }
+            Some(node)
+        })
+    }
+
     fn count(&self) -> usize {
         1 + match &self.value {
             Value::Scalar(_) => 0,

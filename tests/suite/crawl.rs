@@ -1,28 +1,16 @@
 //! Crawling real git repositories into a real Postgres catalog: first crawl, incremental
 //! recrawls, deletions on proof of absence, keeping good data on failure, conflicts, cycles.
 
-use std::time::Duration;
-
-use sextant::crawler::{Origin, ReadOptions, Source};
-use sextant::ingest::{CrawlOptions, CrawlSummary, RepoOutcome, crawl};
+use sextant::crawler::{Origin, Source};
+use sextant::ingest::{CrawlSummary, RepoOutcome};
 use sextant::store::Store;
 
-use crate::db::fresh_store;
+use crate::db::{crawl_into, entity_refs, fresh_store};
 use crate::git::{TestRepo, component, group};
 
-fn options() -> CrawlOptions {
-    let mirrors = std::env::temp_dir().join(format!("sextant-test-mirrors-{}", std::process::id()));
-    let mut options = CrawlOptions::new(ReadOptions::new(mirrors));
-    options.repo_timeout = Duration::from_secs(30);
-    options
-}
-
+/// Local repositories are read in place, so these crawls need no mirror folder of their own.
 async fn run(store: &Store, sources: &[Source]) -> CrawlSummary {
-    crawl(store, sources, &options(), |_, _| {}).await.expect("the crawl runs")
-}
-
-async fn refs(store: &Store) -> Vec<String> {
-    sqlx::query_scalar("SELECT entity_ref FROM entities ORDER BY entity_ref").fetch_all(store.pool()).await.unwrap()
+    crawl_into(store, sources, &std::env::temp_dir().join("sextant-test-unused-mirrors")).await
 }
 
 async fn repo_status(store: &Store, url: &str) -> (String, Option<String>) {
@@ -45,7 +33,7 @@ async fn first_crawl_builds_the_graph_across_repositories() {
     let summary = run(&store, &[teams.source(), services.source()]).await;
     assert_eq!(summary.count(|outcome| matches!(outcome, RepoOutcome::Applied(_))), 2);
     assert_eq!(summary.totals.added, 3);
-    assert_eq!(refs(&store).await, vec!["component:default/checkout", "component:default/ledger", "group:default/payments"]);
+    assert_eq!(entity_refs(&store).await, vec!["component:default/checkout", "component:default/ledger", "group:default/payments"]);
 
     let checkout = store.entity_id("component:default/checkout").await.unwrap();
     let dependencies = store.walk_dependencies(checkout, sextant::store::Direction::Dependencies, 5, 100).await.unwrap();
@@ -100,7 +88,7 @@ async fn a_descriptor_that_turns_invalid_keeps_its_last_good_entities() {
     repo.commit(&[("catalog-info.yaml", "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: Check Out\n")], "broken");
     let summary = run(&store, &[repo.source()]).await;
     assert!(matches!(summary.outcomes[0].1, RepoOutcome::Applied(_)));
-    assert_eq!(refs(&store).await, vec!["component:default/checkout"], "the last good entity stays");
+    assert_eq!(entity_refs(&store).await, vec!["component:default/checkout"], "the last good entity stays");
     let (status, error) = repo_status(&store, &repo.source().url).await;
     assert_eq!(status, "stale");
     assert!(error.unwrap().contains("last good entities are kept"));
@@ -126,7 +114,7 @@ async fn deleted_and_renamed_descriptors_are_applied_on_proof_of_absence() {
     repo.remove(&["a/catalog-info.yaml"], "move a");
     repo.commit(&[("teams/a/catalog-info.yaml", &group("team-a", None))], "moved a");
     let summary = run(&store, &[repo.source()]).await;
-    assert_eq!(refs(&store).await, vec!["group:default/team-a"]);
+    assert_eq!(entity_refs(&store).await, vec!["group:default/team-a"]);
     assert_eq!(summary.totals.removed, 2, "b is gone, and a left its old file");
     let path: String = sqlx::query_scalar("SELECT file_path FROM entities").fetch_one(store.pool()).await.unwrap();
     assert_eq!(path, "teams/a/catalog-info.yaml");
@@ -207,7 +195,7 @@ async fn an_unreachable_repository_keeps_its_entities_marked_stale() {
     std::fs::rename(repo.path(), repo.path().with_extension("moved")).unwrap();
     let summary = run(&store, std::slice::from_ref(&source)).await;
     assert!(matches!(&summary.outcomes[0].1, RepoOutcome::Failed(reason) if reason.contains("cannot reach")), "{:?}", summary.outcomes);
-    assert_eq!(refs(&store).await, vec!["group:default/payments"]);
+    assert_eq!(entity_refs(&store).await, vec!["group:default/payments"]);
     assert_eq!(repo_status(&store, &source.url).await.0, "stale");
 }
 
@@ -224,7 +212,7 @@ async fn an_empty_repository_and_a_missing_branch_fail_without_losing_data() {
     let summary = run(&store, &[empty_source, missing_branch]).await;
     assert!(matches!(&summary.outcomes[0].1, RepoOutcome::Failed(reason) if reason.contains("no commit")), "{:?}", summary.outcomes);
     assert!(matches!(&summary.outcomes[1].1, RepoOutcome::Failed(reason) if reason.contains("`gone` does not exist")), "{:?}", summary.outcomes);
-    assert_eq!(refs(&store).await, vec!["group:default/payments"]);
+    assert_eq!(entity_refs(&store).await, vec!["group:default/payments"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -246,7 +234,7 @@ async fn symlinks_submodules_and_huge_blobs_are_skipped_with_diagnostics() {
             ("S0402".to_owned(), "vendor/lib".to_owned()),
         ]
     );
-    assert_eq!(refs(&store).await, vec!["group:default/payments"]);
+    assert_eq!(entity_refs(&store).await, vec!["group:default/payments"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -261,7 +249,7 @@ async fn two_concurrent_crawls_never_interleave() {
     let (left, right) = tokio::join!(run(&store, &sources), run(&store, &reversed));
     let added = left.totals.added + right.totals.added;
     assert_eq!(added, 7, "six services and one shared group, each added exactly once");
-    assert_eq!(refs(&store).await.len(), 7);
+    assert_eq!(entity_refs(&store).await.len(), 7);
     let conflicts: i64 = sqlx::query_scalar("SELECT count(*) FROM conflicts").fetch_one(store.pool()).await.unwrap();
     assert_eq!(conflicts, 5, "the five other claims of the shared group are conflicts");
 }

@@ -4,6 +4,8 @@
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use sextant::crawler::{ReadOptions, Source};
+use sextant::ingest::{CrawlOptions, CrawlSummary, crawl};
 use sextant::pg::Cluster;
 use sextant::store::{Store, create_database_if_missing};
 
@@ -21,4 +23,16 @@ pub async fn fresh_store() -> (Store, String) {
     create_database_if_missing(cluster, &name).await.expect("create the test database");
     let url = cluster.url(&name);
     (Store::connect(&url).await.expect("connect and migrate"), url)
+}
+
+/// Crawls `sources` into `store`, fetching remotes into `mirrors`, with a 30 s timeout per repository.
+pub async fn crawl_into(store: &Store, sources: &[Source], mirrors: &std::path::Path) -> CrawlSummary {
+    let mut options = CrawlOptions::new(ReadOptions::new(mirrors.to_path_buf()));
+    options.repo_timeout = std::time::Duration::from_secs(30);
+    crawl(store, sources, &options, |_, _| {}).await.expect("the crawl runs")
+}
+
+/// Every entity reference in the catalog, sorted.
+pub async fn entity_refs(store: &Store) -> Vec<String> {
+    sqlx::query_scalar("SELECT entity_ref FROM entities ORDER BY entity_ref").fetch_all(store.pool()).await.unwrap()
 }
