@@ -27,7 +27,11 @@ fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("target/bench-crawl/repos-{repos}"));
     let started = Instant::now();
     let (entities, edges) = generate(&root, repos);
-    println!("organisation: {repos} bare repositories, {entities} entities, {edges} declared edges (generated or reused in {:.1} s) under {}", started.elapsed().as_secs_f64(), root.display());
+    println!(
+        "organisation: {repos} bare repositories, {entities} entities, {edges} declared edges (generated or reused in {:.1} s) under {}",
+        started.elapsed().as_secs_f64(),
+        root.display()
+    );
 
     let cluster = Cluster::start_throwaway().expect("start a throwaway cluster");
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
@@ -174,7 +178,11 @@ fn component_yaml(index: usize, description: &str, repos: usize) -> String {
 fn compass_yaml(index: usize, repos: usize) -> String {
     let mut random = 0x2545_f491_4f6c_dd1d_u64 ^ index as u64;
     let teams = (repos / 20).max(2);
-    let ari = |component: usize| format!("ari:cloud:compass:c0ffee00-0000-4000-8000-000000000000:component/0000beef-0000-4000-8000-000000000000/{component:08x}-0000-4000-8000-000000000000");
+    let ari = |component: usize| {
+        format!(
+            "ari:cloud:compass:c0ffee00-0000-4000-8000-000000000000:component/0000beef-0000-4000-8000-000000000000/{component:08x}-0000-4000-8000-000000000000"
+        )
+    };
     format!(
         "name: Compass Service {index}\nslug: compass-{index}\nid: {id}\nconfigVersion: 1\ntypeId: SERVICE\nownerId: ari:cloud:teams::team/{team:08x}-0000-4000-8000-000000000000\nfields:\n  tier: {tier}\n  lifecycle: Active\nlinks:\n  - type: REPOSITORY\n    url: https://git.example.com/acme/compass-{index}\nrelationships:\n  DEPENDS_ON:\n    - {first}\n    - {second}\nlabels: [source:github]\n",
         id = ari(index),
@@ -189,13 +197,20 @@ fn compass_yaml(index: usize, repos: usize) -> String {
 fn org_yaml(repos: usize) -> String {
     let mut text = String::new();
     for team in 0..(repos / 20).max(2) {
-        let parent = if team == 0 { String::new() } else { format!("  parent: team-{}\n", (team - 1) / 8) };
+        let parent = if team == 0 {
+            String::new()
+        } else {
+            format!("  parent: team-{}\n", (team - 1) / 8)
+        };
         text.push_str(&format!(
             "---\napiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: team-{team}\n  annotations:\n    sextant.dev/aliases: ari:cloud:teams::team/{team:08x}-0000-4000-8000-000000000000\nspec:\n  type: team\n{parent}  children: []\n"
         ));
     }
     for system in 0..(repos / 25).max(2) {
-        text.push_str(&format!("---\napiVersion: backstage.io/v1alpha1\nkind: System\nmetadata:\n  name: system-{system}\nspec:\n  owner: team-{}\n", system % (repos / 20).max(2)));
+        text.push_str(&format!(
+            "---\napiVersion: backstage.io/v1alpha1\nkind: System\nmetadata:\n  name: system-{system}\nspec:\n  owner: team-{}\n",
+            system % (repos / 20).max(2)
+        ));
     }
     text
 }
@@ -221,7 +236,11 @@ fn generate(root: &Path, repos: usize) -> (usize, usize) {
         if index % 7 == 3 {
             commit_to_bare(&path, "compass.yml", &compass_yaml(index, repos));
         } else {
-            commit_to_bare(&path, "catalog-info.yaml", &component_yaml(index, &format!("Service number {index}."), repos));
+            commit_to_bare(
+                &path,
+                "catalog-info.yaml",
+                &component_yaml(index, &format!("Service number {index}."), repos),
+            );
         }
     }
     std::fs::write(marker, "").expect("marker");
@@ -236,10 +255,16 @@ fn commit_to_bare(path: &PathBuf, file: &str, text: &str) {
         git2::Repository::init_opts(path, &options).expect("init bare")
     });
     let parent = repository.head().ok().and_then(|head| head.peel_to_commit().ok());
-    let mut builder = repository.treebuilder(parent.as_ref().map(|commit| commit.tree().expect("tree")).as_ref()).expect("tree builder");
-    builder.insert(file, repository.blob(text.as_bytes()).expect("blob"), 0o100644).expect("insert");
+    let mut builder = repository
+        .treebuilder(parent.as_ref().map(|commit| commit.tree().expect("tree")).as_ref())
+        .expect("tree builder");
+    builder
+        .insert(file, repository.blob(text.as_bytes()).expect("blob"), 0o100644)
+        .expect("insert");
     let tree = repository.find_tree(builder.write().expect("write tree")).expect("tree");
     let signature = git2::Signature::now("bench", "bench@example.invalid").expect("signature");
     let parents: Vec<&git2::Commit> = parent.iter().collect();
-    repository.commit(Some("HEAD"), &signature, &signature, "update", &tree, &parents).expect("commit");
+    repository
+        .commit(Some("HEAD"), &signature, &signature, "update", &tree, &parents)
+        .expect("commit");
 }

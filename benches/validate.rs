@@ -30,11 +30,18 @@ fn main() {
     let root = keep.clone().unwrap_or_else(|| temporary.path().to_path_buf());
     let started = Instant::now();
     let (bytes, entities) = generate_organisation(&root, files);
-    println!("generated {files} synthetic descriptor files ({entities} entities, {} KiB) in {:?} under {}", bytes / 1024, started.elapsed(), root.display());
+    println!(
+        "generated {files} synthetic descriptor files ({entities} entities, {} KiB) in {:?} under {}",
+        bytes / 1024,
+        started.elapsed(),
+        root.display()
+    );
 
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     for threads in [1, cores] {
-        let (best, median, report) = measure(repeat, || validate_paths(std::slice::from_ref(&root), Options { strict: false, threads }).expect("validates"));
+        let (best, median, report) = measure(repeat, || {
+            validate_paths(std::slice::from_ref(&root), Options { strict: false, threads }).expect("validates")
+        });
         println!(
             "synthetic, {threads} thread(s): {} files, {} entities, {} errors | best {:.1} ms = {:.0} files/s | median {:.1} ms = {:.0} files/s",
             report.files_checked,
@@ -53,9 +60,15 @@ fn main() {
     if corpus.is_dir() {
         let corpus_files: Vec<PathBuf> = ["catalog-info", "compass"]
             .iter()
-            .flat_map(|folder| std::fs::read_dir(corpus.join(folder)).expect("corpus folder").map(|entry| entry.expect("entry").path()))
+            .flat_map(|folder| {
+                std::fs::read_dir(corpus.join(folder))
+                    .expect("corpus folder")
+                    .map(|entry| entry.expect("entry").path())
+            })
             .collect();
-        let (best, median, report) = measure(repeat.max(20), || sextant::validate::validate_files(&corpus_files, Options { strict: false, threads: 1 }));
+        let (best, median, report) = measure(repeat.max(20), || {
+            sextant::validate::validate_files(&corpus_files, Options { strict: false, threads: 1 })
+        });
         println!(
             "corpus, 1 thread: {} files, {} entities | best {:.2} ms = {:.0} files/s | median {:.2} ms = {:.0} files/s",
             report.files_checked,
@@ -96,8 +109,15 @@ fn main() {
 /// checks across files.
 fn phase_breakdown(root: &Path, repeat: usize) {
     let (discover, _, paths) = measure(repeat, || sextant::validate::discover(&[root.to_path_buf()]).expect("discovers"));
-    let (read, _, contents) = measure(repeat, || paths.iter().map(|path| std::fs::read(path).expect("reads")).collect::<Vec<_>>());
-    let (parse, _, parsed) = measure(repeat, || contents.iter().map(|bytes| parse_bytes("catalog-info.yaml", bytes)).collect::<Vec<_>>());
+    let (read, _, contents) = measure(repeat, || {
+        paths.iter().map(|path| std::fs::read(path).expect("reads")).collect::<Vec<_>>()
+    });
+    let (parse, _, parsed) = measure(repeat, || {
+        contents
+            .iter()
+            .map(|bytes| parse_bytes("catalog-info.yaml", bytes))
+            .collect::<Vec<_>>()
+    });
     let entities: Vec<sextant::domain::Entity> = parsed.into_iter().flat_map(|file| file.entities).collect();
     let (across, _, _) = measure(repeat, || sextant::validate::check_across_files(&entities, false));
     let files = paths.len() as f64;
@@ -177,14 +197,21 @@ fn generate_organisation(root: &Path, files: usize) -> (usize, usize) {
 }
 
 fn group(index: usize, teams: usize) -> String {
-    let parent = if index == 0 { String::new() } else { format!("  parent: team-{:04}\n", (index - 1) / 4) };
+    let parent = if index == 0 {
+        String::new()
+    } else {
+        format!("  parent: team-{:04}\n", (index - 1) / 4)
+    };
     format!(
         "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: team-{index:04}\n  description: Team number {index} of {teams}\nspec:\n  type: team\n{parent}  children: []\n"
     )
 }
 
 fn component(index: usize, team: usize, system: usize, dependencies: &[usize]) -> String {
-    let depends_on: String = dependencies.iter().map(|dependency| format!("    - component:service-{dependency:05}\n")).collect();
+    let depends_on: String = dependencies
+        .iter()
+        .map(|dependency| format!("    - component:service-{dependency:05}\n"))
+        .collect();
     format!(
         r#"apiVersion: backstage.io/v1alpha1
 kind: Component

@@ -105,7 +105,13 @@ pub fn run() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Validate { paths, format, strict, color, threads } => {
+        Command::Validate {
+            paths,
+            format,
+            strict,
+            color,
+            threads,
+        } => {
             let color = match color.as_str() {
                 "always" => true,
                 "never" => false,
@@ -113,7 +119,14 @@ pub fn run() -> ExitCode {
             };
             validate_command(&paths, format, Options { strict, threads }, color)
         }
-        Command::Crawl { config, repos, dirs, concurrency, timeout, format } => {
+        Command::Crawl {
+            config,
+            repos,
+            dirs,
+            concurrency,
+            timeout,
+            format,
+        } => {
             let config = match build_config(config.as_deref(), &repos, &dirs) {
                 Ok(config) => config,
                 Err(message) => return fail(&message),
@@ -125,7 +138,13 @@ pub fn run() -> ExitCode {
         Command::Demo { examples } => block_on(demo_command(&examples)),
         Command::Codes => {
             for code in crate::domain::Code::ALL {
-                println!("{}  {:<26} {:<8} {}", code.as_str(), code.slug(), code.default_severity().as_str(), code.summary());
+                println!(
+                    "{}  {:<26} {:<8} {}",
+                    code.as_str(),
+                    code.slug(),
+                    code.default_severity().as_str(),
+                    code.summary()
+                );
             }
             ExitCode::SUCCESS
         }
@@ -235,7 +254,10 @@ async fn crawl_command(config: Config, concurrency: Option<usize>, timeout: Opti
 async fn run_crawl(store: &Store, sources: &[crate::crawler::Source], options: &CrawlOptions, format: ViewFormat) -> ExitCode {
     let progress = if std::io::stderr().is_terminal() && format == ViewFormat::Human {
         let bar = indicatif::ProgressBar::new(sources.len() as u64);
-        bar.set_style(indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} repositories  {msg}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} repositories  {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
         bar
     } else {
         indicatif::ProgressBar::hidden()
@@ -257,13 +279,22 @@ async fn run_crawl(store: &Store, sources: &[crate::crawler::Source], options: &
                 && let Ok(problems) = store.problems().await
             {
                 for conflict in &problems.conflicts {
-                    println!("conflict: {} is held by {}; also claimed by {}", conflict["ref"].as_str().unwrap_or_default(), conflict["holder"].as_str().unwrap_or_default(), conflict["claimant"].as_str().unwrap_or_default());
+                    println!(
+                        "conflict: {} is held by {}; also claimed by {}",
+                        conflict["ref"].as_str().unwrap_or_default(),
+                        conflict["holder"].as_str().unwrap_or_default(),
+                        conflict["claimant"].as_str().unwrap_or_default()
+                    );
                 }
             }
         }
         ViewFormat::Json => println!("{}", crate::terminal::crawl_summary_json(&summary)),
     }
-    if summary.count(|outcome| matches!(outcome, RepoOutcome::Failed(_))) > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS }
+    if summary.count(|outcome| matches!(outcome, RepoOutcome::Failed(_))) > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 async fn show_command(entity: &str, depth: u32, format: ViewFormat) -> ExitCode {
@@ -281,7 +312,13 @@ async fn show_command(entity: &str, depth: u32, format: ViewFormat) -> ExitCode 
         let (outgoing, incoming) = store.relations_of(id).await?;
         let dependents = store.walk_dependencies(id, Direction::Dependents, depth, 1_000).await?;
         let dependencies = store.walk_dependencies(id, Direction::Dependencies, depth, 1_000).await?;
-        Ok::<_, crate::store::StoreError>(crate::terminal::EntityView { details, outgoing, incoming, dependents, dependencies })
+        Ok::<_, crate::store::StoreError>(crate::terminal::EntityView {
+            details,
+            outgoing,
+            incoming,
+            dependents,
+            dependencies,
+        })
     }
     .await;
     match view {

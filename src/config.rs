@@ -72,7 +72,10 @@ impl Config {
     pub fn from_text(text: &str, file: &str, base: &Path) -> Result<Config, ConfigError> {
         let (documents, diagnostics) = yaml::parse(text, file);
         if let Some(diagnostic) = diagnostics.first() {
-            return Err(ConfigError(format!("{file}:{}:{}: {}", diagnostic.line, diagnostic.column, diagnostic.message)));
+            return Err(ConfigError(format!(
+                "{file}:{}:{}: {}",
+                diagnostic.line, diagnostic.column, diagnostic.message
+            )));
         }
         let mut config = Config::default();
         let Some(root) = documents.first().map(|document| &document.root).filter(|root| !root.is_null()) else {
@@ -94,7 +97,8 @@ impl Config {
                         };
                         let url = url_node.as_str().ok_or_else(|| at(url_node, "`url` must be a string"))?;
                         let url = resolve_local(url, base);
-                        let source = Source::parse(&url, branch, name, Origin::Operator).map_err(|error| at(url_node, &error.to_string()))?;
+                        let source =
+                            Source::parse(&url, branch, name, Origin::Operator).map_err(|error| at(url_node, &error.to_string()))?;
                         config.sources.push(source);
                     }
                 }
@@ -118,14 +122,27 @@ impl Config {
                     config.repo_timeout = number("timeoutSeconds")?.map(Duration::from_secs);
                     config.max_descriptors = number("maxDescriptorsPerRepo")?.map(|number| number as usize);
                     if let Some(patterns) = value.get("descriptorPatterns") {
-                        for pattern in patterns.as_sequence().ok_or_else(|| at(patterns, "`descriptorPatterns` must be a list"))? {
-                            config.descriptor_patterns.push(pattern.as_str().ok_or_else(|| at(pattern, "a pattern must be a string"))?.to_owned());
+                        for pattern in patterns
+                            .as_sequence()
+                            .ok_or_else(|| at(patterns, "`descriptorPatterns` must be a list"))?
+                        {
+                            config.descriptor_patterns.push(
+                                pattern
+                                    .as_str()
+                                    .ok_or_else(|| at(pattern, "a pattern must be a string"))?
+                                    .to_owned(),
+                            );
                         }
                     }
                 }
                 Some("dataDir") => config.data_dir = value.as_str().map(|dir| base.join(dir)),
                 Some("database") => config.database_url = value.as_str().map(str::to_owned),
-                Some(other) => return Err(at(key, &format!("unknown setting `{other}` (known: repositories, directories, crawl, dataDir, database)"))),
+                Some(other) => {
+                    return Err(at(
+                        key,
+                        &format!("unknown setting `{other}` (known: repositories, directories, crawl, dataDir, database)"),
+                    ));
+                }
                 None => return Err(at(key, "keys must be plain strings")),
             }
         }
@@ -136,7 +153,8 @@ impl Config {
     pub fn add_directory(&mut self, folder: &Path) -> Result<(), ConfigError> {
         let repositories = find_repositories(folder).map_err(|error| ConfigError(format!("cannot list {}: {error}", folder.display())))?;
         for repository in repositories {
-            let source = Source::parse(&repository.to_string_lossy(), None, None, Origin::Operator).map_err(|error| ConfigError(error.to_string()))?;
+            let source = Source::parse(&repository.to_string_lossy(), None, None, Origin::Operator)
+                .map_err(|error| ConfigError(error.to_string()))?;
             self.sources.push(source);
         }
         Ok(())
@@ -162,7 +180,8 @@ impl Config {
     /// Drops sources listed twice (same URL and branch), keeping the first.
     pub fn dedup_sources(&mut self) {
         let mut seen = std::collections::HashSet::new();
-        self.sources.retain(|source| seen.insert((source.url.clone(), source.branch.clone())));
+        self.sources
+            .retain(|source| seen.insert((source.url.clone(), source.branch.clone())));
     }
 }
 

@@ -34,7 +34,13 @@ pub struct ReadOptions {
 
 impl ReadOptions {
     pub fn new(mirrors_dir: PathBuf) -> Self {
-        ReadOptions { mirrors_dir, max_blob_bytes: MAX_FILE_BYTES, max_descriptors: 1_000, extra_patterns: Vec::new(), deadline: None }
+        ReadOptions {
+            mirrors_dir,
+            max_blob_bytes: MAX_FILE_BYTES,
+            max_descriptors: 1_000,
+            extra_patterns: Vec::new(),
+            deadline: None,
+        }
     }
 }
 
@@ -109,7 +115,9 @@ fn classify(error: &git2::Error, url: &str) -> CrawlError {
 #[derive(Debug, Clone)]
 pub enum TipRead {
     /// The tip is the commit already known: nothing was read.
-    Unchanged { commit: String },
+    Unchanged {
+        commit: String,
+    },
     Changed(Snapshot),
 }
 
@@ -135,7 +143,11 @@ fn open_local(path: &Path, branch: Option<&str>) -> Result<(Repository, String),
     let repository = Repository::open(path).map_err(|error| classify(&error, &path.to_string_lossy()))?;
     let branch_ref = match branch {
         Some(branch) => format!("refs/heads/{branch}"),
-        None => match repository.find_reference("HEAD").and_then(|head| head.symbolic_target().map(str::to_owned).ok_or_else(|| git2::Error::from_str("HEAD is detached"))) {
+        None => match repository.find_reference("HEAD").and_then(|head| {
+            head.symbolic_target()
+                .map(str::to_owned)
+                .ok_or_else(|| git2::Error::from_str("HEAD is detached"))
+        }) {
             Ok(target) => target,
             Err(_) => "HEAD".to_owned(),
         },
@@ -148,7 +160,10 @@ fn mirror_path(url: &str, options: &ReadOptions) -> PathBuf {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     redact(url).hash(&mut hasher);
-    let readable: String = redact(url).chars().map(|character| if character.is_ascii_alphanumeric() { character } else { '_' }).collect();
+    let readable: String = redact(url)
+        .chars()
+        .map(|character| if character.is_ascii_alphanumeric() { character } else { '_' })
+        .collect();
     let readable = &readable[readable.len().saturating_sub(40)..];
     options.mirrors_dir.join(format!("{readable}-{:016x}.git", hasher.finish()))
 }
@@ -183,16 +198,26 @@ fn fetch_branch(repository: &Repository, url: &str, branch: Option<&str>, option
     let mut remote = repository.remote_anonymous(url).map_err(|error| classify(&error, url))?;
     // Ask the remote what it has first: fetching a refspec that matches nothing succeeds quietly
     // and would leave the mirror's old branch in place when the branch was deleted upstream.
-    remote.connect_auth(git2::Direction::Fetch, Some(callbacks(options)), None).map_err(|error| classify(&error, url))?;
+    remote
+        .connect_auth(git2::Direction::Fetch, Some(callbacks(options)), None)
+        .map_err(|error| classify(&error, url))?;
     let branch = match branch {
         Some(branch) => branch.to_owned(),
         None => {
             let default = remote.default_branch().map_err(|error| classify(&error, url))?;
-            default.as_str().unwrap_or("refs/heads/main").trim_start_matches("refs/heads/").to_owned()
+            default
+                .as_str()
+                .unwrap_or("refs/heads/main")
+                .trim_start_matches("refs/heads/")
+                .to_owned()
         }
     };
     let wanted = format!("refs/heads/{branch}");
-    let advertised = remote.list().map_err(|error| classify(&error, url))?.iter().any(|head| head.name() == wanted);
+    let advertised = remote
+        .list()
+        .map_err(|error| classify(&error, url))?
+        .iter()
+        .any(|head| head.name() == wanted);
     remote.disconnect().map_err(|error| classify(&error, url))?;
     if !advertised {
         return Err(CrawlError::MissingBranch(branch));
@@ -250,7 +275,11 @@ fn read_tree(repository: &Repository, branch_ref: &str, known: &Known, options: 
         Err(error) => return Err(classify(&error, branch_ref)),
     };
     let commit = reference.peel_to_commit().map_err(|error| {
-        if repository.is_empty().unwrap_or(false) { CrawlError::Empty } else { classify(&error, branch_ref) }
+        if repository.is_empty().unwrap_or(false) {
+            CrawlError::Empty
+        } else {
+            classify(&error, branch_ref)
+        }
     })?;
     let commit_id = commit.id().to_string();
     if known.commit.as_deref() == Some(commit_id.as_str()) {
@@ -259,7 +288,11 @@ fn read_tree(repository: &Repository, branch_ref: &str, known: &Known, options: 
     let tree = commit.tree().map_err(|error| classify(&error, branch_ref))?;
     let odb = repository.odb().map_err(|error| classify(&error, branch_ref))?;
 
-    let mut snapshot = Snapshot { commit: commit_id, files: Vec::new(), diagnostics: Vec::new() };
+    let mut snapshot = Snapshot {
+        commit: commit_id,
+        files: Vec::new(),
+        diagnostics: Vec::new(),
+    };
     let mut found: Vec<(String, git2::Oid, i32)> = Vec::new();
     let mut submodules: Vec<String> = Vec::new();
     tree.walk(TreeWalkMode::PreOrder, |folder, entry| {
@@ -283,8 +316,13 @@ fn read_tree(repository: &Repository, branch_ref: &str, known: &Known, options: 
     let at = Position { line: 1, column: 1 };
     for path in submodules {
         snapshot.diagnostics.push(
-            Diagnostic::new(Code::SubmoduleSkipped, &path, at, "a git submodule is not crawled with this repository")
-                .with_hint("add the submodule's repository as a source of its own"),
+            Diagnostic::new(
+                Code::SubmoduleSkipped,
+                &path,
+                at,
+                "a git submodule is not crawled with this repository",
+            )
+            .with_hint("add the submodule's repository as a source of its own"),
         );
     }
     for (index, (path, blob_id, filemode)) in found.into_iter().enumerate() {
@@ -293,29 +331,47 @@ fn read_tree(repository: &Repository, branch_ref: &str, known: &Known, options: 
                 Code::TooManyDescriptors,
                 &path,
                 at,
-                format!("the repository holds more than {} descriptor files; the rest are not read", options.max_descriptors),
+                format!(
+                    "the repository holds more than {} descriptor files; the rest are not read",
+                    options.max_descriptors
+                ),
             ));
             break;
         }
         if filemode == i32::from(git2::FileMode::Link) {
             snapshot.diagnostics.push(
-                Diagnostic::new(Code::SymlinkSkipped, &path, at, "the descriptor is a symbolic link and is not followed")
-                    .with_hint("commit the file itself; a link may point outside the repository"),
+                Diagnostic::new(
+                    Code::SymlinkSkipped,
+                    &path,
+                    at,
+                    "the descriptor is a symbolic link and is not followed",
+                )
+                .with_hint("commit the file itself; a link may point outside the repository"),
             );
             continue;
         }
         let blob_id_text = blob_id.to_string();
         if known.blobs.get(&path) == Some(&blob_id_text) {
-            snapshot.files.push(DescriptorBlob { path, blob_id: blob_id_text, bytes: None });
+            snapshot.files.push(DescriptorBlob {
+                path,
+                blob_id: blob_id_text,
+                bytes: None,
+            });
             continue;
         }
         let (size, _) = odb.read_header(blob_id).map_err(|error| classify(&error, &path))?;
         if size > options.max_blob_bytes {
-            snapshot.diagnostics.push(crate::descriptor::file_too_large(&path, size as u64, options.max_blob_bytes));
+            snapshot
+                .diagnostics
+                .push(crate::descriptor::file_too_large(&path, size as u64, options.max_blob_bytes));
             continue;
         }
         let blob = repository.find_blob(blob_id).map_err(|error| classify(&error, &path))?;
-        snapshot.files.push(DescriptorBlob { path, blob_id: blob_id_text, bytes: Some(blob.content().to_vec()) });
+        snapshot.files.push(DescriptorBlob {
+            path,
+            blob_id: blob_id_text,
+            bytes: Some(blob.content().to_vec()),
+        });
     }
     Ok(TipRead::Changed(snapshot))
 }
@@ -323,9 +379,11 @@ fn read_tree(repository: &Repository, branch_ref: &str, known: &Known, options: 
 /// Descriptor names, plus simple `*suffix` / `prefix*` / exact patterns from the config.
 fn is_descriptor(name: &str, extra_patterns: &[String]) -> bool {
     is_descriptor_file_name(name)
-        || extra_patterns.iter().any(|pattern| match (pattern.strip_prefix('*'), pattern.strip_suffix('*')) {
-            (Some(suffix), _) => name.ends_with(suffix),
-            (None, Some(prefix)) => name.starts_with(prefix),
-            (None, None) => name == pattern,
-        })
+        || extra_patterns
+            .iter()
+            .any(|pattern| match (pattern.strip_prefix('*'), pattern.strip_suffix('*')) {
+                (Some(suffix), _) => name.ends_with(suffix),
+                (None, Some(prefix)) => name.starts_with(prefix),
+                (None, None) => name == pattern,
+            })
 }

@@ -42,7 +42,11 @@ fn build_one(folder: &Path, repository: &Path) -> Result<(), String> {
     files.sort();
     let name = folder.file_name().unwrap_or_default().to_string_lossy();
     let readme = format!("# {name}\n\nAn example repository of the sextant demo organisation.\n");
-    let git = |changes: &[(&str, Option<&[u8]>)], message: &str| commit_files(repository, changes, message).map(|_| ()).map_err(|error| error.to_string());
+    let git = |changes: &[(&str, Option<&[u8]>)], message: &str| {
+        commit_files(repository, changes, message)
+            .map(|_| ())
+            .map_err(|error| error.to_string())
+    };
     git(&[("README.md", Some(readme.as_bytes()))], "Start the repository")?;
     let (last, first) = files.split_last().ok_or("the folder is empty")?;
     if !first.is_empty() {

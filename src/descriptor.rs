@@ -28,8 +28,13 @@ pub const COMPASS_FILE_NAMES: &[&str] = &["compass.yml", "compass.yaml"];
 
 /// The diagnostic for a file (or blob) of `size` bytes over `limit`, which is not read.
 pub fn file_too_large(path: &str, size: u64, limit: usize) -> Diagnostic {
-    Diagnostic::new(Code::FileTooLarge, path, Position { line: 1, column: 1 }, format!("the file is {size} bytes; descriptors larger than {limit} bytes are not read"))
-        .with_hint("split it into several files, or check that this is really a descriptor")
+    Diagnostic::new(
+        Code::FileTooLarge,
+        path,
+        Position { line: 1, column: 1 },
+        format!("the file is {size} bytes; descriptors larger than {limit} bytes are not read"),
+    )
+    .with_hint("split it into several files, or check that this is really a descriptor")
 }
 
 /// Whether a file of this name is a descriptor that directory discovery should pick up.
@@ -41,7 +46,11 @@ pub fn is_descriptor_file_name(name: &str) -> bool {
 /// (any file given explicitly is read as a Backstage file).
 pub fn format_of(path: &str) -> Format {
     let name = Path::new(path).file_name().and_then(|name| name.to_str()).unwrap_or(path);
-    if COMPASS_FILE_NAMES.contains(&name) { Format::Compass } else { Format::Backstage }
+    if COMPASS_FILE_NAMES.contains(&name) {
+        Format::Compass
+    } else {
+        Format::Backstage
+    }
 }
 
 /// Everything read from one file.
@@ -64,10 +73,18 @@ pub fn parse_bytes(path: &str, bytes: &[u8]) -> ParsedFile {
         diagnostics: vec![Diagnostic::new(code, path, at, message).with_hint(hint)],
     };
     if bytes.len() > MAX_FILE_BYTES {
-        return ParsedFile { entities: Vec::new(), diagnostics: vec![file_too_large(path, bytes.len() as u64, MAX_FILE_BYTES)] };
+        return ParsedFile {
+            entities: Vec::new(),
+            diagnostics: vec![file_too_large(path, bytes.len() as u64, MAX_FILE_BYTES)],
+        };
     }
     if let Some(offset) = bytes.iter().position(|&byte| byte == 0) {
-        return reject(Code::NulByte, position_of_byte(bytes, offset), "the file contains a NUL byte".to_owned(), "this looks like a binary file or a UTF-16 file; save it as UTF-8");
+        return reject(
+            Code::NulByte,
+            position_of_byte(bytes, offset),
+            "the file contains a NUL byte".to_owned(),
+            "this looks like a binary file or a UTF-16 file; save it as UTF-8",
+        );
     }
     match std::str::from_utf8(bytes) {
         Ok(text) => parse_source(path, text),
@@ -109,7 +126,10 @@ pub fn parse_source(path: &str, text: &str) -> ParsedFile {
         } else {
             reporter.diagnostics.extend(yaml_diagnostics);
         }
-        return ParsedFile { entities: Vec::new(), diagnostics: reporter.diagnostics };
+        return ParsedFile {
+            entities: Vec::new(),
+            diagnostics: reporter.diagnostics,
+        };
     }
     let yaml_errors = !yaml_diagnostics.is_empty();
     reporter.diagnostics.extend(yaml_diagnostics);
@@ -119,7 +139,10 @@ pub fn parse_source(path: &str, text: &str) -> ParsedFile {
         reporter.diagnostics.push(
             Diagnostic::new(Code::EmptyFile, path, start, "the file holds no YAML document").with_hint("add an entity, or delete the file"),
         );
-        return ParsedFile { entities: Vec::new(), diagnostics: reporter.diagnostics };
+        return ParsedFile {
+            entities: Vec::new(),
+            diagnostics: reporter.diagnostics,
+        };
     }
 
     let format = format_of(path);
@@ -128,7 +151,11 @@ pub fn parse_source(path: &str, text: &str) -> ParsedFile {
     for (position, document) in documents.iter().enumerate() {
         if document.root.as_mapping().is_none() {
             reporter
-                .report(Code::NotAMapping, &document.root, format!("this document is {}, but an entity must be a mapping", document.root.type_name()))
+                .report(
+                    Code::NotAMapping,
+                    &document.root,
+                    format!("this document is {}, but an entity must be a mapping", document.root.type_name()),
+                )
                 .hint = Some("a descriptor document starts with keys such as `apiVersion:` and `kind:`".to_owned());
             continue;
         }
@@ -151,8 +178,13 @@ pub fn parse_source(path: &str, text: &str) -> ParsedFile {
     }
     if format == Format::Compass && documents.len() > 1 {
         let second = &documents[1].root;
-        reporter.report(Code::MultipleCompassDocuments, second, "a compass.yml describes one component, but this file has several documents").hint =
-            Some("put each component in its own compass.yml, one per folder".to_owned());
+        reporter
+            .report(
+                Code::MultipleCompassDocuments,
+                second,
+                "a compass.yml describes one component, but this file has several documents",
+            )
+            .hint = Some("put each component in its own compass.yml, one per folder".to_owned());
         entities.clear();
     }
     if yaml_errors {
@@ -165,7 +197,10 @@ pub fn parse_source(path: &str, text: &str) -> ParsedFile {
             entity.document = root.into_json();
         }
     }
-    ParsedFile { entities, diagnostics: reporter.diagnostics }
+    ParsedFile {
+        entities,
+        diagnostics: reporter.diagnostics,
+    }
 }
 
 /// Only this file's own diagnostics (no cross-file checks).
@@ -178,7 +213,10 @@ fn position_of_byte(bytes: &[u8], offset: usize) -> Position {
     let line = before.iter().filter(|&&byte| byte == b'\n').count() + 1;
     let line_start = before.iter().rposition(|&byte| byte == b'\n').map_or(0, |newline| newline + 1);
     let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
-    Position { line: line as u32, column: column as u32 }
+    Position {
+        line: line as u32,
+        column: column as u32,
+    }
 }
 
 /// When YAML fails to parse because the file is a Helm/Jinja/cookiecutter template, say that
@@ -187,11 +225,28 @@ fn text_template_instead_of(text: &str, path: &str, yaml_diagnostics: &[Diagnost
     let offset = text.find("{{")?;
     text[offset..].find("}}")?;
     let at = position_of_byte(text.as_bytes(), offset);
-    let parser_said = yaml_diagnostics.first().map(|diagnostic| format!(" (the YAML parser stopped at {}:{}: {})", diagnostic.line, diagnostic.column, diagnostic.message)).unwrap_or_default();
-    let code = if text[..offset].ends_with('$') { Code::TemplatePlaceholder } else { Code::TextTemplate };
+    let parser_said = yaml_diagnostics
+        .first()
+        .map(|diagnostic| {
+            format!(
+                " (the YAML parser stopped at {}:{}: {})",
+                diagnostic.line, diagnostic.column, diagnostic.message
+            )
+        })
+        .unwrap_or_default();
+    let code = if text[..offset].ends_with('$') {
+        Code::TemplatePlaceholder
+    } else {
+        Code::TextTemplate
+    };
     Some(
-        Diagnostic::new(code, path, at, format!("the file is a template, not a descriptor: `{{{{ }}}}` templating is not YAML{parser_said}"))
-            .with_hint("render the template first, or give it another name (e.g. catalog-info.yaml.njk) so it is not read as a descriptor"),
+        Diagnostic::new(
+            code,
+            path,
+            at,
+            format!("the file is a template, not a descriptor: `{{{{ }}}}` templating is not YAML{parser_said}"),
+        )
+        .with_hint("render the template first, or give it another name (e.g. catalog-info.yaml.njk) so it is not read as a descriptor"),
     )
 }
 
@@ -221,8 +276,9 @@ fn find_templating(root: &Node, path: &str) -> Option<Diagnostic> {
 /// Plain scalars that YAML 1.1 tools read as booleans or octal numbers, while
 /// YAML 1.2 and Backstage read them as strings: `owner: no`, `lifecycle: on`, `port: 0755`.
 fn warn_ambiguous_scalars(root: &Node, reporter: &mut Reporter) {
-    const YAML11_BOOLEANS: &[&str] =
-        &["y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF"];
+    const YAML11_BOOLEANS: &[&str] = &[
+        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF",
+    ];
     for node in root.values() {
         let Value::Scalar(scalar) = &node.value else { continue };
         if !scalar.plain {
@@ -230,7 +286,10 @@ fn warn_ambiguous_scalars(root: &Node, reporter: &mut Reporter) {
         }
         let text = scalar.text.as_str();
         let boolean = scalar.kind == ScalarKind::Str && YAML11_BOOLEANS.contains(&text);
-        let octal = matches!(scalar.kind, ScalarKind::Int(_)) && text.len() > 1 && text.starts_with('0') && text.bytes().all(|byte| byte.is_ascii_digit());
+        let octal = matches!(scalar.kind, ScalarKind::Int(_))
+            && text.len() > 1
+            && text.starts_with('0')
+            && text.bytes().all(|byte| byte.is_ascii_digit());
         if boolean || octal {
             let (reading, other_reading) = if boolean {
                 (format!("the string \"{text}\""), "a boolean")
@@ -238,7 +297,11 @@ fn warn_ambiguous_scalars(root: &Node, reporter: &mut Reporter) {
                 (format!("the decimal number {}", text.trim_start_matches('0')), "an octal number")
             };
             reporter
-                .report(Code::AmbiguousScalar, node, format!("`{text}` is read as {reading} here, but YAML 1.1 tools read it as {other_reading}"))
+                .report(
+                    Code::AmbiguousScalar,
+                    node,
+                    format!("`{text}` is read as {reading} here, but YAML 1.1 tools read it as {other_reading}"),
+                )
                 .hint = Some(format!("quote it: `\"{text}\"`"));
         }
     }

@@ -33,7 +33,11 @@ pub struct CrawlOptions {
 impl CrawlOptions {
     pub fn new(read: ReadOptions) -> Self {
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        CrawlOptions { concurrency: cores * 2, repo_timeout: Duration::from_secs(120), read }
+        CrawlOptions {
+            concurrency: cores * 2,
+            repo_timeout: Duration::from_secs(120),
+            read,
+        }
     }
 }
 
@@ -84,18 +88,34 @@ fn read_and_parse(source: &Source, known: &Known, options: &ReadOptions) -> Resu
             None => FileUpdate::Unchanged { path: blob.path },
             Some(bytes) => {
                 let parsed = descriptor::parse_bytes(&blob.path, &bytes);
-                FileUpdate::Read { path: blob.path, blob_id: blob.blob_id, parsed }
+                FileUpdate::Read {
+                    path: blob.path,
+                    blob_id: blob.blob_id,
+                    parsed,
+                }
             }
         })
         .collect();
-    Ok(Some(ChangedRepo { commit: snapshot.commit, files, tree_diagnostics: snapshot.diagnostics }))
+    Ok(Some(ChangedRepo {
+        commit: snapshot.commit,
+        files,
+        tree_diagnostics: snapshot.diagnostics,
+    }))
 }
 
 /// Crawls `sources` into `store`. `on_outcome` is called once per repository, in source order.
-pub async fn crawl(store: &Store, sources: &[Source], options: &CrawlOptions, mut on_outcome: impl FnMut(&str, &RepoOutcome)) -> Result<CrawlSummary, StoreError> {
+pub async fn crawl(
+    store: &Store,
+    sources: &[Source],
+    options: &CrawlOptions,
+    mut on_outcome: impl FnMut(&str, &RepoOutcome),
+) -> Result<CrawlSummary, StoreError> {
     let started = Instant::now();
     let started_at = SystemTime::now();
-    let registrations: Vec<(String, String, Option<String>)> = sources.iter().map(|source| (source.url.clone(), source.name.clone(), source.branch.clone())).collect();
+    let registrations: Vec<(String, String, Option<String>)> = sources
+        .iter()
+        .map(|source| (source.url.clone(), source.name.clone(), source.branch.clone()))
+        .collect();
     let records: HashMap<String, crate::store::RepoRecord> = store.register_repos(&registrations).await?;
 
     let limit = Arc::new(Semaphore::new(options.concurrency.max(1)));
@@ -105,7 +125,10 @@ pub async fn crawl(store: &Store, sources: &[Source], options: &CrawlOptions, mu
         let timeout = options.repo_timeout;
         tokio::spawn(async move {
             let _permit = limit.acquire_owned().await.expect("the semaphore is never closed");
-            let read_options = ReadOptions { deadline: Some(Instant::now() + timeout), ..read_options };
+            let read_options = ReadOptions {
+                deadline: Some(Instant::now() + timeout),
+                ..read_options
+            };
             let work = tokio::task::spawn_blocking(move || read_and_parse(&source, &known, &read_options));
             match tokio::time::timeout(timeout, work).await {
                 Ok(Ok(result)) => result,
@@ -136,7 +159,15 @@ pub async fn crawl(store: &Store, sources: &[Source], options: &CrawlOptions, mu
             let record = &records[&source.url];
             match result.unwrap_or_else(|panic| Err(CrawlError::Unreachable(format!("the read stopped unexpectedly: {panic}")))) {
                 Ok(None) => outcomes[position] = Some(RepoOutcome::Unchanged),
-                Ok(Some(read)) => changed.push((position, RepoUpdate { repo_id: record.id, commit: read.commit, files: read.files, tree_diagnostics: read.tree_diagnostics })),
+                Ok(Some(read)) => changed.push((
+                    position,
+                    RepoUpdate {
+                        repo_id: record.id,
+                        commit: read.commit,
+                        files: read.files,
+                        tree_diagnostics: read.tree_diagnostics,
+                    },
+                )),
                 Err(error) => {
                     let reason = error.to_string();
                     // Best effort: if the database is gone too, the outcome still says why.
@@ -179,7 +210,9 @@ pub async fn crawl(store: &Store, sources: &[Source], options: &CrawlOptions, mu
     let crawled = summary.count(|outcome| matches!(outcome, RepoOutcome::Applied(_)));
     let unchanged = summary.count(|outcome| matches!(outcome, RepoOutcome::Unchanged));
     let failed = summary.count(|outcome| matches!(outcome, RepoOutcome::Failed(_)));
-    store.record_run(&summary.totals, crawled as i32, unchanged as i32, failed as i32, started_at).await?;
+    store
+        .record_run(&summary.totals, crawled as i32, unchanged as i32, failed as i32, started_at)
+        .await?;
     if summary.totals.added + summary.totals.updated + summary.totals.removed >= REFRESH_STATISTICS_AFTER {
         store.refresh_statistics().await?;
     }

@@ -15,7 +15,10 @@ pub enum PgError {
     /// No `initdb`/`pg_ctl` on PATH or in the usual install folders.
     BinariesNotFound,
     /// A Postgres command failed; the message carries its output.
-    Command { command: String, output: String },
+    Command {
+        command: String,
+        output: String,
+    },
     Io(std::io::Error),
 }
 
@@ -60,12 +63,20 @@ impl Cluster {
         let cluster_exists = data_dir.join("PG_VERSION").is_file();
         let port = if cluster_exists {
             std::fs::read_to_string(data_dir.join(PORT_FILE))?.trim().parse().map_err(|_| {
-                PgError::Io(std::io::Error::other(format!("{} holds no port number", data_dir.join(PORT_FILE).display())))
+                PgError::Io(std::io::Error::other(format!(
+                    "{} holds no port number",
+                    data_dir.join(PORT_FILE).display()
+                )))
             })?
         } else {
             free_port()?
         };
-        let cluster = Cluster { data_dir: data_dir.to_path_buf(), port, bin_dir, run_as };
+        let cluster = Cluster {
+            data_dir: data_dir.to_path_buf(),
+            port,
+            bin_dir,
+            run_as,
+        };
         if !cluster_exists {
             cluster.init()?;
         }
@@ -82,7 +93,12 @@ impl Cluster {
         let run_as = unprivileged_user_if_root();
         let base = std::env::temp_dir().join(format!("sextant-pg-{}-{}", std::process::id(), free_port()?));
         std::fs::create_dir_all(&base)?;
-        let cluster = Cluster { data_dir: base.join("data"), port: free_port()?, bin_dir, run_as };
+        let cluster = Cluster {
+            data_dir: base.join("data"),
+            port: free_port()?,
+            bin_dir,
+            run_as,
+        };
         cluster.hand_over(&base)?;
         cluster.init()?;
         cluster.start(true)?;
@@ -122,7 +138,10 @@ impl Cluster {
             text.push_str("\nserver log: ");
             text.push_str(&log_tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
         }
-        Err(PgError::Command { command: description, output: text })
+        Err(PgError::Command {
+            command: description,
+            output: text,
+        })
     }
 
     /// Makes `folder` belong to the user the cluster runs as.
@@ -137,7 +156,14 @@ impl Cluster {
         std::fs::create_dir_all(&self.data_dir)?;
         self.hand_over(&self.data_dir)?;
         let mut initdb = self.command("initdb");
-        initdb.arg("-D").arg(&self.data_dir).args(["-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-instructions"]);
+        initdb.arg("-D").arg(&self.data_dir).args([
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C",
+            "--no-instructions",
+        ]);
         self.run(initdb)?;
         let port_file = self.data_dir.join(PORT_FILE);
         std::fs::write(&port_file, self.port.to_string())?;
@@ -147,7 +173,12 @@ impl Cluster {
 
     fn is_running(&self) -> bool {
         let mut status = self.command("pg_ctl");
-        status.arg("status").arg("-D").arg(&self.data_dir).stdout(Stdio::null()).stderr(Stdio::null());
+        status
+            .arg("status")
+            .arg("-D")
+            .arg(&self.data_dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
         status.status().is_ok_and(|status| status.success())
     }
 
@@ -157,7 +188,15 @@ impl Cluster {
             options.push_str(" -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200");
         }
         let mut start = self.command("pg_ctl");
-        start.arg("start").arg("-w").arg("-D").arg(&self.data_dir).arg("-l").arg(self.data_dir.join("postgres.log")).arg("-o").arg(options);
+        start
+            .arg("start")
+            .arg("-w")
+            .arg("-D")
+            .arg(&self.data_dir)
+            .arg("-l")
+            .arg(self.data_dir.join("postgres.log"))
+            .arg("-o")
+            .arg(options);
         self.run(start)
     }
 
@@ -172,7 +211,12 @@ impl Cluster {
             base = base.display(),
         );
         let mut watchdog = Command::new("sh");
-        watchdog.arg("-c").arg(script).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        watchdog
+            .arg("-c")
+            .arg(script)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
         if let Some((uid, gid)) = self.run_as {
             use std::os::unix::process::CommandExt;
             watchdog.uid(uid).gid(gid);

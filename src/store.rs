@@ -7,8 +7,8 @@ mod graph;
 
 use std::collections::HashMap;
 
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::ConnectOptions;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use crate::pg::{Cluster, PgError};
 
@@ -80,7 +80,10 @@ impl Store {
         let options = options.disable_statement_logging();
         let pool = PgPoolOptions::new().max_connections(8).connect_with(options).await?;
         sqlx::migrate!("./migrations").run(&pool).await.map_err(StoreError::Migration)?;
-        Ok(Store { pool, graph: Default::default() })
+        Ok(Store {
+            pool,
+            graph: Default::default(),
+        })
     }
 
     /// Connects to `DATABASE_URL`, or starts (or reuses) the private cluster under `data_dir`
@@ -119,18 +122,34 @@ impl Store {
         .bind(&branches)
         .execute(&self.pool)
         .await?;
-        let mut records: HashMap<i64, (String, RepoRecord)> = sqlx::query_as::<_, (i64, String, Option<String>)>("SELECT id, url, last_commit FROM repos WHERE url = ANY($1)")
-            .bind(&urls)
-            .fetch_all(&self.pool)
-            .await?
-            .into_iter()
-            .map(|(id, url, commit)| (id, (url, RepoRecord { id, known: crate::crawler::Known { commit, blobs: HashMap::new() } })))
-            .collect();
+        let mut records: HashMap<i64, (String, RepoRecord)> =
+            sqlx::query_as::<_, (i64, String, Option<String>)>("SELECT id, url, last_commit FROM repos WHERE url = ANY($1)")
+                .bind(&urls)
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(|(id, url, commit)| {
+                    (
+                        id,
+                        (
+                            url,
+                            RepoRecord {
+                                id,
+                                known: crate::crawler::Known {
+                                    commit,
+                                    blobs: HashMap::new(),
+                                },
+                            },
+                        ),
+                    )
+                })
+                .collect();
         let ids: Vec<i64> = records.keys().copied().collect();
-        let blobs: Vec<(i64, String, String)> = sqlx::query_as("SELECT repo_id, path, blob_oid FROM descriptor_files WHERE repo_id = ANY($1)")
-            .bind(&ids)
-            .fetch_all(&self.pool)
-            .await?;
+        let blobs: Vec<(i64, String, String)> =
+            sqlx::query_as("SELECT repo_id, path, blob_oid FROM descriptor_files WHERE repo_id = ANY($1)")
+                .bind(&ids)
+                .fetch_all(&self.pool)
+                .await?;
         for (repo_id, path, blob_id) in blobs {
             if let Some((_, record)) = records.get_mut(&repo_id) {
                 record.known.blobs.insert(path, blob_id);
@@ -144,7 +163,9 @@ impl Store {
     /// queries would be planned for the old table sizes, and whole-graph walks could not use
     /// index-only scans.
     pub async fn refresh_statistics(&self) -> Result<(), StoreError> {
-        sqlx::query("VACUUM (ANALYZE) entities, relations, entity_aliases, descriptor_files").execute(&self.pool).await?;
+        sqlx::query("VACUUM (ANALYZE) entities, relations, entity_aliases, descriptor_files")
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -159,9 +180,18 @@ impl Store {
     }
 
     /// Records a finished crawl run.
-    pub async fn record_run(&self, stats: &ApplyStats, repos_crawled: i32, repos_unchanged: i32, repos_failed: i32, started: std::time::SystemTime) -> Result<(), StoreError> {
+    pub async fn record_run(
+        &self,
+        stats: &ApplyStats,
+        repos_crawled: i32,
+        repos_unchanged: i32,
+        repos_failed: i32,
+        started: std::time::SystemTime,
+    ) -> Result<(), StoreError> {
         // Seconds since the epoch, turned into a timestamp by Postgres (no date-time crate needed).
-        let started_seconds = started.duration_since(std::time::UNIX_EPOCH).map_or(0.0, |duration| duration.as_secs_f64());
+        let started_seconds = started
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |duration| duration.as_secs_f64());
         sqlx::query(
             "INSERT INTO crawl_runs (started_at, finished_at, repos_crawled, repos_unchanged, repos_failed,
                  entities_added, entities_updated, entities_removed, conflicts, diagnostics)

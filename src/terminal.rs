@@ -15,9 +15,20 @@ pub fn crawl_summary(summary: &CrawlSummary) -> String {
     let unchanged = summary.count(|outcome| matches!(outcome, RepoOutcome::Unchanged));
     let failed = summary.count(|outcome| matches!(outcome, RepoOutcome::Failed(_)));
     let mut output = String::new();
-    let _ = writeln!(output, "repositories  {crawled:>7} crawled   {unchanged:>7} unchanged {failed:>7} failed");
-    let _ = writeln!(output, "entities      {:>7} added     {:>7} updated   {:>7} removed", totals.added, totals.updated, totals.removed);
-    let _ = writeln!(output, "problems      {:>7} conflicts {:>7} diagnostics", totals.conflicts, totals.diagnostics);
+    let _ = writeln!(
+        output,
+        "repositories  {crawled:>7} crawled   {unchanged:>7} unchanged {failed:>7} failed"
+    );
+    let _ = writeln!(
+        output,
+        "entities      {:>7} added     {:>7} updated   {:>7} removed",
+        totals.added, totals.updated, totals.removed
+    );
+    let _ = writeln!(
+        output,
+        "problems      {:>7} conflicts {:>7} diagnostics",
+        totals.conflicts, totals.diagnostics
+    );
     let _ = writeln!(output, "elapsed       {:>7.2} s", summary.elapsed.as_secs_f64());
     for (url, outcome) in &summary.outcomes {
         if let RepoOutcome::Failed(reason) = outcome {
@@ -72,14 +83,23 @@ pub fn show_text(view: &EntityView) -> String {
     let details = &view.details;
     let text = |key: &str| details[key].as_str().map(str::to_owned);
     let mut output = String::new();
-    let _ = writeln!(output, "{}{}", details["ref"].as_str().unwrap_or_default(), text("title").map(|title| format!("  \"{title}\"")).unwrap_or_default());
+    let _ = writeln!(
+        output,
+        "{}{}",
+        details["ref"].as_str().unwrap_or_default(),
+        text("title").map(|title| format!("  \"{title}\"")).unwrap_or_default()
+    );
     if let Some(description) = text("description") {
         let _ = writeln!(output, "  {description}");
     }
-    let facts: Vec<String> = [("type", text("type")), ("lifecycle", text("lifecycle")), ("tier", details["tier"].as_i64().map(|tier| tier.to_string()))]
-        .into_iter()
-        .filter_map(|(label, value)| value.map(|value| format!("{label} {value}")))
-        .collect();
+    let facts: Vec<String> = [
+        ("type", text("type")),
+        ("lifecycle", text("lifecycle")),
+        ("tier", details["tier"].as_i64().map(|tier| tier.to_string())),
+    ]
+    .into_iter()
+    .filter_map(|(label, value)| value.map(|value| format!("{label} {value}")))
+    .collect();
     if !facts.is_empty() {
         let _ = writeln!(output, "  {}", facts.join(" · "));
     }
@@ -98,23 +118,43 @@ pub fn show_text(view: &EntityView) -> String {
         provenance["document"],
         provenance["line"],
         provenance["format"].as_str().unwrap_or_default(),
-        provenance["commit"].as_str().unwrap_or_default().chars().take(12).collect::<String>(),
+        provenance["commit"]
+            .as_str()
+            .unwrap_or_default()
+            .chars()
+            .take(12)
+            .collect::<String>(),
     );
     if provenance["repoStatus"] != "ok" {
-        let _ = writeln!(output, "  repository is {}: {}", provenance["repoStatus"].as_str().unwrap_or_default(), provenance["repoError"].as_str().unwrap_or("never read"));
+        let _ = writeln!(
+            output,
+            "  repository is {}: {}",
+            provenance["repoStatus"].as_str().unwrap_or_default(),
+            provenance["repoError"].as_str().unwrap_or("never read")
+        );
     }
     let _ = writeln!(output, "\nrelations");
     if view.outgoing.is_empty() && view.incoming.is_empty() {
         let _ = writeln!(output, "  none");
     }
     for relation in view.outgoing.iter().chain(&view.incoming) {
-        let dangling = if relation.resolved { "" } else { "   (dangling: not in the catalog)" };
+        let dangling = if relation.resolved {
+            ""
+        } else {
+            "   (dangling: not in the catalog)"
+        };
         let _ = writeln!(output, "  {:<14} {}{dangling}", relation.relation_type, relation.target_ref);
     }
     let _ = writeln!(output, "\ndependents (what breaks if this goes down): {}", view.dependents.len());
     let start = details["ref"].as_str().unwrap_or_default();
     for (dependent, path) in view.dependents.iter().zip(crate::store::paths(start, &view.dependents)) {
-        let _ = writeln!(output, "  {:>2}  {:<40} via {}", dependent.depth, dependent.entity_ref, path.join(" ← "));
+        let _ = writeln!(
+            output,
+            "  {:>2}  {:<40} via {}",
+            dependent.depth,
+            dependent.entity_ref,
+            path.join(" ← ")
+        );
     }
     let _ = writeln!(output, "\ndependencies: {}", view.dependencies.len());
     for dependency in &view.dependencies {
@@ -126,7 +166,11 @@ pub fn show_text(view: &EntityView) -> String {
             let _ = writeln!(
                 output,
                 "  {}:{} {}[{}] {}",
-                diagnostic["line"], diagnostic["column"], diagnostic["severity"].as_str().unwrap_or_default(), diagnostic["code"].as_str().unwrap_or_default(), diagnostic["message"].as_str().unwrap_or_default()
+                diagnostic["line"],
+                diagnostic["column"],
+                diagnostic["severity"].as_str().unwrap_or_default(),
+                diagnostic["code"].as_str().unwrap_or_default(),
+                diagnostic["message"].as_str().unwrap_or_default()
             );
         }
     }
@@ -142,13 +186,99 @@ pub fn problems_text(problems: &Problems) -> String {
         }
     };
     let field = |value: &serde_json::Value, key: &str| value[key].as_str().unwrap_or_default().to_owned();
-    section(&mut output, "conflicts", problems.conflicts.iter().map(|row| format!("{} is held by {}; also claimed by {}", field(row, "ref"), field(row, "holder"), field(row, "claimant"))).collect());
-    section(&mut output, "dangling references", problems.dangling.iter().map(|row| format!("{} {} {}   ({})", field(row, "source"), field(row, "relation"), field(row, "target"), field(row, "file"))).collect());
-    section(&mut output, "orphans (no owner in the catalog)", problems.orphans.iter().map(|row| format!("{}   (owner: {})", field(row, "ref"), row["owner"].as_str().unwrap_or("none"))).collect());
-    section(&mut output, "owners that are not a Group or User", problems.invalid_owners.iter().map(|row| format!("{} is owned by {}", field(row, "ref"), field(row, "owner"))).collect());
-    section(&mut output, "aliases claimed twice", problems.duplicate_aliases.iter().map(|row| format!("{} claimed by {}", field(row, "alias"), row["entities"])).collect());
-    section(&mut output, "cycles", problems.cycles.iter().map(|cycle| format!("{} → {}", cycle.join(" → "), cycle[0])).collect());
-    section(&mut output, "stale or failing repositories", problems.stale_repos.iter().map(|row| format!("{} ({}): {}", field(row, "repo"), field(row, "status"), row["error"].as_str().unwrap_or("never read"))).collect());
-    section(&mut output, "invalid files", problems.invalid_files.iter().map(|row| format!("{} ({} errors)", field(row, "file"), row["errors"])).collect());
+    section(
+        &mut output,
+        "conflicts",
+        problems
+            .conflicts
+            .iter()
+            .map(|row| {
+                format!(
+                    "{} is held by {}; also claimed by {}",
+                    field(row, "ref"),
+                    field(row, "holder"),
+                    field(row, "claimant")
+                )
+            })
+            .collect(),
+    );
+    section(
+        &mut output,
+        "dangling references",
+        problems
+            .dangling
+            .iter()
+            .map(|row| {
+                format!(
+                    "{} {} {}   ({})",
+                    field(row, "source"),
+                    field(row, "relation"),
+                    field(row, "target"),
+                    field(row, "file")
+                )
+            })
+            .collect(),
+    );
+    section(
+        &mut output,
+        "orphans (no owner in the catalog)",
+        problems
+            .orphans
+            .iter()
+            .map(|row| format!("{}   (owner: {})", field(row, "ref"), row["owner"].as_str().unwrap_or("none")))
+            .collect(),
+    );
+    section(
+        &mut output,
+        "owners that are not a Group or User",
+        problems
+            .invalid_owners
+            .iter()
+            .map(|row| format!("{} is owned by {}", field(row, "ref"), field(row, "owner")))
+            .collect(),
+    );
+    section(
+        &mut output,
+        "aliases claimed twice",
+        problems
+            .duplicate_aliases
+            .iter()
+            .map(|row| format!("{} claimed by {}", field(row, "alias"), row["entities"]))
+            .collect(),
+    );
+    section(
+        &mut output,
+        "cycles",
+        problems
+            .cycles
+            .iter()
+            .map(|cycle| format!("{} → {}", cycle.join(" → "), cycle[0]))
+            .collect(),
+    );
+    section(
+        &mut output,
+        "stale or failing repositories",
+        problems
+            .stale_repos
+            .iter()
+            .map(|row| {
+                format!(
+                    "{} ({}): {}",
+                    field(row, "repo"),
+                    field(row, "status"),
+                    row["error"].as_str().unwrap_or("never read")
+                )
+            })
+            .collect(),
+    );
+    section(
+        &mut output,
+        "invalid files",
+        problems
+            .invalid_files
+            .iter()
+            .map(|row| format!("{} ({} errors)", field(row, "file"), row["errors"]))
+            .collect(),
+    );
     output
 }

@@ -73,7 +73,10 @@ pub fn validate_paths(paths: &[PathBuf], options: Options) -> Result<Report, Dis
 /// Validates exactly these files.
 pub fn validate_files(files: &[PathBuf], options: Options) -> Report {
     let parsed = read_all(files, options.threads);
-    let mut report = Report { files_checked: files.len(), ..Report::default() };
+    let mut report = Report {
+        files_checked: files.len(),
+        ..Report::default()
+    };
     for (file, text, parsed_file) in parsed {
         if !parsed_file.diagnostics.is_empty()
             && let Some(text) = text
@@ -92,9 +95,9 @@ pub fn validate_files(files: &[PathBuf], options: Options) -> Report {
             report.sources.insert(diagnostic.file.clone(), text);
         }
     }
-    report.diagnostics.sort_by(|left, right| {
-        (&left.file, left.line, left.column, left.code).cmp(&(&right.file, right.line, right.column, right.code))
-    });
+    report
+        .diagnostics
+        .sort_by(|left, right| (&left.file, left.line, left.column, left.code).cmp(&(&right.file, right.line, right.column, right.code)));
     report
 }
 
@@ -166,7 +169,14 @@ pub fn read_one(path: &std::path::Path) -> FileResult {
         }
         Ok(Err(length)) => {
             let diagnostic = descriptor::file_too_large(&name, length, MAX_FILE_BYTES);
-            (name, None, ParsedFile { entities: Vec::new(), diagnostics: vec![diagnostic] })
+            (
+                name,
+                None,
+                ParsedFile {
+                    entities: Vec::new(),
+                    diagnostics: vec![diagnostic],
+                },
+            )
         }
         Err(error) => (name.clone(), None, read_error(format!("cannot read the file: {error}"))),
     }

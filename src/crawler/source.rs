@@ -52,7 +52,10 @@ impl Source {
     /// place, and `file://` URLs, fetched into a mirror. Refused: every other scheme (`ext::`, `http://`, `git://`, `fd::`…) and
     /// bare `host:path`, which git would guess to be ssh.
     pub fn parse(text: &str, branch: Option<String>, name: Option<String>, origin: Origin) -> Result<Source, SourceError> {
-        let refuse = |reason: &str| SourceError { source: redact(text), reason: reason.to_owned() };
+        let refuse = |reason: &str| SourceError {
+            source: redact(text),
+            reason: reason.to_owned(),
+        };
         let text = text.trim();
         if text.is_empty() {
             return Err(refuse("it is empty"));
@@ -79,7 +82,9 @@ impl Source {
         } else if is_scp_like(text) {
             Location::Remote(text.to_owned())
         } else if text.contains(':') && !text.starts_with('/') && !text.starts_with('.') {
-            return Err(refuse("`host:path` is ambiguous; write `ssh://host/path` or a path starting with `/` or `./`"));
+            return Err(refuse(
+                "`host:path` is ambiguous; write `ssh://host/path` or a path starting with `/` or `./`",
+            ));
         } else {
             if origin != Origin::Operator {
                 return Err(refuse("local paths are only accepted from the command line or the config file"));
@@ -88,20 +93,31 @@ impl Source {
         };
         let url = redact(text);
         let name = name.unwrap_or_else(|| default_name(&url));
-        Ok(Source { location, url, name, branch })
+        Ok(Source {
+            location,
+            url,
+            name,
+            branch,
+        })
     }
 }
 
 /// `user@host:path` with no scheme: the ssh form git documents.
 fn is_scp_like(text: &str) -> bool {
-    let Some((user_host, path)) = text.split_once(':') else { return false };
-    let Some((user, host)) = user_host.split_once('@') else { return false };
+    let Some((user_host, path)) = text.split_once(':') else {
+        return false;
+    };
+    let Some((user, host)) = user_host.split_once('@') else {
+        return false;
+    };
     !user.is_empty() && !host.is_empty() && !path.is_empty() && !host.contains('/') && !user.contains('/')
 }
 
 /// The URL without a password or token (`https://user:secret@host` → `https://user@host`).
 pub fn redact(text: &str) -> String {
-    let Some((scheme, rest)) = text.split_once("://") else { return text.to_owned() };
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return text.to_owned();
+    };
     let authority_end = rest.find('/').unwrap_or(rest.len());
     let (authority, path) = rest.split_at(authority_end);
     match authority.rsplit_once('@') {
@@ -131,12 +147,30 @@ mod tests {
 
     #[test]
     fn allow_list() {
-        assert!(matches!(parse("https://example.com/org/repo.git", Origin::Network), Ok(Location::Remote(_))));
-        assert!(matches!(parse("ssh://git@example.com/org/repo.git", Origin::Network), Ok(Location::Remote(_))));
-        assert!(matches!(parse("git@example.com:org/repo.git", Origin::Network), Ok(Location::Remote(_))));
+        assert!(matches!(
+            parse("https://example.com/org/repo.git", Origin::Network),
+            Ok(Location::Remote(_))
+        ));
+        assert!(matches!(
+            parse("ssh://git@example.com/org/repo.git", Origin::Network),
+            Ok(Location::Remote(_))
+        ));
+        assert!(matches!(
+            parse("git@example.com:org/repo.git", Origin::Network),
+            Ok(Location::Remote(_))
+        ));
         assert!(matches!(parse("/srv/repos/a", Origin::Operator), Ok(Location::Local(_))));
         assert!(matches!(parse("./repos/a", Origin::Operator), Ok(Location::Local(_))));
-        for refused in ["ext::sh -c touch% /tmp/pwned", "http://example.com/a", "git://example.com/a", "fd::17", "example.com:org/repo", "-uhelp", "https://", ""] {
+        for refused in [
+            "ext::sh -c touch% /tmp/pwned",
+            "http://example.com/a",
+            "git://example.com/a",
+            "fd::17",
+            "example.com:org/repo",
+            "-uhelp",
+            "https://",
+            "",
+        ] {
             assert!(parse(refused, Origin::Operator).is_err(), "{refused} must be refused");
         }
         assert!(parse("/srv/repos/a", Origin::Network).is_err());

@@ -6,19 +6,30 @@ use std::collections::BTreeMap;
 use crate::descriptor::fields::{Reporter, is_placeholder};
 use crate::descriptor::yaml::{Document, Node};
 use crate::domain::names::{
-    is_valid_annotation_key, is_valid_api_version, is_valid_kind, is_valid_label_key, is_valid_label_value,
-    is_valid_namespace, is_valid_object_name, is_valid_tag, is_valid_url, slugify,
+    is_valid_annotation_key, is_valid_api_version, is_valid_kind, is_valid_label_key, is_valid_label_value, is_valid_namespace,
+    is_valid_object_name, is_valid_tag, is_valid_url, slugify,
 };
 use crate::domain::{
-    ALIASES_ANNOTATION, Code, DEFAULT_NAMESPACE, Entity, EntityRef, Format, Link, Provenance, RefError, Relation,
-    RelationType, Severity, Target,
+    ALIASES_ANNOTATION, Code, DEFAULT_NAMESPACE, Entity, EntityRef, Format, Link, Provenance, RefError, Relation, RelationType, Severity,
+    Target,
 };
 
 /// Backstage refuses any other root key in a source file (`relations` and `status` are computed
 /// by the catalog, never written by hand).
 const ROOT_KEYS: &[&str] = &["apiVersion", "kind", "metadata", "spec"];
-const METADATA_KEYS: &[&str] =
-    &["name", "namespace", "title", "description", "labels", "annotations", "tags", "links", "uid", "etag", "generation"];
+const METADATA_KEYS: &[&str] = &[
+    "name",
+    "namespace",
+    "title",
+    "description",
+    "labels",
+    "annotations",
+    "tags",
+    "links",
+    "uid",
+    "etag",
+    "generation",
+];
 /// Spec fields that people put into `metadata` by mistake.
 const SPEC_FIELDS_OFTEN_MISPLACED: &[&str] = &["owner", "lifecycle", "type", "system", "dependsOn"];
 const BACKSTAGE_VERSIONS: &[&str] = &["backstage.io/v1alpha1", "backstage.io/v1beta1"];
@@ -46,11 +57,27 @@ struct SpecField {
 use Shape::{List, Map, MapOrList, Text, TextList};
 
 const fn field(key: &'static str, shape: Shape, required: bool) -> SpecField {
-    SpecField { key, shape, required, relation: None }
+    SpecField {
+        key,
+        shape,
+        required,
+        relation: None,
+    }
 }
 
-const fn reference(key: &'static str, shape: Shape, required: bool, relation: RelationType, default_kind: Option<&'static str>) -> SpecField {
-    SpecField { key, shape, required, relation: Some((relation, default_kind)) }
+const fn reference(
+    key: &'static str,
+    shape: Shape,
+    required: bool,
+    relation: RelationType,
+    default_kind: Option<&'static str>,
+) -> SpecField {
+    SpecField {
+        key,
+        shape,
+        required,
+        relation: Some((relation, default_kind)),
+    }
 }
 
 use RelationType::*;
@@ -97,7 +124,10 @@ const GROUP: &[SpecField] = &[
     reference("children", TextList, true, ParentOf, Some("group")),
     reference("members", TextList, false, HasMember, Some("user")),
 ];
-const USER: &[SpecField] = &[field("profile", Map, false), reference("memberOf", TextList, true, MemberOf, Some("group"))];
+const USER: &[SpecField] = &[
+    field("profile", Map, false),
+    reference("memberOf", TextList, true, MemberOf, Some("group")),
+];
 const LOCATION: &[SpecField] = &[
     field("type", Text, false),
     field("target", Text, false),
@@ -142,7 +172,8 @@ pub(crate) fn read_document(reporter: &mut Reporter, document: &Document) -> Opt
     let api_version = reporter.required(root, "apiVersion", "the entity").and_then(|node| {
         let text = reporter.string(node, "apiVersion")?;
         if !is_valid_api_version(text) {
-            reporter.report(Code::InvalidApiVersion, node, format!("`{text}` is not a valid apiVersion"))
+            reporter
+                .report(Code::InvalidApiVersion, node, format!("`{text}` is not a valid apiVersion"))
                 .hint = Some("use `backstage.io/v1alpha1`".to_owned());
             return None;
         }
@@ -157,7 +188,12 @@ pub(crate) fn read_document(reporter: &mut Reporter, document: &Document) -> Opt
             return None;
         }
         if !is_valid_kind(text) {
-            reporter.report(Code::InvalidKind, node, format!("`{text}` is not a valid kind: it must be letters and digits, starting with a letter"))
+            reporter
+                .report(
+                    Code::InvalidKind,
+                    node,
+                    format!("`{text}` is not a valid kind: it must be letters and digits, starting with a letter"),
+                )
                 .hint = suggest_kind(text).map(|kind| format!("did you mean `{kind}`?"));
             return None;
         }
@@ -179,11 +215,18 @@ pub(crate) fn read_document(reporter: &mut Reporter, document: &Document) -> Opt
     if let (Some((kind_name, _, versions)), Some((version, node))) = (known, api_version)
         && !versions.contains(&version)
     {
-        reporter.report(Code::InvalidApiVersion, node, format!("{kind_name} entities do not use apiVersion `{version}`"))
+        reporter
+            .report(
+                Code::InvalidApiVersion,
+                node,
+                format!("{kind_name} entities do not use apiVersion `{version}`"),
+            )
             .hint = Some(format!("use one of: {}", versions.join(", ")));
     }
 
-    let metadata = reporter.required(root, "metadata", "the entity").and_then(|node| read_metadata(reporter, node));
+    let metadata = reporter
+        .required(root, "metadata", "the entity")
+        .and_then(|node| read_metadata(reporter, node));
 
     let spec = root.get("spec");
     let mut relations = Vec::new();
@@ -191,7 +234,9 @@ pub(crate) fn read_document(reporter: &mut Reporter, document: &Document) -> Opt
     if let Some((kind_name, fields, _)) = known {
         match spec {
             None => {
-                reporter.report(Code::MissingField, root, format!("a {kind_name} entity needs a `spec`")).end = None;
+                reporter
+                    .report(Code::MissingField, root, format!("a {kind_name} entity needs a `spec`"))
+                    .end = None;
             }
             Some(spec) => {
                 let namespace = metadata.as_ref().map_or(DEFAULT_NAMESPACE, |metadata| metadata.namespace.as_str());
@@ -205,7 +250,13 @@ pub(crate) fn read_document(reporter: &mut Reporter, document: &Document) -> Opt
     let aliases = metadata
         .annotations
         .get(ALIASES_ANNOTATION)
-        .map(|text| text.split(',').map(str::trim).filter(|alias| !alias.is_empty()).map(str::to_owned).collect())
+        .map(|text| {
+            text.split(',')
+                .map(str::trim)
+                .filter(|alias| !alias.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default();
     let owner = relations
         .iter()
@@ -235,7 +286,12 @@ pub(crate) fn read_document(reporter: &mut Reporter, document: &Document) -> Opt
         aliases,
         relations,
         document: serde_json::Value::Null, // Filled in by the caller, which owns the tree.
-        provenance: Provenance { file: reporter.file.to_owned(), document: document.index, position: root.start, format: Format::Backstage },
+        provenance: Provenance {
+            file: reporter.file.to_owned(),
+            document: document.index,
+            position: root.start,
+            format: Format::Backstage,
+        },
     })
 }
 
@@ -283,7 +339,12 @@ fn read_metadata(reporter: &mut Reporter, node: &Node) -> Option<Metadata> {
         None => Some(DEFAULT_NAMESPACE.to_owned()),
         Some(namespace_node) => reporter.string(namespace_node, "metadata.namespace").and_then(|namespace| {
             if !is_valid_namespace(namespace) {
-                reporter.report(Code::InvalidNamespace, namespace_node, format!("`{namespace}` is not a valid namespace"))
+                reporter
+                    .report(
+                        Code::InvalidNamespace,
+                        namespace_node,
+                        format!("`{namespace}` is not a valid namespace"),
+                    )
                     .hint = Some("namespaces are lowercase letters, digits and `-`, at most 63 characters".to_owned());
                 return None;
             }
@@ -291,13 +352,21 @@ fn read_metadata(reporter: &mut Reporter, node: &Node) -> Option<Metadata> {
         }),
     };
 
-    let title = node.get("title").and_then(|title| reporter.string(title, "metadata.title")).map(str::to_owned);
-    let description = node.get("description").and_then(|description| reporter.string(description, "metadata.description")).map(str::to_owned);
+    let title = node
+        .get("title")
+        .and_then(|title| reporter.string(title, "metadata.title"))
+        .map(str::to_owned);
+    let description = node
+        .get("description")
+        .and_then(|description| reporter.string(description, "metadata.description"))
+        .map(str::to_owned);
 
     let mut tags = Vec::new();
     if let Some(tags_node) = node.get("tags") {
         for tag_node in reporter.sequence(tags_node, "metadata.tags", false) {
-            let Some(tag) = reporter.string(tag_node, "metadata.tags[]") else { continue };
+            let Some(tag) = reporter.string(tag_node, "metadata.tags[]") else {
+                continue;
+            };
             if is_valid_tag(tag) {
                 tags.push(tag.to_owned());
             } else {
@@ -312,22 +381,35 @@ fn read_metadata(reporter: &mut Reporter, node: &Node) -> Option<Metadata> {
         }
     }
 
-    let labels = read_string_map(reporter, node.get("labels"), "metadata.labels", |reporter, key_node, key, value_node, value| {
-        if !is_valid_label_key(key) {
-            reporter.report(Code::InvalidLabel, key_node, format!("`{key}` is not a valid label key"))
-                .hint = Some("label keys are `[prefix/]name`, the prefix a DNS name, the name like an entity name".to_owned());
-        }
-        if !is_valid_label_value(value) {
-            reporter.report(Code::InvalidLabel, value_node, format!("`{value}` is not a valid label value"))
-                .hint = Some("label values are empty or like an entity name; free text belongs in annotations".to_owned());
-        }
-    });
-    let annotations = read_string_map(reporter, node.get("annotations"), "metadata.annotations", |reporter, key_node, key, _, _| {
-        if !is_valid_annotation_key(key) {
-            reporter.report(Code::InvalidAnnotation, key_node, format!("`{key}` is not a valid annotation key"))
-                .hint = Some("annotation keys are `[prefix/]name`, e.g. `github.com/project-slug`".to_owned());
-        }
-    });
+    let labels = read_string_map(
+        reporter,
+        node.get("labels"),
+        "metadata.labels",
+        |reporter, key_node, key, value_node, value| {
+            if !is_valid_label_key(key) {
+                reporter
+                    .report(Code::InvalidLabel, key_node, format!("`{key}` is not a valid label key"))
+                    .hint = Some("label keys are `[prefix/]name`, the prefix a DNS name, the name like an entity name".to_owned());
+            }
+            if !is_valid_label_value(value) {
+                reporter
+                    .report(Code::InvalidLabel, value_node, format!("`{value}` is not a valid label value"))
+                    .hint = Some("label values are empty or like an entity name; free text belongs in annotations".to_owned());
+            }
+        },
+    );
+    let annotations = read_string_map(
+        reporter,
+        node.get("annotations"),
+        "metadata.annotations",
+        |reporter, key_node, key, _, _| {
+            if !is_valid_annotation_key(key) {
+                reporter
+                    .report(Code::InvalidAnnotation, key_node, format!("`{key}` is not a valid annotation key"))
+                    .hint = Some("annotation keys are `[prefix/]name`, e.g. `github.com/project-slug`".to_owned());
+            }
+        },
+    );
 
     let mut links = Vec::new();
     if let Some(links_node) = node.get("links") {
@@ -338,7 +420,16 @@ fn read_metadata(reporter: &mut Reporter, node: &Node) -> Option<Metadata> {
         }
     }
 
-    Some(Metadata { name: name?, namespace: namespace?, title, description, tags, labels, annotations, links })
+    Some(Metadata {
+        name: name?,
+        namespace: namespace?,
+        title,
+        description,
+        tags,
+        labels,
+        annotations,
+        links,
+    })
 }
 
 fn read_link(reporter: &mut Reporter, node: &Node) -> Option<Link> {
@@ -346,8 +437,8 @@ fn read_link(reporter: &mut Reporter, node: &Node) -> Option<Link> {
     let url = reporter.required(node, "url", "a link").and_then(|url_node| {
         let url = reporter.string(url_node, "url")?;
         if !is_valid_url(url) {
-            reporter.report(Code::InvalidLink, url_node, format!("`{url}` is not a URL"))
-                .hint = Some("links need an absolute URL such as `https://example.com/dashboard`".to_owned());
+            reporter.report(Code::InvalidLink, url_node, format!("`{url}` is not a URL")).hint =
+                Some("links need an absolute URL such as `https://example.com/dashboard`".to_owned());
             return None;
         }
         Some(url.to_owned())
@@ -364,7 +455,12 @@ fn read_link(reporter: &mut Reporter, node: &Node) -> Option<Link> {
     let title = optional_string("title");
     let icon = optional_string("icon");
     let link_type = optional_string("type");
-    Some(Link { url: url?, title, icon, link_type })
+    Some(Link {
+        url: url?,
+        title,
+        icon,
+        link_type,
+    })
 }
 
 type StringMapCheck = fn(&mut Reporter, &Node, &str, &Node, &str);
@@ -376,7 +472,9 @@ fn read_string_map(reporter: &mut Reporter, node: Option<&Node>, field: &str, ch
     };
     for (key_node, value_node) in entries {
         let Some(key) = key_node.as_key() else { continue };
-        let Some(value) = reporter.string(value_node, &format!("{field}.{key}")) else { continue };
+        let Some(value) = reporter.string(value_node, &format!("{field}.{key}")) else {
+            continue;
+        };
         check(reporter, key_node, key, value_node, value);
         map.insert(key.to_owned(), value.to_owned());
     }
@@ -398,26 +496,37 @@ fn read_spec(
     relations: &mut Vec<Relation>,
 ) -> SpecValues {
     let mut values = SpecValues::default();
-    let Some(entries) = reporter.mapping(spec, "spec") else { return values };
+    let Some(entries) = reporter.mapping(spec, "spec") else {
+        return values;
+    };
     let known_keys: Vec<&str> = fields.iter().map(|field| field.key).collect();
     reporter.unknown_keys(entries, &known_keys, &format!("the {kind} spec"), true);
 
     for field in fields {
         let Some(node) = spec.get(field.key) else {
             if field.required {
-                reporter.report(Code::MissingField, spec, format!("the {kind} spec is missing the required field `{}`", field.key)).end = None;
+                reporter
+                    .report(
+                        Code::MissingField,
+                        spec,
+                        format!("the {kind} spec is missing the required field `{}`", field.key),
+                    )
+                    .end = None;
             }
             continue;
         };
         let path = format!("spec.{}", field.key);
         match field.shape {
             Shape::Text => {
-                let Some(text) = reporter.string_or_placeholder(node, &path) else { continue };
+                let Some(text) = reporter.string_or_placeholder(node, &path) else {
+                    continue;
+                };
                 match field.key {
                     "type" => values.entity_type = Some(text.to_owned()),
                     "lifecycle" => values.lifecycle = Some(text.to_owned()),
                     "presence" if !matches!(text, "required" | "optional") => {
-                        reporter.report(Code::InvalidValue, node, format!("`{text}` is not a valid presence"))
+                        reporter
+                            .report(Code::InvalidValue, node, format!("`{text}` is not a valid presence"))
                             .hint = Some("use `required` or `optional`".to_owned());
                     }
                     _ => {}
@@ -428,7 +537,9 @@ fn read_spec(
             }
             Shape::TextList => {
                 for item in reporter.sequence(node, &path, false) {
-                    let Some(text) = reporter.non_empty_string(item, &format!("{path}[]")) else { continue };
+                    let Some(text) = reporter.non_empty_string(item, &format!("{path}[]")) else {
+                        continue;
+                    };
                     if let Some((relation_type, default_kind)) = field.relation {
                         add_relation(reporter, item, text, relation_type, default_kind, namespace, relations);
                     }
@@ -475,14 +586,27 @@ fn add_relation(
     relations: &mut Vec<Relation>,
 ) {
     match EntityRef::parse(text, default_kind, namespace) {
-        Ok(target) => relations.push(Relation { relation_type, target: Target::Entity(target), position: node.start }),
+        Ok(target) => relations.push(Relation {
+            relation_type,
+            target: Target::Entity(target),
+            position: node.start,
+        }),
         Err(RefError::EmptyPart) => {
-            reporter.report(Code::InvalidEntityRef, node, format!("`{text}` is not a valid entity reference"))
+            reporter
+                .report(Code::InvalidEntityRef, node, format!("`{text}` is not a valid entity reference"))
                 .hint = Some("references are `[kind:][namespace/]name`, e.g. `group:default/payments-team`".to_owned());
         }
         Err(RefError::MissingKind) => {
-            reporter.report(Code::RefKindRequired, node, format!("`{text}` does not say which kind of entity it is"))
-                .hint = Some(format!("`{}` has no default kind: write e.g. `resource:{text}` or `component:{text}`", relation_type.as_str()));
+            reporter
+                .report(
+                    Code::RefKindRequired,
+                    node,
+                    format!("`{text}` does not say which kind of entity it is"),
+                )
+                .hint = Some(format!(
+                "`{}` has no default kind: write e.g. `resource:{text}` or `component:{text}`",
+                relation_type.as_str()
+            ));
         }
     }
 }

@@ -12,17 +12,24 @@ pub(crate) struct Reporter<'file> {
 
 impl<'file> Reporter<'file> {
     pub fn new(file: &'file str) -> Self {
-        Reporter { file, diagnostics: Vec::new() }
+        Reporter {
+            file,
+            diagnostics: Vec::new(),
+        }
     }
 
     /// Reports a problem that spans `node`.
     pub fn report(&mut self, code: Code, node: &Node, message: impl Into<String>) -> &mut Diagnostic {
-        self.diagnostics.push(Diagnostic::new(code, self.file, node.start, message).with_end(node.end));
+        self.diagnostics
+            .push(Diagnostic::new(code, self.file, node.start, message).with_end(node.end));
         self.diagnostics.last_mut().expect("just pushed")
     }
 
     pub fn error_count(&self) -> usize {
-        self.diagnostics.iter().filter(|diagnostic| diagnostic.severity == Severity::Error).count()
+        self.diagnostics
+            .iter()
+            .filter(|diagnostic| diagnostic.severity == Severity::Error)
+            .count()
     }
 
     /// Reports that `node` should have been `expected` (e.g. "a string").
@@ -90,8 +97,12 @@ impl<'file> Reporter<'file> {
     pub fn required<'node>(&mut self, mapping: &'node Node, key: &str, within: &str) -> Option<&'node Node> {
         let value = mapping.get(key);
         if value.is_none() {
-            self.report(Code::MissingField, mapping, format!("{within} is missing the required field `{key}`"))
-                .end = None;
+            self.report(
+                Code::MissingField,
+                mapping,
+                format!("{within} is missing the required field `{key}`"),
+            )
+            .end = None;
         }
         value
     }

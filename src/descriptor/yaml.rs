@@ -56,13 +56,23 @@ impl Node {
     /// The node's text when it is a string scalar (quoted, or plain and resolved as a string).
     pub fn as_str(&self) -> Option<&str> {
         match &self.value {
-            Value::Scalar(Scalar { text, kind: ScalarKind::Str, .. }) => Some(text),
+            Value::Scalar(Scalar {
+                text,
+                kind: ScalarKind::Str,
+                ..
+            }) => Some(text),
             _ => None,
         }
     }
 
     pub fn is_null(&self) -> bool {
-        matches!(&self.value, Value::Scalar(Scalar { kind: ScalarKind::Null, .. }))
+        matches!(
+            &self.value,
+            Value::Scalar(Scalar {
+                kind: ScalarKind::Null,
+                ..
+            })
+        )
     }
 
     pub fn as_mapping(&self) -> Option<&[(Node, Node)]> {
@@ -135,7 +145,11 @@ impl Node {
     pub fn into_json(self) -> serde_json::Value {
         use serde_json::Value as Json;
         match self.value {
-            Value::Scalar(Scalar { kind: ScalarKind::Str, text, .. }) => Json::String(text),
+            Value::Scalar(Scalar {
+                kind: ScalarKind::Str,
+                text,
+                ..
+            }) => Json::String(text),
             Value::Scalar(_) => self.to_json(),
             Value::Sequence(items) => Json::Array(items.into_iter().map(Node::into_json).collect()),
             Value::Mapping(entries) => Json::Object(
@@ -204,15 +218,23 @@ pub fn parse(text: &str, file: &str) -> (Vec<Document>, Vec<Diagnostic>) {
 }
 
 fn position(marker: Marker) -> Position {
-    Position { line: marker.line() as u32, column: marker.col() as u32 + 1 }
+    Position {
+        line: marker.line() as u32,
+        column: marker.col() as u32 + 1,
+    }
 }
 
 fn scan_error(error: &ScanError, file: &str) -> Diagnostic {
     let at = position(*error.marker());
     let info = error.info();
     if info.contains("tab") {
-        return Diagnostic::new(Code::TabIndentation, file, at, format!("a tab is used where YAML needs spaces ({info})"))
-            .with_hint("indent with spaces; YAML forbids tabs in indentation");
+        return Diagnostic::new(
+            Code::TabIndentation,
+            file,
+            at,
+            format!("a tab is used where YAML needs spaces ({info})"),
+        )
+        .with_hint("indent with spaces; YAML forbids tabs in indentation");
     }
     if info.contains("recursion limit") {
         return Diagnostic::new(Code::NestingTooDeep, file, at, "collections are nested too deeply to parse");
@@ -221,8 +243,17 @@ fn scan_error(error: &ScanError, file: &str) -> Diagnostic {
 }
 
 enum Frame {
-    Sequence { items: Vec<Node>, start: Position, anchor: usize },
-    Mapping { entries: Vec<(Node, Node)>, key: Option<Node>, start: Position, anchor: usize },
+    Sequence {
+        items: Vec<Node>,
+        start: Position,
+        anchor: usize,
+    },
+    Mapping {
+        entries: Vec<(Node, Node)>,
+        key: Option<Node>,
+        start: Position,
+        anchor: usize,
+    },
 }
 
 struct Builder<'file> {
@@ -260,7 +291,10 @@ impl<'file> Builder<'file> {
             }
             Event::DocumentEnd => {
                 if let Some(root) = self.root.take() {
-                    self.documents.push(Document { index: self.document_index, root });
+                    self.documents.push(Document {
+                        index: self.document_index,
+                        root,
+                    });
                 }
                 self.document_index += 1;
             }
@@ -269,23 +303,56 @@ impl<'file> Builder<'file> {
                 let forced_string = tag.as_ref().is_some_and(|tag| tag.suffix == "str");
                 let plain = style == ScalarStyle::Plain && !forced_string;
                 let kind = if plain { resolve_core_schema(&text) } else { ScalarKind::Str };
-                let node = Node { value: Value::Scalar(Scalar { text: text.into_owned(), kind, plain }), start, end };
+                let node = Node {
+                    value: Value::Scalar(Scalar {
+                        text: text.into_owned(),
+                        kind,
+                        plain,
+                    }),
+                    start,
+                    end,
+                };
                 self.finish(node, anchor)?;
             }
             Event::SequenceStart(anchor, _) => {
                 self.enter(start)?;
-                self.stack.push(Frame::Sequence { items: Vec::new(), start, anchor });
+                self.stack.push(Frame::Sequence {
+                    items: Vec::new(),
+                    start,
+                    anchor,
+                });
             }
             Event::MappingStart(anchor, _) => {
                 self.enter(start)?;
-                self.stack.push(Frame::Mapping { entries: Vec::new(), key: None, start, anchor });
+                self.stack.push(Frame::Mapping {
+                    entries: Vec::new(),
+                    key: None,
+                    start,
+                    anchor,
+                });
             }
             Event::SequenceEnd | Event::MappingEnd => {
                 let node_and_anchor = match self.stack.pop() {
-                    Some(Frame::Sequence { items, start, anchor }) => (Node { value: Value::Sequence(items), start, end }, anchor),
-                    Some(Frame::Mapping { entries, start, anchor, .. }) => {
+                    Some(Frame::Sequence { items, start, anchor }) => (
+                        Node {
+                            value: Value::Sequence(items),
+                            start,
+                            end,
+                        },
+                        anchor,
+                    ),
+                    Some(Frame::Mapping {
+                        entries, start, anchor, ..
+                    }) => {
                         self.check_duplicate_keys(&entries);
-                        (Node { value: Value::Mapping(entries), start, end }, anchor)
+                        (
+                            Node {
+                                value: Value::Mapping(entries),
+                                start,
+                                end,
+                            },
+                            anchor,
+                        )
                     }
                     None => return Ok(()),
                 };
@@ -294,7 +361,12 @@ impl<'file> Builder<'file> {
             }
             Event::Alias(anchor) => {
                 let Some((node, count)) = self.anchors.get(&anchor) else {
-                    return Err(Box::new(Diagnostic::new(Code::YamlSyntax, self.file, start, "an alias refers to an unknown anchor")));
+                    return Err(Box::new(Diagnostic::new(
+                        Code::YamlSyntax,
+                        self.file,
+                        start,
+                        "an alias refers to an unknown anchor",
+                    )));
                 };
                 let (node, count) = (node.clone(), *count);
                 self.spend(count, start)?;
@@ -308,8 +380,13 @@ impl<'file> Builder<'file> {
     fn enter(&mut self, at: Position) -> Result<(), Abort> {
         if self.stack.len() >= MAX_DEPTH {
             return Err(Box::new(
-                Diagnostic::new(Code::NestingTooDeep, self.file, at, format!("collections are nested more than {MAX_DEPTH} levels deep"))
-                    .with_hint("a descriptor never needs this; the file is probably generated or malicious"),
+                Diagnostic::new(
+                    Code::NestingTooDeep,
+                    self.file,
+                    at,
+                    format!("collections are nested more than {MAX_DEPTH} levels deep"),
+                )
+                .with_hint("a descriptor never needs this; the file is probably generated or malicious"),
             ));
         }
         Ok(())
@@ -322,8 +399,13 @@ impl<'file> Builder<'file> {
                 Ok(())
             }
             None => Err(Box::new(
-                Diagnostic::new(Code::AliasExpansionLimit, self.file, at, format!("the file expands to more than {MAX_NODES} YAML nodes"))
-                    .with_hint("aliases (`*name`) that repeat anchors many times can blow up a document; write the values out"),
+                Diagnostic::new(
+                    Code::AliasExpansionLimit,
+                    self.file,
+                    at,
+                    format!("the file expands to more than {MAX_NODES} YAML nodes"),
+                )
+                .with_hint("aliases (`*name`) that repeat anchors many times can blow up a document; write the values out"),
             )),
         }
     }
@@ -340,8 +422,13 @@ impl<'file> Builder<'file> {
                 None => {
                     if !matches!(node.value, Value::Scalar(_)) {
                         return Err(Box::new(
-                            Diagnostic::new(Code::YamlSyntax, self.file, node.start, format!("a mapping key is {}, but keys must be plain values", node.type_name()))
-                                .with_hint("an unquoted `{` or `[` starts a collection; quote the value if it is text such as `{{ name }}`"),
+                            Diagnostic::new(
+                                Code::YamlSyntax,
+                                self.file,
+                                node.start,
+                                format!("a mapping key is {}, but keys must be plain values", node.type_name()),
+                            )
+                            .with_hint("an unquoted `{` or `[` starts a collection; quote the value if it is text such as `{{ name }}`"),
                         ));
                     }
                     *key = Some(node);
@@ -361,9 +448,17 @@ impl<'file> Builder<'file> {
             let Some(text) = key.as_key() else { continue };
             if let Some(first) = seen.get(text) {
                 self.diagnostics.push(
-                    Diagnostic::new(Code::DuplicateKey, self.file, key.start, format!("the key `{text}` appears twice in this mapping"))
-                        .with_end(key.end)
-                        .with_hint(format!("first defined at line {}; YAML parsers disagree on which one wins, so remove one", first.start.line)),
+                    Diagnostic::new(
+                        Code::DuplicateKey,
+                        self.file,
+                        key.start,
+                        format!("the key `{text}` appears twice in this mapping"),
+                    )
+                    .with_end(key.end)
+                    .with_hint(format!(
+                        "first defined at line {}; YAML parsers disagree on which one wins, so remove one",
+                        first.start.line
+                    )),
                 );
             } else {
                 seen.insert(text, key);
@@ -395,9 +490,13 @@ fn resolve_core_schema(text: &str) -> ScalarKind {
     }
     let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
     if !digits.is_empty() && digits.bytes().all(|byte| byte.is_ascii_digit()) {
-        return text.parse::<i64>().map_or_else(|_| text.parse::<f64>().map_or(ScalarKind::Str, ScalarKind::Float), ScalarKind::Int);
+        return text
+            .parse::<i64>()
+            .map_or_else(|_| text.parse::<f64>().map_or(ScalarKind::Str, ScalarKind::Float), ScalarKind::Int);
     }
-    let float_shaped = digits.bytes().all(|byte| byte.is_ascii_digit() || matches!(byte, b'.' | b'e' | b'E' | b'-' | b'+'))
+    let float_shaped = digits
+        .bytes()
+        .all(|byte| byte.is_ascii_digit() || matches!(byte, b'.' | b'e' | b'E' | b'-' | b'+'))
         && digits.bytes().any(|byte| byte.is_ascii_digit());
     if float_shaped && let Ok(value) = text.parse::<f64>() {
         return ScalarKind::Float(value);
@@ -461,6 +560,9 @@ mod tests {
     #[test]
     fn aliases_expand_within_budget() {
         let documents = parse_ok("base: &b {x: 1}\ncopy: *b\n");
-        assert_eq!(documents[0].root.get("copy").unwrap().get("x").unwrap().to_json(), serde_json::json!(1));
+        assert_eq!(
+            documents[0].root.get("copy").unwrap().get("x").unwrap().to_json(),
+            serde_json::json!(1)
+        );
     }
 }

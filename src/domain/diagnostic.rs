@@ -189,7 +189,10 @@ impl Diagnostic {
     }
 
     pub fn position(&self) -> Position {
-        Position { line: self.line, column: self.column }
+        Position {
+            line: self.line,
+            column: self.column,
+        }
     }
 }
 
@@ -207,7 +210,11 @@ mod tests {
             assert!(slugs.insert(code.slug()), "duplicate slug {}", code.slug());
             let text = code.as_str();
             assert!(text.len() == 5 && text.starts_with('S') && text[1..].bytes().all(|b| b.is_ascii_digit()));
-            assert!(code.slug().bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'));
+            assert!(
+                code.slug()
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            );
         }
     }
 }

@@ -18,7 +18,9 @@ pub fn is_valid_object_name(text: &str) -> bool {
     }
     let first_and_last_ok = is_alphanumeric(bytes[0]) && is_alphanumeric(bytes[bytes.len() - 1]);
     first_and_last_ok
-        && bytes.iter().all(|&byte| is_alphanumeric(byte) || matches!(byte, b'-' | b'_' | b'.'))
+        && bytes
+            .iter()
+            .all(|&byte| is_alphanumeric(byte) || matches!(byte, b'-' | b'_' | b'.'))
 }
 
 /// A DNS label: lowercase alphanumeric runs separated by dashes, 1 to 63 characters.
@@ -40,17 +42,11 @@ pub fn is_valid_namespace(text: &str) -> bool {
 
 /// A DNS subdomain: dot-separated DNS labels, at most 253 characters.
 pub fn is_valid_dns_subdomain(text: &str) -> bool {
-    !text.is_empty()
-        && text.len() <= MAX_SUBDOMAIN_LENGTH
-        && text.split('.').all(is_valid_dns_label)
+    !text.is_empty() && text.len() <= MAX_SUBDOMAIN_LENGTH && text.split('.').all(is_valid_dns_label)
 }
 
 /// `[prefix/]suffix` where the prefix (if any) and the suffix each pass their own rule.
-fn is_valid_prefix_and_or_suffix(
-    text: &str,
-    is_valid_prefix: fn(&str) -> bool,
-    is_valid_suffix: fn(&str) -> bool,
-) -> bool {
+fn is_valid_prefix_and_or_suffix(text: &str, is_valid_prefix: fn(&str) -> bool, is_valid_suffix: fn(&str) -> bool) -> bool {
     let mut parts = text.split('/');
     match (parts.next(), parts.next(), parts.next()) {
         (Some(suffix), None, None) => is_valid_suffix(suffix),
@@ -62,19 +58,14 @@ fn is_valid_prefix_and_or_suffix(
 /// `apiVersion`: `[dns-subdomain/]suffix`, the suffix alphanumeric and 1 to 63 characters.
 pub fn is_valid_api_version(text: &str) -> bool {
     is_valid_prefix_and_or_suffix(text, is_valid_dns_subdomain, |suffix| {
-        !suffix.is_empty()
-            && suffix.len() <= MAX_NAME_LENGTH
-            && suffix.bytes().all(is_alphanumeric)
+        !suffix.is_empty() && suffix.len() <= MAX_NAME_LENGTH && suffix.bytes().all(is_alphanumeric)
     })
 }
 
 /// `kind`: `^[a-zA-Z][a-z0-9A-Z]*$`, 1 to 63 characters.
 pub fn is_valid_kind(text: &str) -> bool {
     let bytes = text.as_bytes();
-    !bytes.is_empty()
-        && bytes.len() <= MAX_NAME_LENGTH
-        && bytes[0].is_ascii_alphabetic()
-        && bytes.iter().all(|&byte| is_alphanumeric(byte))
+    !bytes.is_empty() && bytes.len() <= MAX_NAME_LENGTH && bytes[0].is_ascii_alphabetic() && bytes.iter().all(|&byte| is_alphanumeric(byte))
 }
 
 /// A label key: `[dns-subdomain/]object-name`.
@@ -112,7 +103,9 @@ pub fn is_valid_url(text: &str) -> bool {
         return false;
     };
     let scheme_ok = scheme.as_bytes().first().is_some_and(u8::is_ascii_alphabetic)
-        && scheme.bytes().all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'+' | b'-' | b'.'));
+        && scheme
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'+' | b'-' | b'.'));
     if !scheme_ok {
         return false;
     }
@@ -187,7 +180,10 @@ mod tests {
     #[test]
     fn slugs() {
         assert_eq!(slugify("Payments Service").as_deref(), Some("payments-service"));
-        assert_eq!(slugify("  CampusHires2025_Ecommerce_UI ").as_deref(), Some("campushires2025-ecommerce-ui"));
+        assert_eq!(
+            slugify("  CampusHires2025_Ecommerce_UI ").as_deref(),
+            Some("campushires2025-ecommerce-ui")
+        );
         assert_eq!(slugify("日本"), None);
     }
 }

@@ -24,7 +24,12 @@ use crate::domain::{Code, Diagnostic, Entity, Target};
 const WRITER_LOCK: i64 = 0x0073_6578_7461_6e74;
 
 /// Diagnostics about a repository's tree rather than one descriptor's content.
-const TREE_CODES: [Code; 4] = [Code::SymlinkSkipped, Code::SubmoduleSkipped, Code::TooManyDescriptors, Code::FileTooLarge];
+const TREE_CODES: [Code; 4] = [
+    Code::SymlinkSkipped,
+    Code::SubmoduleSkipped,
+    Code::TooManyDescriptors,
+    Code::FileTooLarge,
+];
 
 /// What happened to one descriptor file of the new tip.
 #[derive(Debug, Clone)]
@@ -83,8 +88,11 @@ impl Store {
     /// counts. All of them are applied, or none.
     pub async fn apply_repos(&self, updates: &[RepoUpdate]) -> Result<Vec<ApplyStats>, StoreError> {
         let mut transaction = self.pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(WRITER_LOCK).execute(&mut *transaction).await?;
-    let stats = apply_in(&mut transaction, updates).await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(WRITER_LOCK)
+            .execute(&mut *transaction)
+            .await?;
+        let stats = apply_in(&mut transaction, updates).await?;
         transaction.commit().await?;
         Ok(stats)
     }
@@ -122,8 +130,15 @@ async fn apply_in(transaction: &mut Transaction<'_, Postgres>, updates: &[RepoUp
     }
 
     // Files gone from a tip: their entities, rows, diagnostics and claims go.
-    let tips: HashMap<i64, HashSet<&str>> = updates.iter().map(|update| (update.repo_id, update.files.iter().map(FileUpdate::path).collect())).collect();
-    let gone: Vec<(i64, String)> = stored.iter().filter(|(repo_id, path, _)| !tips[repo_id].contains(path.as_str())).map(|(repo_id, path, _)| (*repo_id, path.clone())).collect();
+    let tips: HashMap<i64, HashSet<&str>> = updates
+        .iter()
+        .map(|update| (update.repo_id, update.files.iter().map(FileUpdate::path).collect()))
+        .collect();
+    let gone: Vec<(i64, String)> = stored
+        .iter()
+        .filter(|(repo_id, path, _)| !tips[repo_id].contains(path.as_str()))
+        .map(|(repo_id, path, _)| (*repo_id, path.clone()))
+        .collect();
     let mut freed_refs: Vec<String> = Vec::new();
     if !gone.is_empty() {
         let (gone_repos, gone_paths): (Vec<i64>, Vec<String>) = gone.iter().cloned().unzip();
@@ -139,7 +154,11 @@ async fn apply_in(transaction: &mut Transaction<'_, Postgres>, updates: &[RepoUp
             stats[position_of[&repo_id]].removed += 1;
             freed_refs.push(entity_ref);
         }
-        for (table, repo_column, path_column) in [("descriptor_files", "repo_id", "path"), ("diagnostics", "repo_id", "file_path"), ("conflicts", "claimant_repo_id", "claimant_path")] {
+        for (table, repo_column, path_column) in [
+            ("descriptor_files", "repo_id", "path"),
+            ("diagnostics", "repo_id", "file_path"),
+            ("conflicts", "claimant_repo_id", "claimant_path"),
+        ] {
             sqlx::query(&format!(
                 "DELETE FROM {table} t USING UNNEST($1::bigint[], $2::text[]) AS gone (repo_id, path) WHERE t.{repo_column} = gone.repo_id AND t.{path_column} = gone.path"
             ))
@@ -158,14 +177,20 @@ async fn apply_in(transaction: &mut Transaction<'_, Postgres>, updates: &[RepoUp
         .iter()
         .flat_map(|update| &update.files)
         .filter_map(|file| match file {
-            FileUpdate::Read { parsed, .. } if !parsed.has_errors() => Some(parsed.entities.iter().map(|entity| entity.entity_ref.to_string())),
+            FileUpdate::Read { parsed, .. } if !parsed.has_errors() => {
+                Some(parsed.entities.iter().map(|entity| entity.entity_ref.to_string()))
+            }
             _ => None,
         })
         .flatten()
         .collect();
     let mut holders: HashMap<String, (i64, i64, String, Json)> = HashMap::new();
     if !all_refs.is_empty() {
-        for row in sqlx::query("SELECT entity_ref, id, repo_id, file_path, document FROM entities WHERE entity_ref = ANY($1)").bind(&all_refs).fetch_all(&mut **transaction).await? {
+        for row in sqlx::query("SELECT entity_ref, id, repo_id, file_path, document FROM entities WHERE entity_ref = ANY($1)")
+            .bind(&all_refs)
+            .fetch_all(&mut **transaction)
+            .await?
+        {
             holders.insert(row.get(0), (row.get(1), row.get(2), row.get(3), row.get(4)));
         }
     }
@@ -179,7 +204,9 @@ async fn apply_in(transaction: &mut Transaction<'_, Postgres>, updates: &[RepoUp
             plan.diagnostics.push((index, repo_id, diagnostic.clone()));
         }
         for file in &update.files {
-            let FileUpdate::Read { path, blob_id, parsed } = file else { continue };
+            let FileUpdate::Read { path, blob_id, parsed } = file else {
+                continue;
+            };
             let valid = !parsed.has_errors();
             plan.diagnosed_files.push((repo_id, path));
             plan.descriptor_rows.push((repo_id, path, blob_id, valid));
@@ -196,17 +223,27 @@ async fn apply_in(transaction: &mut Transaction<'_, Postgres>, updates: &[RepoUp
                 let holder = holders
                     .get(&entity_ref)
                     .map(|(id, holder_repo, holder_path, document)| (Some((*id, document)), *holder_repo, holder_path.clone()))
-                    .or_else(|| claimed_in_batch.get(&entity_ref).map(|(holder_repo, holder_path)| (None, *holder_repo, (*holder_path).to_owned())));
+                    .or_else(|| {
+                        claimed_in_batch
+                            .get(&entity_ref)
+                            .map(|(holder_repo, holder_path)| (None, *holder_repo, (*holder_path).to_owned()))
+                    });
                 match holder {
                     Some((_, holder_repo, holder_path)) if holder_repo != repo_id || holder_path != *path => {
                         let line = entity.provenance.position.line as i32;
                         plan.diagnostics.push((
                             index,
                             repo_id,
-                            Diagnostic::new(Code::EntityConflict, path, entity.provenance.position, format!("`{entity_ref}` is already defined by {holder_path} in another source; that definition keeps it"))
-                                .with_hint("rename this entity, or remove one of the two definitions"),
+                            Diagnostic::new(
+                                Code::EntityConflict,
+                                path,
+                                entity.provenance.position,
+                                format!("`{entity_ref}` is already defined by {holder_path} in another source; that definition keeps it"),
+                            )
+                            .with_hint("rename this entity, or remove one of the two definitions"),
                         ));
-                        plan.conflicts.push((index, entity_ref, holder_repo, holder_path, repo_id, path, line));
+                        plan.conflicts
+                            .push((index, entity_ref, holder_repo, holder_path, repo_id, path, line));
                     }
                     Some((Some((id, document)), _, _)) => {
                         plan.kept_refs.push(entity_ref);
@@ -336,10 +373,17 @@ async fn apply_in(transaction: &mut Transaction<'_, Postgres>, updates: &[RepoUp
         }
     }
     let commits: Vec<&str> = updates.iter().map(|update| update.commit.as_str()).collect();
-    let statuses: Vec<&str> = repo_ids.iter().map(|id| if invalid_counts.contains_key(id) { "stale" } else { "ok" }).collect();
+    let statuses: Vec<&str> = repo_ids
+        .iter()
+        .map(|id| if invalid_counts.contains_key(id) { "stale" } else { "ok" })
+        .collect();
     let errors: Vec<Option<String>> = repo_ids
         .iter()
-        .map(|id| invalid_counts.get(id).map(|count| format!("{count} descriptor file(s) read with errors; their last good entities are kept")))
+        .map(|id| {
+            invalid_counts
+                .get(id)
+                .map(|count| format!("{count} descriptor file(s) read with errors; their last good entities are kept"))
+        })
         .collect();
     sqlx::query(
         "UPDATE repos r SET last_commit = u.commit_id, last_crawled_at = now(), status = u.status, error = u.error
@@ -351,7 +395,9 @@ async fn apply_in(transaction: &mut Transaction<'_, Postgres>, updates: &[RepoUp
     .bind(&errors)
     .execute(&mut **transaction)
     .await?;
-    sqlx::query("UPDATE catalog_state SET version = version + 1").execute(&mut **transaction).await?;
+    sqlx::query("UPDATE catalog_state SET version = version + 1")
+        .execute(&mut **transaction)
+        .await?;
     Ok(stats)
 }
 
@@ -404,12 +450,22 @@ impl<'entity> EntityColumns<'entity> {
 }
 
 /// Inserts entities; returns their ids in the same order.
-async fn insert_entities(transaction: &mut Transaction<'_, Postgres>, updates: &[RepoUpdate], inserts: &[(usize, i64, &str, &Entity)]) -> Result<Vec<i64>, StoreError> {
-    let rows: Vec<(&Entity, &str)> = inserts.iter().map(|(index, _, _, entity)| (*entity, updates[*index].commit.as_str())).collect();
+async fn insert_entities(
+    transaction: &mut Transaction<'_, Postgres>,
+    updates: &[RepoUpdate],
+    inserts: &[(usize, i64, &str, &Entity)],
+) -> Result<Vec<i64>, StoreError> {
+    let rows: Vec<(&Entity, &str)> = inserts
+        .iter()
+        .map(|(index, _, _, entity)| (*entity, updates[*index].commit.as_str()))
+        .collect();
     let columns = EntityColumns::of(&rows);
     let refs: Vec<String> = inserts.iter().map(|(_, _, _, entity)| entity.entity_ref.to_string()).collect();
     let kinds: Vec<&str> = inserts.iter().map(|(_, _, _, entity)| entity.entity_ref.kind.as_str()).collect();
-    let namespaces: Vec<&str> = inserts.iter().map(|(_, _, _, entity)| entity.entity_ref.namespace.as_str()).collect();
+    let namespaces: Vec<&str> = inserts
+        .iter()
+        .map(|(_, _, _, entity)| entity.entity_ref.namespace.as_str())
+        .collect();
     let names: Vec<&str> = inserts.iter().map(|(_, _, _, entity)| entity.entity_ref.name.as_str()).collect();
     let formats: Vec<&str> = inserts.iter().map(|(_, _, _, entity)| entity.provenance.format.as_str()).collect();
     let repos: Vec<i64> = inserts.iter().map(|(_, repo_id, _, _)| *repo_id).collect();
@@ -455,8 +511,15 @@ async fn insert_entities(transaction: &mut Transaction<'_, Postgres>, updates: &
     Ok(refs.iter().map(|entity_ref| by_ref[entity_ref]).collect())
 }
 
-async fn update_entities(transaction: &mut Transaction<'_, Postgres>, updates: &[RepoUpdate], changes: &[(usize, i64, &Entity)]) -> Result<(), StoreError> {
-    let rows: Vec<(&Entity, &str)> = changes.iter().map(|(index, _, entity)| (*entity, updates[*index].commit.as_str())).collect();
+async fn update_entities(
+    transaction: &mut Transaction<'_, Postgres>,
+    updates: &[RepoUpdate],
+    changes: &[(usize, i64, &Entity)],
+) -> Result<(), StoreError> {
+    let rows: Vec<(&Entity, &str)> = changes
+        .iter()
+        .map(|(index, _, entity)| (*entity, updates[*index].commit.as_str()))
+        .collect();
     let columns = EntityColumns::of(&rows);
     let ids: Vec<i64> = changes.iter().map(|(_, id, _)| *id).collect();
     sqlx::query(
@@ -493,8 +556,14 @@ async fn update_entities(transaction: &mut Transaction<'_, Postgres>, updates: &
 /// Replaces the alias rows of the written entities.
 async fn replace_aliases(transaction: &mut Transaction<'_, Postgres>, written: &[(i64, &Entity)]) -> Result<(), StoreError> {
     let ids: Vec<i64> = written.iter().map(|(id, _)| *id).collect();
-    sqlx::query("DELETE FROM entity_aliases WHERE entity_id = ANY($1)").bind(&ids).execute(&mut **transaction).await?;
-    let rows: Vec<(&str, i64)> = written.iter().flat_map(|(id, entity)| entity.aliases.iter().map(move |alias| (alias.as_str(), *id))).collect();
+    sqlx::query("DELETE FROM entity_aliases WHERE entity_id = ANY($1)")
+        .bind(&ids)
+        .execute(&mut **transaction)
+        .await?;
+    let rows: Vec<(&str, i64)> = written
+        .iter()
+        .flat_map(|(id, entity)| entity.aliases.iter().map(move |alias| (alias.as_str(), *id)))
+        .collect();
     if rows.is_empty() {
         return Ok(());
     }
@@ -511,10 +580,22 @@ async fn replace_aliases(transaction: &mut Transaction<'_, Postgres>, written: &
 /// exists (entities inserted earlier in this transaction included).
 async fn replace_relations(transaction: &mut Transaction<'_, Postgres>, written: &[(i64, &Entity)]) -> Result<(), StoreError> {
     let ids: Vec<i64> = written.iter().map(|(id, _)| *id).collect();
-    sqlx::query("DELETE FROM relations WHERE source_id = ANY($1)").bind(&ids).execute(&mut **transaction).await?;
+    sqlx::query("DELETE FROM relations WHERE source_id = ANY($1)")
+        .bind(&ids)
+        .execute(&mut **transaction)
+        .await?;
     let edges: Vec<(i64, &str, String, i32)> = written
         .iter()
-        .flat_map(|(id, entity)| entity.relations.iter().map(move |relation| (*id, relation.relation_type.as_str(), relation.target.to_string(), relation.position.line as i32)))
+        .flat_map(|(id, entity)| {
+            entity.relations.iter().map(move |relation| {
+                (
+                    *id,
+                    relation.relation_type.as_str(),
+                    relation.target.to_string(),
+                    relation.position.line as i32,
+                )
+            })
+        })
         .collect();
     if edges.is_empty() {
         return Ok(());
@@ -570,10 +651,11 @@ async fn record_conflicts(transaction: &mut Transaction<'_, Postgres>, conflicts
 /// When a holder gives a reference up, its claimants get to read their files again on the next
 /// crawl (their blob ids and tip commits are forgotten), so the earliest remaining claim wins.
 async fn release_conflicts(transaction: &mut Transaction<'_, Postgres>, freed_refs: &[String]) -> Result<(), StoreError> {
-    let released: Vec<(i64, String)> = sqlx::query_as("DELETE FROM conflicts WHERE entity_ref = ANY($1) RETURNING claimant_repo_id, claimant_path")
-        .bind(freed_refs)
-        .fetch_all(&mut **transaction)
-        .await?;
+    let released: Vec<(i64, String)> =
+        sqlx::query_as("DELETE FROM conflicts WHERE entity_ref = ANY($1) RETURNING claimant_repo_id, claimant_path")
+            .bind(freed_refs)
+            .fetch_all(&mut **transaction)
+            .await?;
     if released.is_empty() {
         return Ok(());
     }
@@ -583,12 +665,19 @@ async fn release_conflicts(transaction: &mut Transaction<'_, Postgres>, freed_re
         .bind(&paths)
         .execute(&mut **transaction)
         .await?;
-    sqlx::query("UPDATE repos SET last_commit = NULL WHERE id = ANY($1)").bind(&repos).execute(&mut **transaction).await?;
+    sqlx::query("UPDATE repos SET last_commit = NULL WHERE id = ANY($1)")
+        .bind(&repos)
+        .execute(&mut **transaction)
+        .await?;
     Ok(())
 }
 
 /// Replaces the diagnostics of every read file, and each repository's tree diagnostics.
-async fn replace_diagnostics(transaction: &mut Transaction<'_, Postgres>, updates: &[RepoUpdate], plan: &Plan<'_>) -> Result<(), StoreError> {
+async fn replace_diagnostics(
+    transaction: &mut Transaction<'_, Postgres>,
+    updates: &[RepoUpdate],
+    plan: &Plan<'_>,
+) -> Result<(), StoreError> {
     let (file_repos, file_paths): (Vec<i64>, Vec<&str>) = plan.diagnosed_files.iter().copied().unzip();
     let repo_ids: Vec<i64> = updates.iter().map(|update| update.repo_id).collect();
     let tree_codes: Vec<&str> = TREE_CODES.iter().map(|code| code.as_str()).collect();
@@ -612,9 +701,21 @@ async fn replace_diagnostics(transaction: &mut Transaction<'_, Postgres>, update
     let lines: Vec<i32> = plan.diagnostics.iter().map(|(_, _, diagnostic)| diagnostic.line as i32).collect();
     let columns: Vec<i32> = plan.diagnostics.iter().map(|(_, _, diagnostic)| diagnostic.column as i32).collect();
     let codes: Vec<&str> = plan.diagnostics.iter().map(|(_, _, diagnostic)| diagnostic.code.as_str()).collect();
-    let severities: Vec<&str> = plan.diagnostics.iter().map(|(_, _, diagnostic)| diagnostic.severity.as_str()).collect();
-    let messages: Vec<&str> = plan.diagnostics.iter().map(|(_, _, diagnostic)| diagnostic.message.as_str()).collect();
-    let hints: Vec<Option<&str>> = plan.diagnostics.iter().map(|(_, _, diagnostic)| diagnostic.hint.as_deref()).collect();
+    let severities: Vec<&str> = plan
+        .diagnostics
+        .iter()
+        .map(|(_, _, diagnostic)| diagnostic.severity.as_str())
+        .collect();
+    let messages: Vec<&str> = plan
+        .diagnostics
+        .iter()
+        .map(|(_, _, diagnostic)| diagnostic.message.as_str())
+        .collect();
+    let hints: Vec<Option<&str>> = plan
+        .diagnostics
+        .iter()
+        .map(|(_, _, diagnostic)| diagnostic.hint.as_deref())
+        .collect();
     sqlx::query(
         "INSERT INTO diagnostics (repo_id, file_path, line, col, code, severity, message, hint)
          SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::int[], $4::int[], $5::text[], $6::text[], $7::text[], $8::text[])",

@@ -43,7 +43,10 @@ pub struct Dependent {
 
 /// The path from the start to each dependent (refs, start first), in the order given.
 pub fn paths(start: &str, dependents: &[Dependent]) -> Vec<Vec<String>> {
-    let via: HashMap<&str, &str> = dependents.iter().map(|dependent| (dependent.entity_ref.as_str(), dependent.via.as_str())).collect();
+    let via: HashMap<&str, &str> = dependents
+        .iter()
+        .map(|dependent| (dependent.entity_ref.as_str(), dependent.via.as_str()))
+        .collect();
     dependents
         .iter()
         .map(|dependent| {
@@ -137,7 +140,13 @@ impl Store {
 
     /// Direct (`max_depth` 1) or transitive dependencies or dependents, nearest first, each
     /// entity once, at most `max_nodes` of them.
-    pub async fn walk_dependencies(&self, start: i64, direction: Direction, max_depth: u32, max_nodes: usize) -> Result<Vec<Dependent>, StoreError> {
+    pub async fn walk_dependencies(
+        &self,
+        start: i64,
+        direction: Direction,
+        max_depth: u32,
+        max_nodes: usize,
+    ) -> Result<Vec<Dependent>, StoreError> {
         let mut parent: HashMap<i64, i64> = HashMap::new();
         let mut depth_of: HashMap<i64, u32> = HashMap::from([(start, 0)]);
         let mut order: Vec<i64> = Vec::new();
@@ -156,18 +165,23 @@ impl Store {
             let rows: Vec<(i64, i64)> = match &graph {
                 Some(graph) => {
                     let edges = graph.edges(direction);
-                    frontier.iter().flat_map(|from| edges.get(from).into_iter().flatten().map(move |node| (*node, *from))).collect()
+                    frontier
+                        .iter()
+                        .flat_map(|from| edges.get(from).into_iter().flatten().map(move |node| (*node, *from)))
+                        .collect()
                 }
-                None => sqlx::query_as(
-                    "SELECT source_id, target_id FROM relations WHERE target_id = ANY($1) AND type = ANY($2)
+                None => {
+                    sqlx::query_as(
+                        "SELECT source_id, target_id FROM relations WHERE target_id = ANY($1) AND type = ANY($2)
                      UNION ALL
                      SELECT target_id, source_id FROM relations WHERE source_id = ANY($1) AND type = ANY($3) AND target_id IS NOT NULL",
-                )
-                .bind(&frontier)
-                .bind(towards_source)
-                .bind(towards_target)
-                .fetch_all(&self.pool)
-                .await?,
+                    )
+                    .bind(&frontier)
+                    .bind(towards_source)
+                    .bind(towards_target)
+                    .fetch_all(&self.pool)
+                    .await?
+                }
             };
             let mut next = Vec::new();
             for (node, from) in rows {
@@ -191,14 +205,23 @@ impl Store {
             Some(graph) => std::borrow::Cow::Borrowed(&graph.refs),
             None => std::borrow::Cow::Owned(self.refs_of(order.iter().copied().chain(std::iter::once(start)).collect()).await?),
         };
-        Ok(order.iter().map(|node| Dependent { entity_ref: refs[node].clone(), depth: depth_of[node], via: refs[&parent[node]].clone() }).collect())
+        Ok(order
+            .iter()
+            .map(|node| Dependent {
+                entity_ref: refs[node].clone(),
+                depth: depth_of[node],
+                via: refs[&parent[node]].clone(),
+            })
+            .collect())
     }
 
     /// The kept graph, if it is as new as the catalog.
     async fn current_graph(&self) -> Result<Option<std::sync::Arc<GraphSnapshot>>, StoreError> {
         let kept = self.graph.lock().expect("no panic while holding the lock").clone();
         let Some(kept) = kept else { return Ok(None) };
-        let version: i64 = sqlx::query_scalar("SELECT version FROM catalog_state").fetch_one(&self.pool).await?;
+        let version: i64 = sqlx::query_scalar("SELECT version FROM catalog_state")
+            .fetch_one(&self.pool)
+            .await?;
         Ok((kept.version == version).then_some(kept))
     }
 
@@ -206,8 +229,12 @@ impl Store {
     /// version, and keeps them.
     async fn load_graph(&self) -> Result<std::sync::Arc<GraphSnapshot>, StoreError> {
         let mut transaction = self.pool.begin().await?;
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *transaction).await?;
-        let version: i64 = sqlx::query_scalar("SELECT version FROM catalog_state").fetch_one(&mut *transaction).await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *transaction)
+            .await?;
+        let version: i64 = sqlx::query_scalar("SELECT version FROM catalog_state")
+            .fetch_one(&mut *transaction)
+            .await?;
         // "A depends on B" pairs. The types are spelled out so that the planner can use the
         // partial index `relations_dependency_edges` (index-only once the table is vacuumed).
         let pairs: Vec<(i64, i64)> = sqlx::query_as(
@@ -217,9 +244,18 @@ impl Store {
         )
         .fetch_all(&mut *transaction)
         .await?;
-        let refs: HashMap<i64, String> = sqlx::query_as::<_, (i64, String)>("SELECT id, entity_ref FROM entities").fetch_all(&mut *transaction).await?.into_iter().collect();
+        let refs: HashMap<i64, String> = sqlx::query_as::<_, (i64, String)>("SELECT id, entity_ref FROM entities")
+            .fetch_all(&mut *transaction)
+            .await?
+            .into_iter()
+            .collect();
         transaction.commit().await?;
-        let mut snapshot = GraphSnapshot { version, dependents: HashMap::new(), dependencies: HashMap::new(), refs };
+        let mut snapshot = GraphSnapshot {
+            version,
+            dependents: HashMap::new(),
+            dependencies: HashMap::new(),
+            refs,
+        };
         for (dependent, dependency) in pairs {
             snapshot.dependents.entry(dependency).or_default().push(dependent);
             snapshot.dependencies.entry(dependent).or_default().push(dependency);
@@ -298,24 +334,42 @@ impl Store {
         .bind(owner)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.into_iter().map(|row| EntitySummary { id: row.get(0), entity_ref: row.get(1), title: row.get(2), owner_ref: row.get(3) }).collect())
+        Ok(rows
+            .into_iter()
+            .map(|row| EntitySummary {
+                id: row.get(0),
+                entity_ref: row.get(1),
+                title: row.get(2),
+                owner_ref: row.get(3),
+            })
+            .collect())
     }
 
     /// An entity's declared relations and the inverse edges other entities declare towards it.
     pub async fn relations_of(&self, id: i64) -> Result<(Vec<RelationRow>, Vec<RelationRow>), StoreError> {
-        let outgoing = sqlx::query_as::<_, (String, String, bool)>("SELECT type, target_ref, target_id IS NOT NULL FROM relations WHERE source_id = $1 ORDER BY type, target_ref")
-            .bind(id)
-            .fetch_all(&self.pool)
-            .await?;
+        let outgoing = sqlx::query_as::<_, (String, String, bool)>(
+            "SELECT type, target_ref, target_id IS NOT NULL FROM relations WHERE source_id = $1 ORDER BY type, target_ref",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
         let incoming = sqlx::query_as::<_, (String, String)>("SELECT r.type, e.entity_ref FROM relations r JOIN entities e ON e.id = r.source_id WHERE r.target_id = $1 ORDER BY r.type, e.entity_ref")
             .bind(id)
             .fetch_all(&self.pool)
             .await?;
-        let outgoing = outgoing.into_iter().map(|(relation_type, target_ref, resolved)| RelationRow { relation_type, target_ref, resolved }).collect();
+        let outgoing = outgoing
+            .into_iter()
+            .map(|(relation_type, target_ref, resolved)| RelationRow {
+                relation_type,
+                target_ref,
+                resolved,
+            })
+            .collect();
         let incoming = incoming
             .into_iter()
             .map(|(relation_type, source_ref)| RelationRow {
-                relation_type: RelationType::parse(&relation_type).map_or(relation_type.clone(), |parsed| parsed.inverse().as_str().to_owned()),
+                relation_type: RelationType::parse(&relation_type)
+                    .map_or(relation_type.clone(), |parsed| parsed.inverse().as_str().to_owned()),
                 target_ref: source_ref,
                 resolved: true,
             })
@@ -373,7 +427,9 @@ impl Store {
 
     /// Everything a platform team should look at.
     pub async fn problems(&self) -> Result<Problems, StoreError> {
-        let json_rows = |rows: Vec<sqlx::postgres::PgRow>| -> Vec<serde_json::Value> { rows.into_iter().map(|row| row.get::<serde_json::Value, _>(0)).collect() };
+        let json_rows = |rows: Vec<sqlx::postgres::PgRow>| -> Vec<serde_json::Value> {
+            rows.into_iter().map(|row| row.get::<serde_json::Value, _>(0)).collect()
+        };
         let conflicts = sqlx::query(
             "SELECT json_build_object('ref', c.entity_ref, 'holder', h.url || ':' || c.holder_path, 'claimant', k.url || ':' || c.claimant_path || ':' || c.claimant_line)
              FROM conflicts c JOIN repos h ON h.id = c.holder_repo_id JOIN repos k ON k.id = c.claimant_repo_id ORDER BY c.entity_ref, k.url",
@@ -407,9 +463,11 @@ impl Store {
         )
         .fetch_all(&self.pool)
         .await?;
-        let stale_repos = sqlx::query("SELECT json_build_object('repo', url, 'status', status, 'error', error) FROM repos WHERE status <> 'ok' ORDER BY url")
-            .fetch_all(&self.pool)
-            .await?;
+        let stale_repos = sqlx::query(
+            "SELECT json_build_object('repo', url, 'status', status, 'error', error) FROM repos WHERE status <> 'ok' ORDER BY url",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         let invalid_files = sqlx::query(
             "SELECT json_build_object('file', r.url || ':' || f.path,
                  'errors', (SELECT count(*) FROM diagnostics d WHERE d.repo_id = f.repo_id AND d.file_path = f.path AND d.severity = 'error'))
@@ -449,9 +507,16 @@ impl Store {
                     ids.len() - 1
                 })
             };
-            for (source, target, relation_type) in edges.iter().filter(|(_, _, relation_type)| family.contains(&relation_type.as_str())) {
+            for (source, target, relation_type) in edges
+                .iter()
+                .filter(|(_, _, relation_type)| family.contains(&relation_type.as_str()))
+            {
                 // Inverse declarations point the other way: B dependencyOf A means A dependsOn B.
-                let (from, to) = if matches!(relation_type.as_str(), "dependencyOf" | "parentOf") { (*target, *source) } else { (*source, *target) };
+                let (from, to) = if matches!(relation_type.as_str(), "dependencyOf" | "parentOf") {
+                    (*target, *source)
+                } else {
+                    (*source, *target)
+                };
                 let from = node(from, &mut graph);
                 let to = node(to, &mut graph);
                 graph[from].push(to);
@@ -460,10 +525,16 @@ impl Store {
             if found.is_empty() {
                 continue;
             }
-            let refs = self.refs_of(found.iter().flatten().map(|&position| ids[position]).collect()).await?;
+            let refs = self
+                .refs_of(found.iter().flatten().map(|&position| ids[position]).collect())
+                .await?;
             for cycle in found {
                 let mut names: Vec<String> = cycle.iter().map(|&position| refs[&ids[position]].clone()).collect();
-                let smallest = names.iter().enumerate().min_by(|left, right| left.1.cmp(right.1)).map_or(0, |(position, _)| position);
+                let smallest = names
+                    .iter()
+                    .enumerate()
+                    .min_by(|left, right| left.1.cmp(right.1))
+                    .map_or(0, |(position, _)| position);
                 names.rotate_left(smallest);
                 cycles.push(names);
             }

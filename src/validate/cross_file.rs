@@ -24,22 +24,39 @@ pub fn check_across_files(entities: &[Entity], strict: bool) -> Vec<Diagnostic> 
                 None => {
                     let severity = if strict { Severity::Error } else { Severity::Warning };
                     diagnostics.push(
-                        Diagnostic::new(Code::DanglingReference, file, at, format!("`{}` ({}) is not defined in any checked file", relation.target, relation.relation_type.as_str()))
-                            .with_severity(severity)
-                            .with_hint(if strict {
-                                "define it, fix the reference, or validate the repository that defines it together with this one"
-                            } else {
-                                "fine if it lives in a repository not checked here; `--strict` makes this an error"
-                            }),
+                        Diagnostic::new(
+                            Code::DanglingReference,
+                            file,
+                            at,
+                            format!(
+                                "`{}` ({}) is not defined in any checked file",
+                                relation.target,
+                                relation.relation_type.as_str()
+                            ),
+                        )
+                        .with_severity(severity)
+                        .with_hint(if strict {
+                            "define it, fix the reference, or validate the repository that defines it together with this one"
+                        } else {
+                            "fine if it lives in a repository not checked here; `--strict` makes this an error"
+                        }),
                     );
                 }
                 Some(target) if relation.relation_type == RelationType::OwnedBy => {
                     let owner = &entities[target];
                     if !matches!(owner.entity_ref.kind.as_str(), "group" | "user") {
                         diagnostics.push(
-                            Diagnostic::new(Code::InvalidOwnerKind, file, at, format!("`{}` owns `{}`, but owners must be a Group or a User", owner.entity_ref, entity.entity_ref))
-                                .with_hint("name the team that owns it, e.g. `owner: group:payments-team`")
-                                .with_related(related(owner, "the owner is defined here")),
+                            Diagnostic::new(
+                                Code::InvalidOwnerKind,
+                                file,
+                                at,
+                                format!(
+                                    "`{}` owns `{}`, but owners must be a Group or a User",
+                                    owner.entity_ref, entity.entity_ref
+                                ),
+                            )
+                            .with_hint("name the team that owns it, e.g. `owner: group:payments-team`")
+                            .with_related(related(owner, "the owner is defined here")),
                         );
                     }
                 }
@@ -53,7 +70,11 @@ pub fn check_across_files(entities: &[Entity], strict: bool) -> Vec<Diagnostic> 
 }
 
 fn related(entity: &Entity, message: &str) -> Related {
-    Related { file: entity.provenance.file.clone(), position: entity.provenance.position, message: message.to_owned() }
+    Related {
+        file: entity.provenance.file.clone(),
+        position: entity.provenance.position,
+        message: message.to_owned(),
+    }
 }
 
 /// Maps each reference to its first definition and reports later ones.
@@ -129,10 +150,17 @@ fn report_cycles(entities: &[Entity], resolve: &dyn Fn(&Target) -> Option<usize>
     }
     for (graph, chain) in [(&part_of, "partOf"), (&parent, "Group parent")] {
         for cycle in find_cycles(graph) {
-            let start = *cycle.iter().min_by_key(|&&index| &entities[index].entity_ref).expect("cycles are non-empty");
+            let start = *cycle
+                .iter()
+                .min_by_key(|&&index| &entities[index].entity_ref)
+                .expect("cycles are non-empty");
             let rotation = cycle.iter().position(|&index| index == start).expect("start is in the cycle");
             let ordered: Vec<usize> = cycle[rotation..].iter().chain(&cycle[..rotation]).copied().collect();
-            let path: Vec<String> = ordered.iter().chain(std::iter::once(&start)).map(|&index| entities[index].entity_ref.to_string()).collect();
+            let path: Vec<String> = ordered
+                .iter()
+                .chain(std::iter::once(&start))
+                .map(|&index| entities[index].entity_ref.to_string())
+                .collect();
             let entity = &entities[start];
             let mut diagnostic = Diagnostic::new(
                 Code::RelationCycle,

@@ -36,9 +36,10 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, DiscoverError> {
             files.push(path.clone());
             continue;
         }
-        let walker = walkdir::WalkDir::new(path).sort_by_file_name().into_iter().filter_entry(|entry| {
-            entry.depth() == 0 || !(entry.file_type().is_dir() && is_skipped(entry.path()))
-        });
+        let walker = walkdir::WalkDir::new(path)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_entry(|entry| entry.depth() == 0 || !(entry.file_type().is_dir() && is_skipped(entry.path())));
         for entry in walker {
             let entry = entry.map_err(|error| DiscoverError {
                 path: error.path().map_or_else(|| path.clone(), Path::to_path_buf),
@@ -56,5 +57,7 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, DiscoverError> {
 }
 
 fn is_skipped(path: &Path) -> bool {
-    path.file_name().and_then(|name| name.to_str()).is_some_and(|name| SKIPPED_DIRECTORIES.contains(&name))
+    path.file_name()
+        .and_then(|name| name.to_str())
+        .is_some_and(|name| SKIPPED_DIRECTORIES.contains(&name))
 }

@@ -131,14 +131,23 @@ fn yaml11_booleans_warn_but_read_as_strings_like_backstage() {
 fn real_booleans_where_strings_belong_are_wrong_types_with_a_quoting_hint() {
     let text = VALID.replace("owner: team-a", "owner: false");
     let diagnostic = only(text.as_bytes(), Code::WrongType);
-    assert!(diagnostic.hint.as_deref().unwrap_or_default().contains("\"false\""), "{diagnostic:?}");
+    assert!(
+        diagnostic.hint.as_deref().unwrap_or_default().contains("\"false\""),
+        "{diagnostic:?}"
+    );
 }
 
 #[test]
 fn scaffolder_placeholders_mark_a_template_skeleton() {
-    let text = VALID.replace("name: checkout", "name: ${{ values.name }}").replace("owner: team-a", "owner: ${{ values.owner }}");
+    let text = VALID
+        .replace("name: checkout", "name: ${{ values.name }}")
+        .replace("owner: team-a", "owner: ${{ values.owner }}");
     let parsed = parse_bytes("catalog-info.yaml", text.as_bytes());
-    assert_eq!(codes(&parsed.diagnostics), vec![Code::TemplatePlaceholder], "one diagnostic, not one per field");
+    assert_eq!(
+        codes(&parsed.diagnostics),
+        vec![Code::TemplatePlaceholder],
+        "one diagnostic, not one per field"
+    );
     assert_eq!(parsed.diagnostics[0].line, 4);
     assert!(parsed.entities.is_empty());
 }
@@ -192,7 +201,10 @@ impl Xorshift {
 fn mutated_real_files_never_panic_and_always_have_positions() {
     const INTERESTING: &[u8] = b"[]{}:-&*!|>'\"#\t\n\r ,?%@`\\\xff\x00";
     let corpus = crate::support::corpus_dir().join("catalog-info");
-    let mut files: Vec<_> = std::fs::read_dir(&corpus).expect("corpus").map(|entry| entry.expect("entry").path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&corpus)
+        .expect("corpus")
+        .map(|entry| entry.expect("entry").path())
+        .collect();
     files.sort();
     let mut random = Xorshift(0x5eed_cafe_f00d_d00d);
     let mut runs = 0;
@@ -213,7 +225,11 @@ fn mutated_real_files_never_panic_and_always_have_positions() {
             }
             let parsed = parse_bytes("catalog-info.yaml", &bytes);
             for diagnostic in &parsed.diagnostics {
-                assert!(diagnostic.line >= 1 && diagnostic.column >= 1, "position missing in {diagnostic:?} for {}", path.display());
+                assert!(
+                    diagnostic.line >= 1 && diagnostic.column >= 1,
+                    "position missing in {diagnostic:?} for {}",
+                    path.display()
+                );
                 assert!(!diagnostic.message.is_empty());
             }
             runs += 1;

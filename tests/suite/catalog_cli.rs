@@ -33,7 +33,10 @@ async fn demo_builds_crawls_and_answers_show_and_problems() {
     assert_eq!(first.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&first.stderr));
     assert!(text.contains("built 13 example repositories"), "{text}");
     assert!(text.contains("13 crawled") && text.contains("0 failed"), "{text}");
-    assert!(text.contains("conflict: component:default/checkout-widget is held by"), "conflicts are named in the crawl output: {text}");
+    assert!(
+        text.contains("conflict: component:default/checkout-widget is held by"),
+        "conflicts are named in the crawl output: {text}"
+    );
 
     let second = stdout(&sextant(&["demo"], &url, data.path()));
     assert!(second.contains("13 unchanged"), "the second run reads nothing again: {second}");
@@ -43,13 +46,35 @@ async fn demo_builds_crawls_and_answers_show_and_problems() {
     let entity: Value = serde_json::from_slice(&show.stdout).expect("JSON");
     assert_eq!(entity["ref"], "component:default/booking-service");
     assert_eq!(entity["ownerResolved"], "group:default/booking-team");
-    let dependents: Vec<&str> = entity["dependents"].as_array().unwrap().iter().map(|dependent| dependent["entity_ref"].as_str().unwrap()).collect();
-    assert!(dependents.contains(&"component:default/web-frontend"), "the frontend breaks when booking goes down: {dependents:?}");
-    let frontend = entity["dependents"].as_array().unwrap().iter().find(|dependent| dependent["entity_ref"] == "component:default/web-frontend").unwrap();
-    let path: Vec<&str> = frontend["path"].as_array().unwrap().iter().map(|step| step.as_str().unwrap()).collect();
+    let dependents: Vec<&str> = entity["dependents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|dependent| dependent["entity_ref"].as_str().unwrap())
+        .collect();
+    assert!(
+        dependents.contains(&"component:default/web-frontend"),
+        "the frontend breaks when booking goes down: {dependents:?}"
+    );
+    let frontend = entity["dependents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|dependent| dependent["entity_ref"] == "component:default/web-frontend")
+        .unwrap();
+    let path: Vec<&str> = frontend["path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|step| step.as_str().unwrap())
+        .collect();
     assert_eq!(path.first(), Some(&"component:default/booking-service"));
     assert_eq!(path.last(), Some(&"component:default/web-frontend"));
-    assert_eq!(path.len() as u64, frontend["depth"].as_u64().unwrap() + 1, "one step per level: {path:?}");
+    assert_eq!(
+        path.len() as u64,
+        frontend["depth"].as_u64().unwrap() + 1,
+        "one step per level: {path:?}"
+    );
     let human = stdout(&sextant(&["show", "booking-service"], &url, data.path()));
     assert!(human.contains("dependents (what breaks if this goes down)"), "{human}");
 
@@ -58,7 +83,12 @@ async fn demo_builds_crawls_and_answers_show_and_problems() {
     assert_eq!(problems["cycles"].as_array().unwrap().len(), 1, "the relation-cycle example");
     assert_eq!(problems["invalid_owners"].as_array().unwrap().len(), 1);
     assert_eq!(problems["duplicate_aliases"].as_array().unwrap().len(), 1);
-    assert_eq!(problems["stale_repos"].as_array().unwrap().len(), 1, "only the invalid repository: {}", problems["stale_repos"]);
+    assert_eq!(
+        problems["stale_repos"].as_array().unwrap().len(),
+        1,
+        "only the invalid repository: {}",
+        problems["stale_repos"]
+    );
     assert!(problems["invalid_files"].as_array().unwrap().len() >= 30);
 
     let missing = sextant(&["show", "component:no-such-thing"], &url, data.path());
@@ -73,8 +103,16 @@ async fn crawl_takes_repositories_from_the_config_file_and_flags() {
     teams.commit(&[("catalog-info.yaml", &group("payments", None))], "teams");
     let services = TestRepo::new();
     services.commit(&[("catalog-info.yaml", &component("checkout", "payments", &[]))], "services");
-    std::fs::write(data.path().join("sextant.yaml"), format!("repositories:\n  - url: {}\n    name: teams\n", teams.path().display())).unwrap();
-    let output = sextant(&["crawl", "--repo", &services.path().to_string_lossy(), "--format", "json"], &url, data.path());
+    std::fs::write(
+        data.path().join("sextant.yaml"),
+        format!("repositories:\n  - url: {}\n    name: teams\n", teams.path().display()),
+    )
+    .unwrap();
+    let output = sextant(
+        &["crawl", "--repo", &services.path().to_string_lossy(), "--format", "json"],
+        &url,
+        data.path(),
+    );
     assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
     let summary: Value = serde_json::from_slice(&output.stdout).expect("JSON");
     assert_eq!(summary["added"], 2);
@@ -102,7 +140,20 @@ impl RefusingServer {
     fn start(dir: &Path) -> RefusingServer {
         let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
         let made = Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout"])
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=127.0.0.1",
+                "-addext",
+                "subjectAltName=IP:127.0.0.1",
+                "-keyout",
+            ])
             .arg(&key)
             .arg("-out")
             .arg(&cert)
@@ -140,8 +191,13 @@ server.serve_forever()
             .spawn()
             .expect("python3 runs");
         let mut line = String::new();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().expect("piped")), &mut line).expect("the server prints its port");
-        RefusingServer { child, port: line.trim().parse().expect("a port"), cert }
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().expect("piped")), &mut line)
+            .expect("the server prints its port");
+        RefusingServer {
+            child,
+            port: line.trim().parse().expect("a port"),
+            cert,
+        }
     }
 }
 
@@ -167,7 +223,11 @@ async fn refused_credentials_fail_the_repository_without_showing_the_token() {
         .current_dir(data.path())
         .output()
         .expect("the binary runs");
-    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert_eq!(output.status.code(), Some(1), "a failed repository fails the crawl: {text}");
     assert!(text.contains("the server refused the credentials"), "{text}");
     assert!(!text.contains("s3cret"), "{text}");
@@ -187,7 +247,17 @@ async fn a_repository_that_never_answers_times_out_and_the_crawl_ends() {
     teams.commit(&[("catalog-info.yaml", &group("payments", None))], "teams");
     let started = std::time::Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_sextant"))
-        .args(["crawl", "--timeout", "2", "--repo", &remote, "--repo", &teams.path().to_string_lossy(), "--format", "json"])
+        .args([
+            "crawl",
+            "--timeout",
+            "2",
+            "--repo",
+            &remote,
+            "--repo",
+            &teams.path().to_string_lossy(),
+            "--format",
+            "json",
+        ])
         .env("DATABASE_URL", &url)
         .env("SEXTANT_DATA_DIR", data.path())
         .current_dir(data.path())
@@ -209,7 +279,19 @@ async fn a_repository_that_never_answers_times_out_and_the_crawl_ends() {
     let summary: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&output.stderr)));
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(summary["repositories"][0]["outcome"], "failed");
-    assert!(summary["repositories"][0]["reason"].as_str().unwrap().contains("longer than the per-repository limit"), "{summary}");
-    assert_eq!(summary["repositories"][1]["outcome"], "applied", "the other repository is not held up");
-    assert!(elapsed < std::time::Duration::from_secs(30), "the crawl ends soon after the timeout, took {elapsed:?}");
+    assert!(
+        summary["repositories"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("longer than the per-repository limit"),
+        "{summary}"
+    );
+    assert_eq!(
+        summary["repositories"][1]["outcome"], "applied",
+        "the other repository is not held up"
+    );
+    assert!(
+        elapsed < std::time::Duration::from_secs(30),
+        "the crawl ends soon after the timeout, took {elapsed:?}"
+    );
 }

@@ -12,11 +12,18 @@ fn repo() -> PathBuf {
 }
 
 fn sextant(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sextant")).args(args).current_dir(repo()).output().expect("the binary runs")
+    Command::new(env!("CARGO_BIN_EXE_sextant"))
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .expect("the binary runs")
 }
 
 fn json_lines(output: &Output) -> Vec<Value> {
-    String::from_utf8_lossy(&output.stdout).lines().map(|line| serde_json::from_str(line).expect("one JSON object per line")).collect()
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
+        .collect()
 }
 
 #[test]
@@ -24,14 +31,20 @@ fn examples_report_problems_in_the_invalid_folder_only() {
     let output = sextant(&["validate", "--format", "json", "catalog-examples"]);
     assert_eq!(output.status.code(), Some(1), "the invalid folder holds errors");
     let diagnostics = json_lines(&output);
-    let outside: Vec<&Value> = diagnostics.iter().filter(|diagnostic| !diagnostic["file"].as_str().unwrap().contains("/invalid/")).collect();
+    let outside: Vec<&Value> = diagnostics
+        .iter()
+        .filter(|diagnostic| !diagnostic["file"].as_str().unwrap().contains("/invalid/"))
+        .collect();
     assert!(outside.is_empty(), "the example repos must be clean: {outside:?}");
 
     let mut codes_by_folder: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for diagnostic in &diagnostics {
         let file = diagnostic["file"].as_str().unwrap();
         let folder = file.split("/invalid/").nth(1).unwrap().split('/').next().unwrap().to_owned();
-        codes_by_folder.entry(folder).or_default().insert(diagnostic["code"].as_str().unwrap().to_owned());
+        codes_by_folder
+            .entry(folder)
+            .or_default()
+            .insert(diagnostic["code"].as_str().unwrap().to_owned());
         assert!(diagnostic["line"].as_u64().unwrap() >= 1 && diagnostic["column"].as_u64().unwrap() >= 1);
     }
     let folders: Vec<String> = std::fs::read_dir(repo().join("catalog-examples/invalid"))
@@ -58,7 +71,11 @@ fn the_example_organisation_is_clean_and_linked_across_repos() {
         .filter(|path| path.is_dir() && !path.ends_with("invalid"))
         .collect();
     assert!(repos.len() >= 8, "at least 8 example repos, found {}", repos.len());
-    let args: Vec<String> = ["validate", "--strict", "--color", "never"].iter().map(|arg| arg.to_string()).chain(repos.iter().map(|path| path.to_string_lossy().into_owned())).collect();
+    let args: Vec<String> = ["validate", "--strict", "--color", "never"]
+        .iter()
+        .map(|arg| arg.to_string())
+        .chain(repos.iter().map(|path| path.to_string_lossy().into_owned()))
+        .collect();
     let output = sextant(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(0), "{stdout}");
@@ -74,7 +91,10 @@ fn human_output_shows_the_source_line_with_a_caret_and_a_hint() {
     assert_eq!(output.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("error[S0104]"), "{stdout}");
-    assert!(stdout.contains("catalog-examples/invalid/S0104-invalid-entity-name/catalog-info.yaml:"), "{stdout}");
+    assert!(
+        stdout.contains("catalog-examples/invalid/S0104-invalid-entity-name/catalog-info.yaml:"),
+        "{stdout}"
+    );
     assert!(stdout.contains("^^^"), "a caret under the offending value: {stdout}");
     assert!(stdout.contains("help:"), "{stdout}");
     assert!(stdout.trim_end().ends_with("1 error, 0 warnings"), "{stdout}");
@@ -83,20 +103,41 @@ fn human_output_shows_the_source_line_with_a_caret_and_a_hint() {
 
 #[test]
 fn github_annotations_are_workflow_commands() {
-    let output = sextant(&["validate", "--format", "github", "catalog-examples/invalid/S0302-dangling-reference"]);
+    let output = sextant(&[
+        "validate",
+        "--format",
+        "github",
+        "catalog-examples/invalid/S0302-dangling-reference",
+    ]);
     assert_eq!(output.status.code(), Some(0), "dangling references are warnings by default");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let first = stdout.lines().next().unwrap();
-    assert!(first.starts_with("::warning file=catalog-examples/invalid/S0302-dangling-reference/"), "{first}");
-    assert!(first.contains(",line=") && first.contains(",col=") && first.contains("title=S0302 dangling-reference::"), "{first}");
+    assert!(
+        first.starts_with("::warning file=catalog-examples/invalid/S0302-dangling-reference/"),
+        "{first}"
+    );
+    assert!(
+        first.contains(",line=") && first.contains(",col=") && first.contains("title=S0302 dangling-reference::"),
+        "{first}"
+    );
 }
 
 #[test]
 fn strict_makes_dangling_references_errors() {
-    let output = sextant(&["validate", "--strict", "--format", "json", "catalog-examples/invalid/S0302-dangling-reference"]);
+    let output = sextant(&[
+        "validate",
+        "--strict",
+        "--format",
+        "json",
+        "catalog-examples/invalid/S0302-dangling-reference",
+    ]);
     assert_eq!(output.status.code(), Some(1));
     let diagnostics = json_lines(&output);
-    assert!(diagnostics.iter().any(|diagnostic| diagnostic["code"] == "S0302" && diagnostic["severity"] == "error"));
+    assert!(
+        diagnostics
+            .iter()
+            .any(|diagnostic| diagnostic["code"] == "S0302" && diagnostic["severity"] == "error")
+    );
 }
 
 #[test]
@@ -108,13 +149,20 @@ fn sarif_output_is_a_sarif_2_1_0_log() {
     let run = &log["runs"][0];
     let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
     let results = run["results"].as_array().unwrap();
-    let result = results.iter().find(|result| result["ruleId"] == "S0301").expect("the duplicate is reported");
+    let result = results
+        .iter()
+        .find(|result| result["ruleId"] == "S0301")
+        .expect("the duplicate is reported");
     assert_eq!(result["level"], "error");
     let rule_index = result["ruleIndex"].as_u64().unwrap() as usize;
     assert_eq!(rules[rule_index]["id"], "S0301");
     let region = &result["locations"][0]["physicalLocation"]["region"];
     assert!(region["startLine"].as_u64().unwrap() >= 1);
-    assert_eq!(result["relatedLocations"].as_array().unwrap().len(), 1, "the duplicate names the first definition too");
+    assert_eq!(
+        result["relatedLocations"].as_array().unwrap().len(),
+        1,
+        "the duplicate names the first definition too"
+    );
 }
 
 #[test]
@@ -133,17 +181,28 @@ fn directories_are_searched_by_name_skipping_vendored_folders() {
         std::fs::write(path, text).unwrap();
     };
     let broken = "kind: [\n";
-    write("service/catalog-info.yaml", "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: team-a\nspec:\n  type: team\n  children: []\n");
+    write(
+        "service/catalog-info.yaml",
+        "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: team-a\nspec:\n  type: team\n  children: []\n",
+    );
     write("node_modules/pkg/catalog-info.yaml", broken);
     write("target/catalog-info.yaml", broken);
     write(".git/catalog-info.yaml", broken);
     write("docs/other.yaml", broken);
-    let output = Command::new(env!("CARGO_BIN_EXE_sextant")).args(["validate"]).current_dir(dir.path()).output().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_sextant"))
+        .args(["validate"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("checked 1 file, 1 entity: 0 errors, 0 warnings"), "{stdout}");
     // A file named explicitly is read whatever its name.
-    let output = Command::new(env!("CARGO_BIN_EXE_sextant")).args(["validate", "docs/other.yaml"]).current_dir(dir.path()).output().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_sextant"))
+        .args(["validate", "docs/other.yaml"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(1));
     assert!(Path::new(&dir.path().join("docs/other.yaml")).exists());
 }

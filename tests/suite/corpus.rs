@@ -33,7 +33,10 @@ fn classify(backstage_valid: bool, backstage_error: &str, ours: &[Diagnostic]) -
         if codes.iter().all(|code| *code == Code::RefKindRequired) {
             return Some(Difference::KindlessReference);
         }
-        if codes.iter().all(|code| matches!(code, Code::TemplatePlaceholder | Code::TextTemplate)) {
+        if codes
+            .iter()
+            .all(|code| matches!(code, Code::TemplatePlaceholder | Code::TextTemplate))
+        {
             return Some(Difference::TemplateSkeleton);
         }
     }
@@ -58,14 +61,22 @@ fn backstage_documents_are_accepted_and_rejected_as_backstage_does() {
         }
         let backstage_valid = verdict["valid"] == Value::Bool(true) && verdict["knownKind"] != Value::Bool(false);
         let backstage_error = verdict["error"].as_str().unwrap_or_default();
-        let ours = files.entry(file.to_owned()).or_insert_with(|| file_verdict(&corpus.join(file), file));
+        let ours = files
+            .entry(file.to_owned())
+            .or_insert_with(|| file_verdict(&corpus.join(file), file));
         let document = verdict["doc"].as_i64().expect("doc");
         let our_errors: Vec<Diagnostic> = if document < 0 {
-            ours.file_errors.iter().chain(ours.documents.iter().flat_map(|(_, errors)| errors)).cloned().collect()
+            ours.file_errors
+                .iter()
+                .chain(ours.documents.iter().flat_map(|(_, errors)| errors))
+                .cloned()
+                .collect()
         } else if !ours.file_errors.is_empty() {
             ours.file_errors.clone()
         } else {
-            ours.document_errors(document as usize).map(<[Diagnostic]>::to_vec).unwrap_or_default()
+            ours.document_errors(document as usize)
+                .map(<[Diagnostic]>::to_vec)
+                .unwrap_or_default()
         };
         compared += 1;
         // A document Backstage could not parse (doc -1) stands for the whole file.
@@ -84,13 +95,24 @@ fn backstage_documents_are_accepted_and_rejected_as_backstage_does() {
                 "{file} doc {document}: backstage {} ({backstage_error}), sextant {} {:?}",
                 if backstage_valid { "accepts" } else { "rejects" },
                 if sextant_valid { "accepts" } else { "rejects" },
-                our_errors.iter().map(|error| format!("{}:{} {} {}", error.line, error.column, error.code, error.message)).collect::<Vec<_>>()
+                our_errors
+                    .iter()
+                    .map(|error| format!("{}:{} {} {}", error.line, error.column, error.code, error.message))
+                    .collect::<Vec<_>>()
             )),
         }
     }
     eprintln!("compared {compared} documents: {agreements} agree, deliberate differences {differences:?}");
-    assert!(unexplained.is_empty(), "{} unexplained disagreements:\n{}", unexplained.len(), unexplained.join("\n"));
-    assert!(compared >= 200, "the corpus should hold at least 200 judged documents, found {compared}");
+    assert!(
+        unexplained.is_empty(),
+        "{} unexplained disagreements:\n{}",
+        unexplained.len(),
+        unexplained.join("\n")
+    );
+    assert!(
+        compared >= 200,
+        "the corpus should hold at least 200 judged documents, found {compared}"
+    );
     assert!(agreements * 10 >= compared * 9, "fewer than 90% agree: {agreements} of {compared}");
 }
 
@@ -110,7 +132,12 @@ fn compass_files_are_judged_as_the_documented_rules_say() {
         let parsed = sextant::descriptor::parse_bytes(&name, &bytes);
         let expected_valid = verdict["valid"] == Value::Bool(true);
         compared += 1;
-        let errors: Vec<Code> = parsed.diagnostics.iter().filter(|d| d.severity == sextant::domain::Severity::Error).map(|d| d.code).collect();
+        let errors: Vec<Code> = parsed
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == sextant::domain::Severity::Error)
+            .map(|d| d.code)
+            .collect();
         // Deliberate difference: the verdicts list clear violations only and do not check ARI
         // syntax; sextant does (`ownerId: none` is not a team ARI).
         if expected_valid && !errors.is_empty() && errors.iter().all(|code| *code == Code::InvalidAri) {
@@ -118,11 +145,23 @@ fn compass_files_are_judged_as_the_documented_rules_say() {
             continue;
         }
         if parsed.has_errors() == expected_valid {
-            let errors: Vec<String> = parsed.diagnostics.iter().filter(|d| d.severity == sextant::domain::Severity::Error).map(|d| format!("{}:{} {} {}", d.line, d.column, d.code, d.message)).collect();
-            mismatches.push(format!("{file}: expected {}, errors {errors:?} (rules say {})", if expected_valid { "valid" } else { "invalid" }, verdict["errors"]));
+            let errors: Vec<String> = parsed
+                .diagnostics
+                .iter()
+                .filter(|d| d.severity == sextant::domain::Severity::Error)
+                .map(|d| format!("{}:{} {} {}", d.line, d.column, d.code, d.message))
+                .collect();
+            mismatches.push(format!(
+                "{file}: expected {}, errors {errors:?} (rules say {})",
+                if expected_valid { "valid" } else { "invalid" },
+                verdict["errors"]
+            ));
         }
     }
     assert!(compared >= 40, "expected the 40 compass files, found {compared}");
-    assert!(ari_differences <= 1, "more ARI-only differences than the one known file: {ari_differences}");
+    assert!(
+        ari_differences <= 1,
+        "more ARI-only differences than the one known file: {ari_differences}"
+    );
     assert!(mismatches.is_empty(), "{} mismatches:\n{}", mismatches.len(), mismatches.join("\n"));
 }

@@ -34,5 +34,8 @@ pub async fn crawl_into(store: &Store, sources: &[Source], mirrors: &std::path::
 
 /// Every entity reference in the catalog, sorted.
 pub async fn entity_refs(store: &Store) -> Vec<String> {
-    sqlx::query_scalar("SELECT entity_ref FROM entities ORDER BY entity_ref").fetch_all(store.pool()).await.unwrap()
+    sqlx::query_scalar("SELECT entity_ref FROM entities ORDER BY entity_ref")
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
 }

@@ -13,7 +13,10 @@ pub struct TestRepo {
 impl TestRepo {
     pub fn new() -> TestRepo {
         let temporary = tempfile::tempdir().expect("temporary folder");
-        TestRepo { dir: temporary.path().join("repo"), _temporary: temporary }
+        TestRepo {
+            dir: temporary.path().join("repo"),
+            _temporary: temporary,
+        }
     }
 
     /// Commits files (path, text) and returns the commit id.

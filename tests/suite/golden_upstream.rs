@@ -50,9 +50,8 @@
 
 use sextant::descriptor::validate_source;
 use sextant::domain::names::{
-    is_valid_annotation_key, is_valid_api_version, is_valid_dns_label, is_valid_dns_subdomain,
-    is_valid_kind, is_valid_label_key, is_valid_label_value, is_valid_namespace,
-    is_valid_object_name, is_valid_tag, is_valid_url,
+    is_valid_annotation_key, is_valid_api_version, is_valid_dns_label, is_valid_dns_subdomain, is_valid_kind, is_valid_label_key,
+    is_valid_label_value, is_valid_namespace, is_valid_object_name, is_valid_tag, is_valid_url,
 };
 use sextant::domain::{EntityRef, RefError, Severity};
 
@@ -85,12 +84,7 @@ fn show(input: &str) -> String {
 
 /// Runs `predicate` over the fixed and the generated cases and fails once, naming every
 /// input whose answer differs from upstream's.
-fn check_predicate(
-    function: &str,
-    predicate: fn(&str) -> bool,
-    fixed: &[(&str, bool)],
-    generated: &[(String, bool)],
-) {
+fn check_predicate(function: &str, predicate: fn(&str) -> bool, fixed: &[(&str, bool)], generated: &[(String, bool)]) {
     let cases = fixed
         .iter()
         .map(|(input, expected)| (input.to_string(), *expected))
@@ -140,12 +134,7 @@ fn is_valid_api_version_matches_upstream() {
         (format!("a/{}", repeat("a", 63)), true),
         (format!("a/{}", repeat("a", 64)), false),
     ];
-    check_predicate(
-        "is_valid_api_version",
-        is_valid_api_version,
-        API_VERSION_CASES,
-        &generated,
-    );
+    check_predicate("is_valid_api_version", is_valid_api_version, API_VERSION_CASES, &generated);
 }
 
 /// isValidKind: a letter, then letters and digits, 1-63 characters.
@@ -188,12 +177,7 @@ fn is_valid_object_name_matches_upstream() {
         // From FieldFormatEntityPolicy.test.ts, "rejects bad name".
         (repeat("a", 1000), false),
     ];
-    check_predicate(
-        "is_valid_object_name",
-        is_valid_object_name,
-        OBJECT_NAME_CASES,
-        &generated,
-    );
+    check_predicate("is_valid_object_name", is_valid_object_name, OBJECT_NAME_CASES, &generated);
 }
 
 /// isValidNamespace: a DNS label. `a--b` is in the 1.10.1 test below.
@@ -217,12 +201,7 @@ fn is_valid_namespace_matches_upstream() {
         // From FieldFormatEntityPolicy.test.ts, "rejects bad namespace".
         (repeat("a", 1000), false),
     ];
-    check_predicate(
-        "is_valid_namespace",
-        is_valid_namespace,
-        NAMESPACE_CASES,
-        &generated,
-    );
+    check_predicate("is_valid_namespace", is_valid_namespace, NAMESPACE_CASES, &generated);
 }
 
 /// isValidLabelKey and isValidAnnotationKey share one upstream table: `[DNS subdomain/]`
@@ -299,12 +278,7 @@ const LABEL_VALUE_CASES: &[(&str, bool)] = &[
 #[test]
 fn is_valid_label_value_matches_upstream() {
     let generated = [(repeat("a", 63), true), (repeat("a", 64), false)];
-    check_predicate(
-        "is_valid_label_value",
-        is_valid_label_value,
-        LABEL_VALUE_CASES,
-        &generated,
-    );
+    check_predicate("is_valid_label_value", is_valid_label_value, LABEL_VALUE_CASES, &generated);
 }
 
 /// isValidDnsSubdomain: dot-separated DNS labels, at most 253 characters. `a--b` is in the
@@ -331,12 +305,7 @@ fn is_valid_dns_subdomain_matches_upstream() {
         (long_subdomain(61), true),
         (long_subdomain(62), false),
     ];
-    check_predicate(
-        "is_valid_dns_subdomain",
-        is_valid_dns_subdomain,
-        DNS_SUBDOMAIN_CASES,
-        &generated,
-    );
+    check_predicate("is_valid_dns_subdomain", is_valid_dns_subdomain, DNS_SUBDOMAIN_CASES, &generated);
 }
 
 /// isValidDnsLabel: `[a-z0-9]` runs joined by hyphens, 1-63 characters. `a--b` and `xn--c6h`
@@ -353,12 +322,7 @@ const DNS_LABEL_CASES: &[(&str, bool)] = &[
 #[test]
 fn is_valid_dns_label_matches_upstream() {
     let generated = [(repeat("a", 63), true), (repeat("a", 64), false)];
-    check_predicate(
-        "is_valid_dns_label",
-        is_valid_dns_label,
-        DNS_LABEL_CASES,
-        &generated,
-    );
+    check_predicate("is_valid_dns_label", is_valid_dns_label, DNS_LABEL_CASES, &generated);
 }
 
 /// isValidTag: `[a-z0-9:+#]` runs joined by single hyphens, 1-63 characters. The table is
@@ -427,42 +391,12 @@ fn is_valid_url_matches_upstream() {
 /// Tags did not change: `a--b` is still not a tag (see TAG_CASES).
 #[test]
 fn double_hyphens_in_dns_labels_as_in_catalog_model_1_10_1() {
-    check_predicate(
-        "is_valid_dns_label",
-        is_valid_dns_label,
-        &[("a--b", true), ("xn--c6h", true)],
-        &[],
-    );
-    check_predicate(
-        "is_valid_dns_subdomain",
-        is_valid_dns_subdomain,
-        &[("a--b", true)],
-        &[],
-    );
-    check_predicate(
-        "is_valid_namespace",
-        is_valid_namespace,
-        &[("a--b", true)],
-        &[],
-    );
-    check_predicate(
-        "is_valid_api_version",
-        is_valid_api_version,
-        &[("a--b.c/v1", true)],
-        &[],
-    );
-    check_predicate(
-        "is_valid_label_key",
-        is_valid_label_key,
-        &[("a--b.c/a", true)],
-        &[],
-    );
-    check_predicate(
-        "is_valid_annotation_key",
-        is_valid_annotation_key,
-        &[("a--b.c/a", true)],
-        &[],
-    );
+    check_predicate("is_valid_dns_label", is_valid_dns_label, &[("a--b", true), ("xn--c6h", true)], &[]);
+    check_predicate("is_valid_dns_subdomain", is_valid_dns_subdomain, &[("a--b", true)], &[]);
+    check_predicate("is_valid_namespace", is_valid_namespace, &[("a--b", true)], &[]);
+    check_predicate("is_valid_api_version", is_valid_api_version, &[("a--b.c/v1", true)], &[]);
+    check_predicate("is_valid_label_key", is_valid_label_key, &[("a--b.c/a", true)], &[]);
+    check_predicate("is_valid_annotation_key", is_valid_annotation_key, &[("a--b.c/a", true)], &[]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -590,13 +524,7 @@ fn entity_ref_parse_rejects_what_upstream_rejects() {
 }
 
 /// A comparison row: text, default kind, default namespace, entity ref, whether they match.
-type CompareCase = (
-    &'static str,
-    Option<&'static str>,
-    &'static str,
-    &'static str,
-    bool,
-);
+type CompareCase = (&'static str, Option<&'static str>, &'static str, &'static str, bool);
 
 /// Case-insensitive matching, from compareEntityToRef in the older upstream ref.test.ts (the
 /// function is gone, the rule stays): (text, default kind, default namespace, the canonical
@@ -654,12 +582,7 @@ fn entity_ref_compares_case_insensitively_as_upstream() {
 }
 
 /// A printing row: text, default kind, default namespace, canonical string.
-type StringCase = (
-    &'static str,
-    Option<&'static str>,
-    &'static str,
-    &'static str,
-);
+type StringCase = (&'static str, Option<&'static str>, &'static str, &'static str);
 
 /// stringifyEntityRef always prints `kind:namespace/name`, every part lowercased (from
 /// `entity/ref.ts`; its test cases are on the compound form): (text, default kind, default
@@ -669,12 +592,7 @@ const REF_STRINGS: &[StringCase] = &[
     ("a:c", None, "default", "a:default/c"),
     ("c", Some("x"), "y", "x:y/c"),
     ("a:b/c:d", Some("k"), "ns", "a:b/c:d"),
-    (
-        "Component:Default/Foo",
-        None,
-        "default",
-        "component:default/foo",
-    ),
+    ("Component:Default/Foo", None, "default", "component:default/foo"),
     ("Foo", Some("Group"), "Team-A", "group:team-a/foo"),
 ];
 
@@ -743,10 +661,7 @@ const V1ALPHA1: &str = "apiVersion: backstage.io/v1alpha1";
 
 /// Returns `yaml` with the first `from` replaced by `to`, failing if `from` is absent.
 fn replaced(yaml: &str, from: &str, to: &str) -> String {
-    assert!(
-        yaml.contains(from),
-        "test setup: {from:?} is not in the base document"
-    );
+    assert!(yaml.contains(from), "test setup: {from:?} is not in the base document");
     yaml.replacen(from, to, 1)
 }
 
@@ -777,9 +692,7 @@ fn check_documents(group: &str, cases: &[(String, bool, String)]) {
                     errors.join("\n    ")
                 ));
             } else {
-                failures.push(format!(
-                    "{group}: {name:?}: upstream rejects, sextant reported no error"
-                ));
+                failures.push(format!("{group}: {name:?}: upstream rejects, sextant reported no error"));
             }
         }
     }
@@ -802,11 +715,7 @@ fn owned(docs: &[Doc]) -> Vec<(String, bool, String)> {
 /// v1beta1 as well"), and its listed cases.
 fn check_kind(kind: &str, base: &str, docs: &[Doc]) {
     let mut cases = vec![
-        (
-            "happy path: accepts valid data".to_string(),
-            true,
-            base.to_string(),
-        ),
+        ("happy path: accepts valid data".to_string(), true, base.to_string()),
         (
             "silently accepts v1beta1 as well".to_string(),
             true,
@@ -3016,10 +2925,7 @@ fn field_format_documents_match_upstream() {
     cases.push((
         "isValidAnnotationValue: 6000 slashes are a valid annotation value".to_string(),
         true,
-        component_with_metadata_line(&format!(
-            "annotations: {{example.com/bindings: \"{}\"}}",
-            repeat("/", 6000)
-        )),
+        component_with_metadata_line(&format!("annotations: {{example.com/bindings: \"{}\"}}", repeat("/", 6000))),
     ));
     for &(title, accepted) in LINK_TITLE_CASES {
         cases.push((

@@ -20,7 +20,12 @@ fn schema(name: &str) -> jsonschema::Validator {
 fn schema_cannot_express(code: Code) -> bool {
     matches!(
         code,
-        Code::DuplicateKey | Code::RefKindRequired | Code::TemplatePlaceholder | Code::TextTemplate | Code::InvalidEntityRef | Code::MultipleCompassDocuments
+        Code::DuplicateKey
+            | Code::RefKindRequired
+            | Code::TemplatePlaceholder
+            | Code::TextTemplate
+            | Code::InvalidEntityRef
+            | Code::MultipleCompassDocuments
     )
 }
 
@@ -32,7 +37,10 @@ struct Comparison {
 /// Validates each document of each file with the schema and with sextant (this file alone) and
 /// records where they differ.
 fn compare(files: &[(String, Vec<u8>)], validator: &jsonschema::Validator) -> Comparison {
-    let mut comparison = Comparison { compared: 0, disagreements: Vec::new() };
+    let mut comparison = Comparison {
+        compared: 0,
+        disagreements: Vec::new(),
+    };
     for (name, bytes) in files {
         let Ok(text) = std::str::from_utf8(bytes) else { continue };
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -60,8 +68,15 @@ fn compare(files: &[(String, Vec<u8>)], validator: &jsonschema::Validator) -> Co
             let instance = document.root.to_json();
             let schema_valid = validator.is_valid(&instance);
             if schema_valid != errors.is_empty() {
-                let schema_errors: Vec<String> = validator.iter_errors(&instance).take(3).map(|error| format!("{} at {}", error, error.instance_path)).collect();
-                comparison.disagreements.push(format!("{name} doc {}: schema {schema_valid} {schema_errors:?}, sextant errors {errors:?}", document.index));
+                let schema_errors: Vec<String> = validator
+                    .iter_errors(&instance)
+                    .take(3)
+                    .map(|error| format!("{} at {}", error, error.instance_path))
+                    .collect();
+                comparison.disagreements.push(format!(
+                    "{name} doc {}: schema {schema_valid} {schema_errors:?}, sextant errors {errors:?}",
+                    document.index
+                ));
             }
         }
     }
@@ -69,7 +84,11 @@ fn compare(files: &[(String, Vec<u8>)], validator: &jsonschema::Validator) -> Co
 }
 
 fn read_dir_files(dir: &Path, name_as: Option<&str>) -> Vec<(String, Vec<u8>)> {
-    let mut files: Vec<_> = std::fs::read_dir(dir).expect("readable").map(|entry| entry.expect("entry").path()).filter(|path| path.is_file()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("readable")
+        .map(|entry| entry.expect("entry").path())
+        .filter(|path| path.is_file())
+        .collect();
     files.sort();
     files
         .into_iter()
@@ -83,14 +102,22 @@ fn read_dir_files(dir: &Path, name_as: Option<&str>) -> Vec<(String, Vec<u8>)> {
 
 fn example_files(file_name: &str) -> Vec<(String, Vec<u8>)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog-examples");
-    walk(&root).into_iter().filter(|path| path.file_name().is_some_and(|name| name == file_name)).map(|path| (path.to_string_lossy().into_owned(), std::fs::read(&path).expect("readable"))).collect()
+    walk(&root)
+        .into_iter()
+        .filter(|path| path.file_name().is_some_and(|name| name == file_name))
+        .map(|path| (path.to_string_lossy().into_owned(), std::fs::read(&path).expect("readable")))
+        .collect()
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir(dir).expect("readable") {
         let path = entry.expect("entry").path();
-        if path.is_dir() { found.extend(walk(&path)) } else { found.push(path) }
+        if path.is_dir() {
+            found.extend(walk(&path))
+        } else {
+            found.push(path)
+        }
     }
     found.sort();
     found
@@ -104,7 +131,12 @@ fn backstage_schema_agrees_with_the_validator() {
     files.extend(example_files("catalog-info.yaml"));
     let comparison = compare(&files, &validator);
     assert!(comparison.compared >= 150, "compared only {} documents", comparison.compared);
-    assert!(comparison.disagreements.is_empty(), "{} disagreements:\n{}", comparison.disagreements.len(), comparison.disagreements.join("\n"));
+    assert!(
+        comparison.disagreements.is_empty(),
+        "{} disagreements:\n{}",
+        comparison.disagreements.len(),
+        comparison.disagreements.join("\n")
+    );
 }
 
 #[test]
@@ -116,5 +148,10 @@ fn compass_schema_agrees_with_the_validator() {
     files.extend(example_files("compass.yml"));
     let comparison = compare(&files, &validator);
     assert!(comparison.compared >= 40, "compared only {} documents", comparison.compared);
-    assert!(comparison.disagreements.is_empty(), "{} disagreements:\n{}", comparison.disagreements.len(), comparison.disagreements.join("\n"));
+    assert!(
+        comparison.disagreements.is_empty(),
+        "{} disagreements:\n{}",
+        comparison.disagreements.len(),
+        comparison.disagreements.join("\n")
+    );
 }

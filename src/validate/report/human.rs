@@ -33,7 +33,9 @@ fn shows_source(code: Code) -> bool {
 }
 
 fn render_one(renderer: &Renderer, diagnostic: &Diagnostic, source: Option<&str>) -> String {
-    let title = level(diagnostic.severity).primary_title(diagnostic.message.as_str()).id(diagnostic.code.as_str());
+    let title = level(diagnostic.severity)
+        .primary_title(diagnostic.message.as_str())
+        .id(diagnostic.code.as_str());
     let location = format!("{}:{}:{}", diagnostic.file, diagnostic.line, diagnostic.column);
     let mut group = match source.filter(|_| shows_source(diagnostic.code)) {
         Some(source) => {
@@ -49,7 +51,11 @@ fn render_one(renderer: &Renderer, diagnostic: &Diagnostic, source: Option<&str>
         }
         None => title.element(Level::NOTE.message(format!("in {location}"))),
     };
-    for related in diagnostic.related.iter().filter(|related| related.file != diagnostic.file || source.is_none()) {
+    for related in diagnostic
+        .related
+        .iter()
+        .filter(|related| related.file != diagnostic.file || source.is_none())
+    {
         group = group.element(Level::NOTE.message(format!(
             "{}: {}:{}:{}",
             related.message, related.file, related.position.line, related.position.column
@@ -68,10 +74,14 @@ fn byte_span(source: &str, start: Position, end: Option<Position>) -> std::ops::
     let Some(line_start) = line_offset(source, start.line) else {
         return source.len()..source.len();
     };
-    let line_end = source[line_start..].find(['\n', '\r']).map_or(source.len(), |offset| line_start + offset);
+    let line_end = source[line_start..]
+        .find(['\n', '\r'])
+        .map_or(source.len(), |offset| line_start + offset);
     let line = &source[line_start..line_end];
     let column_offset = |column: u32| {
-        line.char_indices().nth(column.saturating_sub(1) as usize).map_or(line.len(), |(offset, _)| offset)
+        line.char_indices()
+            .nth(column.saturating_sub(1) as usize)
+            .map_or(line.len(), |(offset, _)| offset)
     };
     let from = line_start + column_offset(start.column);
     let to = match end {
