@@ -12,7 +12,7 @@
 //! Which upstream version: upstream changed some answers over time (double hyphens in DNS
 //! labels, colons and slashes in entity-reference names, link icons). Where versions
 //! disagree, the expected value here is the one of `@backstage/catalog-model` 1.10.1, the
-//! release that produced `shared/corpus/VERDICTS.jsonl`, and of the current upstream tables.
+//! release that produced the real-world corpus's `VERDICTS.jsonl`, and of the current upstream tables.
 //! Those cases are kept apart, in the tests whose names end in `_as_in_catalog_model_1_10_1`,
 //! with the older answer noted, so the choice is easy to see and to revisit. The search index
 //! held only older versions of some of these files, so the current tables (isValidTag, "allows

@@ -126,11 +126,16 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 #[test]
 fn backstage_schema_agrees_with_the_validator() {
     let validator = schema("catalog-info.schema.json");
-    let corpus = corpus_dir();
-    let mut files = read_dir_files(&corpus.join("catalog-info"), None);
+    // Without the corpus, the example organisation is still compared.
+    let corpus = corpus_dir("backstage_schema_agrees_with_the_validator (its corpus part)");
+    let mut files = match &corpus {
+        Some(corpus) => read_dir_files(&corpus.join("catalog-info"), None),
+        None => Vec::new(),
+    };
     files.extend(example_files("catalog-info.yaml"));
     let comparison = compare(&files, &validator);
-    assert!(comparison.compared >= 150, "compared only {} documents", comparison.compared);
+    let least = if corpus.is_some() { 150 } else { 20 };
+    assert!(comparison.compared >= least, "compared only {} documents", comparison.compared);
     assert!(
         comparison.disagreements.is_empty(),
         "{} disagreements:\n{}",
@@ -142,12 +147,17 @@ fn backstage_schema_agrees_with_the_validator() {
 #[test]
 fn compass_schema_agrees_with_the_validator() {
     let validator = schema("compass.schema.json");
-    let corpus = corpus_dir();
+    // Without the corpus, the example organisation is still compared.
+    let corpus = corpus_dir("compass_schema_agrees_with_the_validator (its corpus part)");
     // Corpus files carry prefixed names; read them as `<name>/compass.yml` so the Compass rules apply.
-    let mut files = read_dir_files(&corpus.join("compass"), Some("compass.yml"));
+    let mut files = match &corpus {
+        Some(corpus) => read_dir_files(&corpus.join("compass"), Some("compass.yml")),
+        None => Vec::new(),
+    };
     files.extend(example_files("compass.yml"));
     let comparison = compare(&files, &validator);
-    assert!(comparison.compared >= 40, "compared only {} documents", comparison.compared);
+    let least = if corpus.is_some() { 40 } else { 3 };
+    assert!(comparison.compared >= least, "compared only {} documents", comparison.compared);
     assert!(
         comparison.disagreements.is_empty(),
         "{} disagreements:\n{}",
