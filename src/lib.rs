@@ -9,6 +9,7 @@ pub mod descriptor;
 pub mod domain;
 pub mod ingest;
 pub mod pg;
+pub mod reconcile;
 pub mod store;
 pub mod terminal;
 pub mod validate;
