@@ -92,6 +92,12 @@ fn main() {
         if input.len() > sextant::descriptor::MAX_FILE_BYTES {
             continue;
         }
+        if name.contains("aliases") {
+            // serde_yaml copies every expansion (its repetition limit counts events, not bytes):
+            // tens of thousands of copies of 400 KB would take 20 to 40 GB, so it is not run on these.
+            println!("  serde_yaml  {name:<34}       (not run: it would copy 20 to 40 GB)");
+            continue;
+        }
         let started = Instant::now();
         let result: Result<serde_yaml::Value, _> = serde_yaml::from_slice(&input);
         let outcome = match result {
@@ -154,8 +160,15 @@ fn hostile_inputs() -> Vec<(&'static str, Vec<u8>)> {
     for (previous, name) in "abcdefgh".chars().zip("bcdefghi".chars()) {
         laughs.push_str(&format!("{name}: &{name} [{}]\n", vec![format!("*{previous}"); 9].join(",")));
     }
+    let mut string_bomb = format!("a: &a \"{}\"\nb: [", "x".repeat(400_000));
+    string_bomb.push_str(&vec!["*a"; 100_000].join(","));
+    string_bomb.push_str("]\n");
+    let entries: Vec<String> = (0..100).map(|index| format!("k{index}: \"{}\"", "z".repeat(4_000))).collect();
+    let mapping_bomb = format!("m: &m {{{}}}\nlist:\n{}", entries.join(", "), "  - *m\n".repeat(50_000));
     vec![
         ("billion laughs (342 bytes)", laughs.into_bytes()),
+        ("400 KB string, 100,000 aliases", string_bomb.into_bytes()),
+        ("400 KB mapping, 50,000 aliases", mapping_bomb.into_bytes()),
         ("80 KB of [[[[ flow nesting", format!("a: {}", "[".repeat(80_000)).into_bytes()),
         ("5,000-level block nesting", format!("{}x\n", "- ".repeat(5_000)).into_bytes()),
         ("1 MiB + 1 byte file", vec![b'#'; sextant::descriptor::MAX_FILE_BYTES + 1]),

@@ -4,8 +4,14 @@
 //! Why saphyr-parser rather than serde_yaml: serde_yaml's `Value` has no positions and spends
 //! seconds on deeply nested flow collections (measured: 8.2 s for 80 KB of `[`); an event parser
 //! with markers lets this module build its own tree with positions, report duplicate keys at the
-//! second occurrence, and stop early at a depth limit and an alias-expansion budget (figures in
-//! BENCHMARKS.md).
+//! second occurrence, and stop early at a depth limit and at budgets of nodes and bytes (figures
+//! in BENCHMARKS.md).
+//!
+//! The budgets are spent while the tree is built, before anything is copied: every node and every
+//! byte of scalar text (keys included) counts once where it is written, and again for each copy
+//! this module makes, i.e. the copy kept for an anchor and each alias expansion. So a small file
+//! cannot make the reader hold more than [`MAX_NODES`] nodes and [`MAX_MATERIALISED_BYTES`] bytes
+//! of text, and whatever later copies or converts the tree (entity documents, JSON) is bounded too.
 //!
 //! Scalars are resolved with the YAML 1.2 core schema, as Backstage's own parser does: `no` and
 //! `on` are strings, `true`/`false` are booleans, `~`/`null`/empty are null.
@@ -18,8 +24,13 @@ use crate::domain::{Code, Diagnostic, Position};
 
 /// Deeper nesting than this is refused; real descriptors stay under 20 levels.
 pub const MAX_DEPTH: usize = 64;
-/// At most this many nodes per file, counting every alias expansion.
+/// At most this many nodes per file, counting every anchor copy and alias expansion.
 pub const MAX_NODES: usize = 100_000;
+/// At most this many bytes of scalar text copied by anchors and alias expansions per file (4 MiB).
+pub const MAX_COPIED_BYTES: usize = 4 * 1024 * 1024;
+/// At most this many bytes of scalar text per file, written and copied together (8 MiB: eight
+/// times the 1 MiB file cap, [`crate::descriptor::MAX_FILE_BYTES`]).
+pub const MAX_MATERIALISED_BYTES: usize = 8 * 1024 * 1024;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ScalarKind {
@@ -181,13 +192,43 @@ impl Node {
         })
     }
 
-    fn count(&self) -> usize {
-        1 + match &self.value {
-            Value::Scalar(_) => 0,
-            Value::Sequence(items) => items.iter().map(Node::count).sum(),
-            Value::Mapping(entries) => entries.iter().map(|(key, value)| key.count() + value.count()).sum(),
+    /// What a copy of this node costs: its nodes and its bytes of scalar text, keys included.
+    fn size(&self) -> Size {
+        match &self.value {
+            Value::Scalar(scalar) => Size {
+                nodes: 1,
+                bytes: scalar.text.len(),
+            },
+            Value::Sequence(items) => items.iter().map(Node::size).fold(Size { nodes: 1, bytes: 0 }, Size::add),
+            Value::Mapping(entries) => entries
+                .iter()
+                .flat_map(|(key, value)| [key.size(), value.size()])
+                .fold(Size { nodes: 1, bytes: 0 }, Size::add),
         }
     }
+}
+
+/// Nodes and bytes of scalar text, what the budgets count.
+#[derive(Debug, Clone, Copy, Default)]
+struct Size {
+    nodes: usize,
+    bytes: usize,
+}
+
+impl Size {
+    fn add(self, other: Size) -> Size {
+        Size {
+            nodes: self.nodes + other.nodes,
+            bytes: self.bytes + other.bytes,
+        }
+    }
+}
+
+/// What is left of a file's budgets.
+struct Budget {
+    nodes: usize,
+    bytes: usize,
+    copied_bytes: usize,
 }
 
 /// One YAML document of a file.
@@ -259,8 +300,8 @@ enum Frame {
 struct Builder<'file> {
     file: &'file str,
     stack: Vec<Frame>,
-    anchors: HashMap<usize, (Node, usize)>,
-    node_budget: usize,
+    anchors: HashMap<usize, (Node, Size)>,
+    budget: Budget,
     document_index: usize,
     root: Option<Node>,
     documents: Vec<Document>,
@@ -275,7 +316,11 @@ impl<'file> Builder<'file> {
             file,
             stack: Vec::new(),
             anchors: HashMap::new(),
-            node_budget: MAX_NODES,
+            budget: Budget {
+                nodes: MAX_NODES,
+                bytes: MAX_MATERIALISED_BYTES,
+                copied_bytes: MAX_COPIED_BYTES,
+            },
             document_index: 0,
             root: None,
             documents: Vec::new(),
@@ -299,7 +344,14 @@ impl<'file> Builder<'file> {
                 self.document_index += 1;
             }
             Event::Scalar(text, style, anchor, tag) => {
-                self.spend(1, start)?;
+                self.spend(
+                    Size {
+                        nodes: 1,
+                        bytes: text.len(),
+                    },
+                    false,
+                    start,
+                )?;
                 let forced_string = tag.as_ref().is_some_and(|tag| tag.suffix == "str");
                 let plain = style == ScalarStyle::Plain && !forced_string;
                 let kind = if plain { resolve_core_schema(&text) } else { ScalarKind::Str };
@@ -356,11 +408,11 @@ impl<'file> Builder<'file> {
                     }
                     None => return Ok(()),
                 };
-                self.spend(1, start)?;
+                self.spend(Size { nodes: 1, bytes: 0 }, false, start)?;
                 self.finish(node_and_anchor.0, node_and_anchor.1)?;
             }
             Event::Alias(anchor) => {
-                let Some((node, count)) = self.anchors.get(&anchor) else {
+                let Some(&(_, size)) = self.anchors.get(&anchor) else {
                     return Err(Box::new(Diagnostic::new(
                         Code::YamlSyntax,
                         self.file,
@@ -368,8 +420,12 @@ impl<'file> Builder<'file> {
                         "an alias refers to an unknown anchor",
                     )));
                 };
-                let (node, count) = (node.clone(), *count);
-                self.spend(count, start)?;
+                // Spent before the copy is made, so a refused expansion never allocates.
+                self.spend(size, true, start)?;
+                let Some((node, _)) = self.anchors.get(&anchor) else {
+                    return Ok(());
+                };
+                let node = node.clone();
                 self.finish(Node { start, end, ..node }, 0)?;
             }
             Event::StreamStart | Event::StreamEnd | Event::Nothing => {}
@@ -392,28 +448,53 @@ impl<'file> Builder<'file> {
         Ok(())
     }
 
-    fn spend(&mut self, nodes: usize, at: Position) -> Result<(), Abort> {
-        match self.node_budget.checked_sub(nodes) {
-            Some(left) => {
-                self.node_budget = left;
-                Ok(())
+    /// Spends `size` from the file's budgets, or refuses the file at `at`. `copy` is true for the
+    /// copies made for anchors and aliases, which also spend the copied-bytes budget.
+    fn spend(&mut self, size: Size, copy: bool, at: Position) -> Result<(), Abort> {
+        let refuse = |message: String| {
+            Err(Box::new(
+                Diagnostic::new(Code::AliasExpansionLimit, self.file, at, message)
+                    .with_hint("aliases (`*name`) that repeat anchors many times can blow up a document; write the values out"),
+            ))
+        };
+        let Some(nodes) = self.budget.nodes.checked_sub(size.nodes) else {
+            return refuse(format!(
+                "the file expands to more than {MAX_NODES} YAML nodes (every alias expansion counts)"
+            ));
+        };
+        let copied_bytes = if copy {
+            match self.budget.copied_bytes.checked_sub(size.bytes) {
+                Some(left) => left,
+                None => {
+                    return refuse(format!(
+                        "aliases expand to more than {} MiB of copied text",
+                        MAX_COPIED_BYTES / (1024 * 1024)
+                    ));
+                }
             }
-            None => Err(Box::new(
-                Diagnostic::new(
-                    Code::AliasExpansionLimit,
-                    self.file,
-                    at,
-                    format!("the file expands to more than {MAX_NODES} YAML nodes"),
-                )
-                .with_hint("aliases (`*name`) that repeat anchors many times can blow up a document; write the values out"),
-            )),
-        }
+        } else {
+            self.budget.copied_bytes
+        };
+        let Some(bytes) = self.budget.bytes.checked_sub(size.bytes) else {
+            return refuse(format!(
+                "the file expands to more than {} MiB of text (every alias expansion counts)",
+                MAX_MATERIALISED_BYTES / (1024 * 1024)
+            ));
+        };
+        self.budget = Budget {
+            nodes,
+            bytes,
+            copied_bytes,
+        };
+        Ok(())
     }
 
     fn finish(&mut self, node: Node, anchor: usize) -> Result<(), Abort> {
         if anchor != 0 {
-            let count = node.count();
-            self.anchors.insert(anchor, (node.clone(), count));
+            // The copy kept for later aliases is paid for like an expansion, before it is made.
+            let size = node.size();
+            self.spend(size, true, node.start)?;
+            self.anchors.insert(anchor, (node.clone(), size));
         }
         match self.stack.last_mut() {
             None => self.root = Some(node),
