@@ -88,11 +88,16 @@ pub fn validate_files(files: &[PathBuf], options: Options) -> Report {
     }
     let across = check_across_files(&report.entities, options.strict);
     report.diagnostics.extend(across);
+    // Files read without diagnostics of their own, for the snippets of cross-file diagnostics;
+    // read as carefully as the first time (regular files only, capped).
     for diagnostic in &report.diagnostics {
-        if !report.sources.contains_key(&diagnostic.file)
-            && let Ok(text) = std::fs::read_to_string(&diagnostic.file)
+        if diagnostic.code != Code::ReadError
+            && !report.sources.contains_key(&diagnostic.file)
+            && let Ok(Ok(bytes)) = read_regular_file(std::path::Path::new(&diagnostic.file))
         {
-            report.sources.insert(diagnostic.file.clone(), text);
+            report
+                .sources
+                .insert(diagnostic.file.clone(), String::from_utf8_lossy(&bytes).into_owned());
         }
     }
     report
@@ -142,26 +147,18 @@ fn read_all(files: &[PathBuf], threads: usize) -> Vec<FileResult> {
 }
 
 /// Reads one file, refusing oversized files before reading them (the size comes from the open
-/// file, so a file growing meanwhile is still capped by the bounded read).
+/// file, so a file growing meanwhile is still capped by the bounded read). Only regular files are
+/// read: a FIFO, socket or device is refused from its metadata, before it is opened, and the file
+/// is opened without blocking and checked again, so a path swapped for a FIFO meanwhile cannot
+/// make the run wait for a writer.
 pub fn read_one(path: &std::path::Path) -> FileResult {
     let name = display_name(path);
     let at = Position { line: 1, column: 1 };
-    let read_error = |message: String| ParsedFile {
+    let refuse = |diagnostic: Diagnostic| ParsedFile {
         entities: Vec::new(),
-        diagnostics: vec![Diagnostic::new(Code::ReadError, &name, at, message)],
+        diagnostics: vec![diagnostic],
     };
-    let read = || -> std::io::Result<Result<Vec<u8>, u64>> {
-        use std::io::Read;
-        let file = std::fs::File::open(path)?;
-        let length = file.metadata()?.len();
-        if length > MAX_FILE_BYTES as u64 {
-            return Ok(Err(length));
-        }
-        let mut bytes = Vec::with_capacity(length as usize + 1);
-        file.take(MAX_FILE_BYTES as u64 + 1).read_to_end(&mut bytes)?;
-        Ok(Ok(bytes))
-    };
-    match read() {
+    match read_regular_file(path) {
         Ok(Ok(bytes)) => {
             let parsed = descriptor::parse_bytes(&name, &bytes);
             let text = (!parsed.diagnostics.is_empty()).then(|| String::from_utf8_lossy(&bytes).into_owned());
@@ -169,15 +166,125 @@ pub fn read_one(path: &std::path::Path) -> FileResult {
         }
         Ok(Err(length)) => {
             let diagnostic = descriptor::file_too_large(&name, length, MAX_FILE_BYTES);
-            (
-                name,
-                None,
-                ParsedFile {
-                    entities: Vec::new(),
-                    diagnostics: vec![diagnostic],
-                },
-            )
+            (name, None, refuse(diagnostic))
         }
-        Err(error) => (name.clone(), None, read_error(format!("cannot read the file: {error}"))),
+        Err(ReadFailure::Special(kind)) => {
+            let diagnostic = Diagnostic::new(
+                Code::ReadError,
+                &name,
+                at,
+                format!("the path is {kind}, not a regular file; it is not read"),
+            )
+            .with_hint("only regular files are read; name the descriptor file itself");
+            (name, None, refuse(diagnostic))
+        }
+        Err(ReadFailure::Io(error)) => {
+            let diagnostic = Diagnostic::new(Code::ReadError, &name, at, format!("cannot read the file: {error}"));
+            (name, None, refuse(diagnostic))
+        }
     }
+}
+
+enum ReadFailure {
+    /// A FIFO, socket, device or directory: what it is.
+    Special(&'static str),
+    Io(std::io::Error),
+}
+
+impl From<std::io::Error> for ReadFailure {
+    fn from(error: std::io::Error) -> Self {
+        ReadFailure::Io(error)
+    }
+}
+
+/// The bytes of a regular file, or its length when it is over the cap.
+fn read_regular_file(path: &std::path::Path) -> Result<Result<Vec<u8>, u64>, ReadFailure> {
+    use std::io::Read;
+    if let Some(kind) = special_file_kind(&std::fs::metadata(path)?) {
+        return Err(ReadFailure::Special(kind));
+    }
+    let file = open_without_blocking(path)?;
+    let metadata = file.metadata()?;
+    if let Some(kind) = special_file_kind(&metadata) {
+        return Err(ReadFailure::Special(kind));
+    }
+    let length = metadata.len();
+    if length > MAX_FILE_BYTES as u64 {
+        return Ok(Err(length));
+    }
+    let mut bytes = Vec::with_capacity(length as usize + 1);
+    file.take(MAX_FILE_BYTES as u64 + 1).read_to_end(&mut bytes)?;
+    Ok(Ok(bytes))
+}
+
+/// What a path is when it is neither a regular file nor a directory: "a named pipe (FIFO)", ...
+fn special_file_kind(metadata: &std::fs::Metadata) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    let file_type = metadata.file_type();
+    if file_type.is_file() {
+        None
+    } else if file_type.is_dir() {
+        Some("a directory")
+    } else if file_type.is_fifo() {
+        Some("a named pipe (FIFO)")
+    } else if file_type.is_socket() {
+        Some("a socket")
+    } else if file_type.is_char_device() || file_type.is_block_device() {
+        Some("a device")
+    } else {
+        Some("not a regular file")
+    }
+}
+
+/// `O_NONBLOCK`, so that opening a FIFO returns at once instead of waiting for a writer. The
+/// value is fixed per platform (the crate does not depend on libc); elsewhere the metadata check
+/// before opening is the only guard.
+#[cfg(all(
+    any(target_os = "linux", target_os = "android"),
+    any(
+        target_arch = "x86_64",
+        target_arch = "x86",
+        target_arch = "aarch64",
+        target_arch = "arm",
+        target_arch = "riscv64",
+        target_arch = "s390x",
+        target_arch = "powerpc64",
+        target_arch = "loongarch64"
+    )
+))]
+const OPEN_NON_BLOCKING: i32 = 0o4000;
+#[cfg(any(
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "freebsd",
+    target_os = "openbsd",
+    target_os = "netbsd"
+))]
+const OPEN_NON_BLOCKING: i32 = 0x0004;
+#[cfg(not(any(
+    all(
+        any(target_os = "linux", target_os = "android"),
+        any(
+            target_arch = "x86_64",
+            target_arch = "x86",
+            target_arch = "aarch64",
+            target_arch = "arm",
+            target_arch = "riscv64",
+            target_arch = "s390x",
+            target_arch = "powerpc64",
+            target_arch = "loongarch64"
+        )
+    ),
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "freebsd",
+    target_os = "openbsd",
+    target_os = "netbsd"
+)))]
+const OPEN_NON_BLOCKING: i32 = 0;
+
+/// Opens `path` for reading without waiting on a FIFO (reads of regular files are unaffected).
+fn open_without_blocking(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new().read(true).custom_flags(OPEN_NON_BLOCKING).open(path)
 }

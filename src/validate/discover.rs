@@ -25,7 +25,8 @@ impl std::error::Error for DiscoverError {}
 
 /// Files given explicitly are taken whatever their name; directories are searched recursively
 /// for descriptor file names, skipping `.git`, `node_modules` and `target`, without following
-/// symbolic links. No paths means the current directory. The result is sorted and unique.
+/// symbolic links; a FIFO, socket or device with a descriptor's name is taken too (and refused
+/// when read). No paths means the current directory. The result is sorted and unique.
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, DiscoverError> {
     let current = [PathBuf::from(".")];
     let paths = if paths.is_empty() { &current[..] } else { paths };
@@ -45,7 +46,11 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, DiscoverError> {
                 path: error.path().map_or_else(|| path.clone(), Path::to_path_buf),
                 error: error.into(),
             })?;
-            let is_descriptor = entry.file_type().is_file() && entry.file_name().to_str().is_some_and(is_descriptor_file_name);
+            // Symbolic links are not followed. Anything else with a descriptor's name is taken,
+            // so that a FIFO, socket or device is reported when it is read, not silently skipped.
+            let file_type = entry.file_type();
+            let is_descriptor =
+                !file_type.is_dir() && !file_type.is_symlink() && entry.file_name().to_str().is_some_and(is_descriptor_file_name);
             if is_descriptor {
                 files.push(entry.into_path());
             }
