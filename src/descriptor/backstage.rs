@@ -17,6 +17,8 @@ use crate::domain::{
 /// Backstage refuses any other root key in a source file (`relations` and `status` are computed
 /// by the catalog, never written by hand).
 const ROOT_KEYS: &[&str] = &["apiVersion", "kind", "metadata", "spec"];
+/// Annotations whose value Backstage shows as a link on the entity page ("View source", "Edit").
+const LINK_ANNOTATIONS: &[&str] = &["backstage.io/view-url", "backstage.io/edit-url"];
 const METADATA_KEYS: &[&str] = &[
     "name",
     "namespace",
@@ -402,11 +404,14 @@ fn read_metadata(reporter: &mut Reporter, node: &Node) -> Option<Metadata> {
         reporter,
         node.get("annotations"),
         "metadata.annotations",
-        |reporter, key_node, key, _, _| {
+        |reporter, key_node, key, value_node, value| {
             if !is_valid_annotation_key(key) {
                 reporter
                     .report(Code::InvalidAnnotation, key_node, format!("`{key}` is not a valid annotation key"))
                     .hint = Some("annotation keys are `[prefix/]name`, e.g. `github.com/project-slug`".to_owned());
+            }
+            if LINK_ANNOTATIONS.contains(&key) {
+                reporter.dangerous_link(value_node, value);
             }
         },
     );
@@ -436,6 +441,9 @@ fn read_link(reporter: &mut Reporter, node: &Node) -> Option<Link> {
     reporter.mapping(node, "metadata.links[]")?;
     let url = reporter.required(node, "url", "a link").and_then(|url_node| {
         let url = reporter.string(url_node, "url")?;
+        if reporter.dangerous_link(url_node, url) {
+            return None;
+        }
         if !is_valid_url(url) {
             reporter.report(Code::InvalidLink, url_node, format!("`{url}` is not a URL")).hint =
                 Some("links need an absolute URL such as `https://example.com/dashboard`".to_owned());

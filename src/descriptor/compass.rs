@@ -368,6 +368,9 @@ fn read_links(reporter: &mut Reporter, node: Option<&Node>, type_id: Option<&str
         });
         let url = reporter.required(link_node, "url", "a link").and_then(|url_node| {
             let url = reporter.string(url_node, "url")?;
+            if reporter.dangerous_link(url_node, url) {
+                return None;
+            }
             if !is_valid_url(url) {
                 reporter.report(Code::InvalidLink, url_node, format!("`{url}` is not a URL"));
                 return None;

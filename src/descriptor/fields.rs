@@ -2,6 +2,7 @@
 //! wrong shape; shared by the Backstage and Compass readers.
 
 use crate::descriptor::yaml::{Node, ScalarKind, Value};
+use crate::domain::names::dangerous_link_scheme;
 use crate::domain::{Code, Diagnostic, Severity};
 
 /// Collects the diagnostics of one file while its documents are read.
@@ -30,6 +31,24 @@ impl<'file> Reporter<'file> {
             .iter()
             .filter(|diagnostic| diagnostic.severity == Severity::Error)
             .count()
+    }
+
+    /// Reports a link URL whose scheme a browser runs or renders instead of following
+    /// (`javascript:`, `data:`, `vbscript:`); true when it did. The URL itself is not repeated.
+    pub fn dangerous_link(&mut self, node: &Node, url: &str) -> bool {
+        let Some(scheme) = dangerous_link_scheme(url) else {
+            return false;
+        };
+        self.report(
+            Code::DangerousLinkScheme,
+            node,
+            format!("this link uses the `{scheme}:` scheme, which a browser runs or renders instead of following"),
+        )
+        .hint = Some(
+            "links must lead to a page, e.g. `https://example.com/runbook`; `javascript:`, `data:` and `vbscript:` links are refused"
+                .to_owned(),
+        );
+        true
     }
 
     /// Reports that `node` should have been `expected` (e.g. "a string").

@@ -66,7 +66,7 @@ codes! {
     DuplicateKey = "S0006", "duplicate-key", Error, "A mapping has the same key twice.";
     TabIndentation = "S0007", "tab-indentation", Error, "A tab is used for indentation, which YAML forbids.";
     NestingTooDeep = "S0008", "nesting-too-deep", Error, "Collections are nested deeper than any descriptor needs.";
-    AliasExpansionLimit = "S0009", "alias-expansion-limit", Error, "Aliases expand to more nodes than allowed (a billion-laughs pattern).";
+    AliasExpansionLimit = "S0009", "alias-expansion-limit", Error, "Aliases expand the file beyond its budget of nodes or bytes (a billion-laughs pattern).";
     EmptyFile = "S0010", "empty-file", Warning, "The file holds no YAML document.";
     ReadError = "S0011", "read-error", Error, "The file could not be read.";
     CrlfLineEndings = "S0012", "crlf-line-endings", Note, "The file uses CRLF line endings.";
@@ -91,6 +91,7 @@ codes! {
     InvalidEntityRef = "S0113", "invalid-entity-ref", Error, "An entity reference is malformed.";
     RefKindRequired = "S0114", "ref-kind-required", Error, "A reference in a field without a default kind does not name its kind.";
     InvalidValue = "S0115", "invalid-value", Error, "A field has a value outside its allowed set.";
+    DangerousLinkScheme = "S0116", "dangerous-link-scheme", Error, "A link uses a `javascript:`, `data:` or `vbscript:` URL, which a browser runs or renders instead of following.";
     // Compass descriptors.
     InvalidConfigVersion = "S0201", "invalid-config-version", Error, "The Compass configVersion is not 1.";
     InvalidCompassType = "S0202", "invalid-compass-type", Warning, "The Compass typeId is not a built-in type.";

@@ -130,6 +130,31 @@ pub fn is_valid_url(text: &str) -> bool {
     !host.is_empty() && port_ok && !host.contains(|character: char| character.is_whitespace() || "<>^|\"".contains(character))
 }
 
+/// Schemes that make a browser run the link or show content the link itself carries, instead
+/// of going to a page: a descriptor's author could run script in the catalog's pages with them.
+pub const DANGEROUS_LINK_SCHEMES: &[&str] = &["javascript", "data", "vbscript"];
+
+/// The dangerous scheme (lowercase) that `url` uses, read as a browser reads a link: leading
+/// whitespace, control characters and byte-order marks are ignored, tabs and line breaks anywhere are dropped,
+/// and case does not matter (` JaVa\tScript:` is `javascript`).
+pub fn dangerous_link_scheme(url: &str) -> Option<&'static str> {
+    let rest = url.trim_start_matches(|character: char| {
+        character <= ' ' || character == '\u{feff}' || character.is_whitespace() || character.is_control()
+    });
+    let longest = DANGEROUS_LINK_SCHEMES.iter().map(|scheme| scheme.len()).max().unwrap_or(0);
+    let mut scheme = String::with_capacity(longest);
+    for character in rest.chars().filter(|character| !matches!(character, '\t' | '\n' | '\r')) {
+        if character == ':' {
+            return DANGEROUS_LINK_SCHEMES.iter().copied().find(|dangerous| *dangerous == scheme);
+        }
+        if scheme.len() >= longest {
+            return None;
+        }
+        scheme.push(character.to_ascii_lowercase());
+    }
+    None
+}
+
 /// Turns a display name into a valid entity name (`Payments Service` → `payments-service`), as used
 /// for Compass components that carry no slug. Returns `None` when nothing usable is left.
 pub fn slugify(display_name: &str) -> Option<String> {
@@ -175,6 +200,22 @@ mod tests {
         assert!(!is_valid_url("not a url"));
         assert!(!is_valid_url("https://"));
         assert!(!is_valid_url("example.com"));
+    }
+
+    #[test]
+    fn dangerous_link_schemes() {
+        assert_eq!(dangerous_link_scheme("javascript:alert(1)"), Some("javascript"));
+        assert_eq!(dangerous_link_scheme(" JaVaScRiPt:alert(1)"), Some("javascript"));
+        assert_eq!(dangerous_link_scheme("\u{1}\u{7f}\t\u{a0}javascript:void(0)"), Some("javascript"));
+        assert_eq!(dangerous_link_scheme("java\tscr\nipt:alert(1)"), Some("javascript"));
+        assert_eq!(dangerous_link_scheme("DATA:text/html;base64,PHNjcmlwdD4="), Some("data"));
+        assert_eq!(dangerous_link_scheme("vbscript:msgbox"), Some("vbscript"));
+        assert_eq!(dangerous_link_scheme("https://example.com/javascript:x"), None);
+        assert_eq!(dangerous_link_scheme("mailto:data@example.com"), None);
+        assert_eq!(dangerous_link_scheme("javascripts:x"), None);
+        assert_eq!(dangerous_link_scheme("java script:x"), None);
+        assert_eq!(dangerous_link_scheme("data"), None);
+        assert_eq!(dangerous_link_scheme(""), None);
     }
 
     #[test]

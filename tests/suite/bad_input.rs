@@ -267,3 +267,267 @@ fn computed_root_keys_are_refused_as_backstage_does() {
     let diagnostic = only(text.as_bytes(), Code::UnknownField);
     assert_eq!((diagnostic.line, diagnostic.severity), (9, Severity::Error));
 }
+
+/// The memory bomb of issue 6: one anchored string of `string_bytes` bytes and `aliases` aliases
+/// of it in one flow list, about 700 KB for 400 KB and 100,000: under the file cap, and the node
+/// budget alone would have noticed only at the last alias, after 40 GB of copies.
+pub fn big_string_alias_bomb(string_bytes: usize, aliases: usize) -> String {
+    let mut text = format!("a: &a \"{}\"\nb: [", "x".repeat(string_bytes));
+    text.push_str(&vec!["*a"; aliases].join(","));
+    text.push_str("]\n");
+    text
+}
+
+/// Parses `text` as a Backstage file and returns its one diagnostic, which must be S0009.
+fn refused_by_the_budget(text: &str) -> Diagnostic {
+    assert!(text.len() <= MAX_FILE_BYTES, "the bomb fits under the file cap");
+    let parsed = parse_bytes("catalog-info.yaml", text.as_bytes());
+    assert_eq!(
+        codes(&parsed.diagnostics),
+        vec![Code::AliasExpansionLimit],
+        "{:?}",
+        parsed.diagnostics
+    );
+    assert!(parsed.entities.is_empty());
+    let diagnostic = parsed.diagnostics[0].clone();
+    assert_eq!(diagnostic.severity, Severity::Error);
+    assert_eq!(diagnostic.file, "catalog-info.yaml");
+    diagnostic
+}
+
+#[test]
+fn a_big_anchored_string_repeated_by_aliases_is_refused_by_the_byte_budget() {
+    let text = big_string_alias_bomb(400_000, 100_000);
+    assert!(
+        (700_000..=800_000).contains(&text.len()),
+        "the size the issue names: {}",
+        text.len()
+    );
+    let diagnostic = refused_by_the_budget(&text);
+    assert!(
+        diagnostic.message.contains("MiB"),
+        "refused for its bytes, not its nodes: {diagnostic:?}"
+    );
+    // Line 2 holds the aliases; `b: [` is 4 characters and each `*a,` 3 more. The budget of 4 MiB
+    // copied (the anchor's own copy included) is spent by the tenth alias, long before the last.
+    assert_eq!(diagnostic.line, 2, "{diagnostic:?}");
+    let alias_number = (diagnostic.column - 5) / 3 + 1;
+    assert!((9..=11).contains(&alias_number), "refused at alias {alias_number}: {diagnostic:?}");
+    assert_eq!((diagnostic.column - 5) % 3, 0, "the column is an alias's `*`: {diagnostic:?}");
+}
+
+#[test]
+fn nested_aliases_of_big_strings_are_refused_by_the_byte_budget() {
+    // Each level repeats the one below four times: 100 KB, 400 KB, 1.6 MB, 6.4 MB.
+    let text = format!(
+        "a: &a \"{}\"\nb: &b [*a, *a, *a, *a]\nc: &c [*b, *b, *b, *b]\nd: &d [*c, *c, *c, *c]\ne: [*d, *d, *d, *d]\n",
+        "y".repeat(100_000)
+    );
+    let diagnostic = refused_by_the_budget(&text);
+    assert!(diagnostic.message.contains("MiB"), "{diagnostic:?}");
+    assert!((3..=5).contains(&diagnostic.line), "at an alias of a nested level: {diagnostic:?}");
+}
+
+#[test]
+fn aliases_of_a_big_mapping_are_refused_by_the_byte_budget() {
+    let entries: Vec<String> = (0..100).map(|index| format!("k{index}: \"{}\"", "z".repeat(4_000))).collect();
+    let text = format!("m: &m {{{}}}\nlist:\n{}", entries.join(", "), "  - *m\n".repeat(50_000));
+    let diagnostic = refused_by_the_budget(&text);
+    assert!(diagnostic.message.contains("MiB"), "{diagnostic:?}");
+    assert!((3..=20).contains(&diagnostic.line), "at one of the first aliases: {diagnostic:?}");
+    assert_eq!(diagnostic.column, 5, "{diagnostic:?}");
+}
+
+#[test]
+fn anchors_nested_deep_pay_for_their_copies() {
+    // Every level is anchored, so each keeps a copy of everything below it: 64 copies of 900 KB.
+    let mut text = String::from("a: ");
+    for level in 0..60 {
+        text.push_str(&format!("&l{level} ["));
+    }
+    text.push_str(&format!("\"{}\"", "w".repeat(900_000)));
+    text.push_str(&"]".repeat(60));
+    text.push('\n');
+    let diagnostic = refused_by_the_budget(&text);
+    assert_eq!(diagnostic.line, 1, "{diagnostic:?}");
+}
+
+#[test]
+fn aliases_within_the_budgets_still_read_into_the_entity_document() {
+    // A 500 KB description repeated by three aliases: 2 MB copied, under the 4 MiB budget.
+    let description = "d".repeat(500_000);
+    let text = VALID.replace(
+        "  name: checkout\n",
+        &format!("  name: checkout\n  description: &text \"{description}\"\n  annotations:\n    a.example/one: *text\n    a.example/two: *text\n    a.example/three: *text\n"),
+    );
+    let parsed = parse_bytes("catalog-info.yaml", text.as_bytes());
+    assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
+    let entity = &parsed.entities[0];
+    assert_eq!(
+        entity.document["metadata"]["annotations"]["a.example/three"].as_str(),
+        Some(description.as_str())
+    );
+}
+
+#[test]
+fn the_binary_refuses_the_bomb_with_file_line_and_column() {
+    let folder = tempfile::tempdir().expect("temporary folder");
+    let path = folder.path().join("catalog-info.yaml");
+    std::fs::write(&path, big_string_alias_bomb(400_000, 100_000)).expect("write the bomb");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sextant"))
+        .args(["validate", "--format", "json"])
+        .arg(&path)
+        .output()
+        .expect("the binary runs");
+    assert_eq!(output.status.code(), Some(1), "an error, not a crash: {output:?}");
+    let line = String::from_utf8_lossy(&output.stdout);
+    let diagnostic: serde_json::Value = serde_json::from_str(line.trim()).expect("one JSON diagnostic");
+    assert_eq!(diagnostic["code"], "S0009");
+    assert_eq!(diagnostic["file"].as_str(), Some(path.to_string_lossy().as_ref()));
+    assert_eq!(diagnostic["line"], 2);
+    assert!(diagnostic["column"].as_u64().is_some_and(|column| column > 4));
+}
+
+/// The S0116 diagnostics of a file, as (line, column), and whether it yields any entity.
+fn script_links(path: &str, text: &str) -> (Vec<(u32, u32)>, usize) {
+    let parsed = parse_bytes(path, text.as_bytes());
+    let found = parsed
+        .diagnostics
+        .iter()
+        .filter(|diagnostic| diagnostic.code == Code::DangerousLinkScheme)
+        .map(|diagnostic| (diagnostic.line, diagnostic.column))
+        .collect();
+    (found, parsed.entities.len())
+}
+
+#[test]
+fn script_links_are_refused_in_any_spelling_and_yield_no_entity() {
+    let with_link = |url: &str| VALID.replace("  name: checkout\n", &format!("  name: checkout\n  links:\n    - url: {url}\n"));
+    assert_eq!(
+        script_links("catalog-info.yaml", &with_link("https://status.example.com")),
+        (vec![], 1)
+    );
+    for url in [
+        "javascript:alert(1)",
+        "\" JaVaScRiPt:alert(1)\"",
+        "\"\\u0001\\tjavascript:alert(1)\"",
+        "\"java\\tscript:alert(1)\"",
+        "\"data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==\"",
+        "VBScript:MsgBox(1)",
+    ] {
+        let text = with_link(url);
+        assert_eq!(script_links("catalog-info.yaml", &text), (vec![(6, 12)], 0), "for {url}");
+        let parsed = parse_bytes("catalog-info.yaml", text.as_bytes());
+        assert_eq!(codes(&parsed.diagnostics), vec![Code::DangerousLinkScheme], "only S0116 for {url}");
+        assert_eq!(parsed.diagnostics[0].severity, Severity::Error);
+        assert!(!parsed.diagnostics[0].message.contains("alert"), "the payload is not echoed");
+    }
+}
+
+#[test]
+fn script_links_are_refused_in_view_and_edit_url_annotations() {
+    let text = VALID.replace(
+        "  name: checkout\n",
+        "  name: checkout\n  annotations:\n    backstage.io/view-url: https://git.example.com/checkout\n    backstage.io/edit-url: \"  javascript:alert(1)\"\n    example.com/note: \"javascript: is only text here\"\n",
+    );
+    assert_eq!(script_links("catalog-info.yaml", &text), (vec![(7, 28)], 0));
+}
+
+#[test]
+fn script_links_are_refused_in_compass_files() {
+    let compass = |url: &str| {
+        format!("name: Fare Cache\nslug: fare-cache\nconfigVersion: 1\ntypeId: SERVICE\nlinks:\n  - type: DASHBOARD\n    url: {url}\n")
+    };
+    assert_eq!(script_links("compass.yml", &compass("https://dash.example.com/fares")), (vec![], 1));
+    assert_eq!(
+        script_links("compass.yml", &compass("\"DATA:text/html,<script>alert(1)</script>\"")),
+        (vec![(7, 10)], 0)
+    );
+}
+
+/// Runs the binary and returns its output, or fails the test (killing the process) when it has
+/// not finished within `limit`: a hang fails instead of blocking the suite.
+fn run_with_deadline(command: &mut std::process::Command, limit: std::time::Duration) -> std::process::Output {
+    use std::process::Stdio;
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let process_id = child.id();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(child.wait_with_output());
+    });
+    match receiver.recv_timeout(limit) {
+        Ok(output) => output.expect("the binary's output"),
+        Err(_) => {
+            let _ = std::process::Command::new("kill").args(["-9", &process_id.to_string()]).status();
+            panic!("sextant did not finish within {limit:?}: it hangs");
+        }
+    }
+}
+
+fn make_fifo(path: &std::path::Path) {
+    let status = std::process::Command::new("mkfifo").arg(path).status().expect("mkfifo runs");
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
+#[test]
+fn a_fifo_named_on_the_command_line_is_refused_without_waiting_for_a_writer() {
+    let folder = tempfile::tempdir().expect("temporary folder");
+    let fifo = folder.path().join("catalog-info.yaml");
+    make_fifo(&fifo);
+    let output = run_with_deadline(
+        std::process::Command::new(env!("CARGO_BIN_EXE_sextant"))
+            .args(["validate", "--format", "json"])
+            .arg(&fifo),
+        std::time::Duration::from_secs(20),
+    );
+    assert_eq!(output.status.code(), Some(2), "an unreadable file is exit 2: {output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let diagnostic: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON diagnostic");
+    assert_eq!(diagnostic["code"], "S0011");
+    assert_eq!(diagnostic["file"].as_str(), Some(fifo.to_string_lossy().as_ref()));
+    assert!(
+        diagnostic["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("named pipe (FIFO)")),
+        "{diagnostic}"
+    );
+}
+
+#[test]
+fn a_fifo_found_in_a_directory_is_reported_and_the_other_files_are_checked() {
+    let folder = tempfile::tempdir().expect("temporary folder");
+    std::fs::create_dir_all(folder.path().join("pipe")).unwrap();
+    std::fs::create_dir_all(folder.path().join("good")).unwrap();
+    make_fifo(&folder.path().join("pipe/compass.yml"));
+    std::fs::write(
+        folder.path().join("good/catalog-info.yaml"),
+        VALID.replace("name: checkout", "name: Check Out"),
+    )
+    .unwrap();
+    let output = run_with_deadline(
+        std::process::Command::new(env!("CARGO_BIN_EXE_sextant"))
+            .args(["validate", "--format", "json"])
+            .arg(folder.path()),
+        std::time::Duration::from_secs(20),
+    );
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let codes: Vec<(String, String)> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("JSON"))
+        .map(|diagnostic| {
+            let file = diagnostic["file"].as_str().unwrap_or_default();
+            let folder_name = file.rsplit('/').nth(1).unwrap_or_default().to_owned();
+            (diagnostic["code"].as_str().unwrap_or_default().to_owned(), folder_name)
+        })
+        .collect();
+    assert_eq!(
+        codes,
+        vec![("S0104".to_owned(), "good".to_owned()), ("S0011".to_owned(), "pipe".to_owned())],
+        "the good file is still checked"
+    );
+}
