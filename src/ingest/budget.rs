@@ -1,14 +1,16 @@
 //! A crawl's byte budget: the descriptor bytes read and not yet applied, over all the crawl's
-//! repositories. A read is admitted only while the budget has room, and then holds a provisional
-//! share until it reports the bytes it really read; those stay reserved until its repository's
-//! batch has been applied (its parsed entities live that long). The read that is next to be
-//! applied is always admitted: everyone else waits for it, so waiting for it cannot deadlock.
+//! repositories. A read that holds its share of the read limits is admitted only while the
+//! budget has room; it then holds a provisional share until it reports the bytes it really read,
+//! and those stay reserved until its repository's batch has been applied (its parsed entities
+//! live that long). A read that must wait gives its read limits back meanwhile. The read that is
+//! next to be applied is always admitted: everyone else waits for it, so nothing deadlocks.
 //!
-//! The bound: what is reserved never exceeds the budget, except by the read next to be applied
-//! and by reads whose repository held more than their provisional share (each at most the
-//! crawler's per-repository limits), of which at most `limit / share` run at once.
+//! The bound: what is reserved exceeds the budget only by the read next to be applied and by
+//! reads that read more than their provisional share, at most one per running read, each at most
+//! what the crawler reads of one repository.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::{Mutex, MutexGuard};
 
 use tokio::sync::Notify;
@@ -72,14 +74,18 @@ impl ByteBudget {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Waits until the read at `position` may start: at once when it is the next to be applied,
-    /// otherwise when the budget has room for its provisional share, which it then holds.
-    pub async fn admit(&self, position: usize) {
+    /// Waits until the read at `position` may start, and returns what `hold` gave (its share of
+    /// the read limits): `hold` is called first, then the read is admitted at once when it is the
+    /// next to be applied, otherwise when the budget has room for its provisional share, which it
+    /// then holds. A read that must wait gives back what `hold` gave while it waits, so the read
+    /// that everyone waits for can always get it.
+    pub async fn admit<T, Held: Future<Output = T>>(&self, position: usize, mut hold: impl FnMut() -> Held) -> T {
         let mut waited = false;
         loop {
             let changed = self.changed.notified();
             tokio::pin!(changed);
             changed.as_mut().enable();
+            let held = hold().await;
             {
                 let mut state = self.state();
                 let has_room = state.stats.reserved + self.share <= self.limit;
@@ -91,9 +97,10 @@ impl ByteBudget {
                         state.stats.waits += 1;
                     }
                     state.set(position, self.share);
-                    return;
+                    return held;
                 }
             }
+            drop(held);
             waited = true;
             changed.await;
         }
@@ -138,7 +145,7 @@ mod tests {
 
     async fn admitted_soon(budget: &Arc<ByteBudget>, position: usize) -> bool {
         let budget = budget.clone();
-        tokio::time::timeout(Duration::from_millis(100), async move { budget.admit(position).await })
+        tokio::time::timeout(Duration::from_millis(100), async move { budget.admit(position, || async {}).await })
             .await
             .is_ok()
     }
@@ -156,7 +163,7 @@ mod tests {
         budget.settle(2, 20);
         let waiter = tokio::spawn({
             let budget = budget.clone();
-            async move { budget.admit(3).await }
+            async move { budget.admit(3, || async {}).await }
         });
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert!(!waiter.is_finished(), "730 bytes are reserved");
@@ -177,7 +184,7 @@ mod tests {
     #[tokio::test]
     async fn a_read_given_up_before_it_settles_holds_nothing() {
         let budget = ByteBudget::new(100, 1);
-        budget.admit(0).await;
+        budget.admit(0, || async {}).await;
         budget.applied_through(0);
         budget.settle(0, 1_000);
         assert_eq!(
@@ -190,11 +197,11 @@ mod tests {
     #[tokio::test]
     async fn a_waiting_read_becomes_the_front_and_proceeds() {
         let budget = Arc::new(ByteBudget::new(10, 1));
-        budget.admit(0).await;
+        budget.admit(0, || async {}).await;
         budget.settle(0, 10);
         let waiter = tokio::spawn({
             let budget = budget.clone();
-            async move { budget.admit(1).await }
+            async move { budget.admit(1, || async {}).await }
         });
         budget.applied_through(0);
         tokio::time::timeout(Duration::from_secs(5), waiter)

@@ -97,10 +97,13 @@ pub struct ReadClaim {
     semaphore: Arc<Semaphore>,
 }
 
-/// Claims a read of `key`: first a share of the crawl's own limit and of the process's limit
-/// (sized by `default_reads` if nothing set it before), waiting as long as needed, then the
-/// repository itself, waiting at most `wait` for an earlier read of it to end.
-pub async fn claim(key: RepoKey, crawl_limit: Arc<Semaphore>, default_reads: usize, wait: Duration) -> Result<ReadClaim, ClaimError> {
+/// A share of the crawl's own read limit and of the process's.
+#[derive(Debug)]
+pub struct Limits(Vec<OwnedSemaphorePermit>);
+
+/// Waits, as long as needed, for a share of the crawl's own limit and of the process's limit
+/// (sized by `default_reads` if nothing set it before).
+pub async fn limits(crawl_limit: Arc<Semaphore>, default_reads: usize) -> Limits {
     let mut limits = Vec::with_capacity(2);
     for limit in [crawl_limit, process_permits(default_reads)] {
         // The semaphores are never closed; a closed one would simply not limit.
@@ -108,6 +111,13 @@ pub async fn claim(key: RepoKey, crawl_limit: Arc<Semaphore>, default_reads: usi
             limits.push(permit);
         }
     }
+    Limits(limits)
+}
+
+/// Claims a read of `key` with its share of the limits, waiting at most `wait` for an earlier
+/// read of the repository to end.
+pub async fn claim(key: RepoKey, limits: Limits, wait: Duration) -> Result<ReadClaim, ClaimError> {
+    let Limits(limits) = limits;
     let semaphore = slots().entry(key.clone()).or_insert_with(|| Arc::new(Semaphore::new(1))).clone();
     match tokio::time::timeout(wait, semaphore.clone().acquire_owned()).await {
         Ok(Ok(slot)) => Ok(ReadClaim {
@@ -245,27 +255,44 @@ mod tests {
     #[tokio::test]
     async fn a_held_repository_makes_the_next_claim_wait_then_fail() {
         let crawl_limit = Arc::new(Semaphore::new(4));
-        let first = claim(key("slots-test://held"), crawl_limit.clone(), 4, Duration::from_secs(1))
-            .await
-            .expect("a free repository is claimed");
+        let first = claim(
+            key("slots-test://held"),
+            limits(crawl_limit.clone(), 4).await,
+            Duration::from_secs(1),
+        )
+        .await
+        .expect("a free repository is claimed");
         assert!(is_reading("slots-test://held", None));
-        let second = claim(key("slots-test://held"), crawl_limit.clone(), 4, Duration::from_millis(50)).await;
+        let second = claim(
+            key("slots-test://held"),
+            limits(crawl_limit.clone(), 4).await,
+            Duration::from_millis(50),
+        )
+        .await;
         assert_eq!(second.unwrap_err(), ClaimError::StillRunning);
         assert_eq!(crawl_limit.available_permits(), 3, "the failed claim gave its share back");
         drop(first);
         assert!(!is_reading("slots-test://held", None));
         assert!(!slots().contains_key(&key("slots-test://held")), "no entry is left behind");
-        let third = claim(key("slots-test://held"), crawl_limit, 4, Duration::from_millis(50)).await;
+        let third = claim(key("slots-test://held"), limits(crawl_limit, 4).await, Duration::from_millis(50)).await;
         assert!(third.is_ok());
     }
 
     #[tokio::test]
     async fn a_waiting_claim_gets_the_repository_when_the_holder_ends() {
         let crawl_limit = Arc::new(Semaphore::new(4));
-        let first = claim(key("slots-test://handover"), crawl_limit.clone(), 4, Duration::from_secs(1))
-            .await
-            .expect("claimed");
-        let waiter = tokio::spawn(claim(key("slots-test://handover"), crawl_limit, 4, Duration::from_secs(30)));
+        let first = claim(
+            key("slots-test://handover"),
+            limits(crawl_limit.clone(), 4).await,
+            Duration::from_secs(1),
+        )
+        .await
+        .expect("claimed");
+        let waiter = tokio::spawn(claim(
+            key("slots-test://handover"),
+            limits(crawl_limit, 4).await,
+            Duration::from_secs(30),
+        ));
         tokio::task::yield_now().await;
         std::thread::spawn(move || first.run(|| ()))
             .join()
@@ -279,20 +306,17 @@ mod tests {
     #[tokio::test]
     async fn the_crawl_limit_is_held_until_the_claim_is_dropped() {
         let crawl_limit = Arc::new(Semaphore::new(1));
-        let first = claim(key("slots-test://limit-a"), crawl_limit.clone(), 4, Duration::from_secs(1))
-            .await
-            .expect("claimed");
-        let blocked = tokio::time::timeout(
-            Duration::from_millis(50),
-            claim(key("slots-test://limit-b"), crawl_limit.clone(), 4, Duration::from_secs(1)),
+        let first = claim(
+            key("slots-test://limit-a"),
+            limits(crawl_limit.clone(), 4).await,
+            Duration::from_secs(1),
         )
-        .await;
+        .await
+        .expect("claimed");
+        let blocked = tokio::time::timeout(Duration::from_millis(50), limits(crawl_limit.clone(), 4)).await;
         assert!(blocked.is_err(), "a second read waits for the crawl's only permit");
         drop(first);
-        assert!(
-            claim(key("slots-test://limit-b"), crawl_limit, 4, Duration::from_secs(1))
-                .await
-                .is_ok()
-        );
+        let limits = limits(crawl_limit, 4).await;
+        assert!(claim(key("slots-test://limit-b"), limits, Duration::from_secs(1)).await.is_ok());
     }
 }
