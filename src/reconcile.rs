@@ -239,6 +239,7 @@ enum Definition<'input> {
 
 #[derive(Debug, Clone)]
 struct Claim<'input> {
+    entity_ref: &'input str,
     repo_id: i64,
     path: &'input str,
     document_index: i32,
@@ -353,7 +354,7 @@ pub fn plan<'input>(changes: &'input [RepoChange], stored: &'input Stored) -> Pl
         ..Plan::default()
     };
     let references = references_in_question(changes, stored);
-    let claims = gather_claims(changes, stored, &batch, &references);
+    let book = ClaimBook::of(changes, stored, &references);
     let rows: HashMap<&str, &StoredEntity> = stored.entities.iter().map(|row| (row.entity_ref.as_str(), row)).collect();
     let stored_conflicts: HashSet<(&str, i64, &str, i32)> = stored
         .conflicts
@@ -364,10 +365,9 @@ pub fn plan<'input>(changes: &'input [RepoChange], stored: &'input Stored) -> Pl
     let change_of = |repo_id: i64| batch.get(&repo_id).copied().unwrap_or(0);
 
     for entity_ref in &references {
-        let empty = Vec::new();
-        let claims = claims.get(entity_ref.as_str()).unwrap_or(&empty);
         let row = rows.get(entity_ref.as_str()).copied();
-        let winner = choose_winner(claims, row);
+        let (claims, winner) = book.settle(entity_ref, changes, row);
+        let claims = &claims;
         match (winner, row) {
             (None, None) => {}
             (None, Some(row)) => {
@@ -447,131 +447,158 @@ pub fn plan<'input>(changes: &'input [RepoChange], stored: &'input Stored) -> Pl
     plan
 }
 
-/// Collects every claim on the references in question, sorted by (registration order, path,
-/// document index).
-fn gather_claims<'input>(
-    changes: &'input [RepoChange],
-    stored: &'input Stored,
-    batch: &HashMap<i64, usize>,
-    references: &BTreeSet<String>,
-) -> HashMap<&'input str, Vec<Claim<'input>>> {
-    let mut claims: HashMap<&str, Vec<Claim>> = HashMap::new();
-    let mut rows_by_file: HashMap<(i64, &str), Vec<&StoredEntity>> = HashMap::new();
-    for row in &stored.entities {
-        rows_by_file.entry((row.repo_id, row.path.as_str())).or_default().push(row);
-    }
-    let mut conflicts_by_file: HashMap<(i64, &str), Vec<&StoredConflict>> = HashMap::new();
-    for conflict in &stored.conflicts {
-        conflicts_by_file
-            .entry((conflict.claimant_repo_id, conflict.claimant_path.as_str()))
-            .or_default()
-            .push(conflict);
-    }
-    // The claims a file keeps from before, with the commit and stale mark given.
-    let keep_stored = |claims: &mut HashMap<&'input str, Vec<Claim<'input>>>,
-                           repo_id: i64,
-                           path: &'input str,
-                           commit: Option<&'input str>,
-                           stale_reason: Option<Option<&'input str>>| {
-        for row in rows_by_file.get(&(repo_id, path)).into_iter().flatten() {
-            claims.entry(row.entity_ref.as_str()).or_default().push(Claim {
-                repo_id,
-                path,
-                document_index: row.document_index,
-                line: row.line,
-                commit: commit.unwrap_or(&row.commit),
-                stale_reason: stale_reason.unwrap_or(row.stale_reason.as_deref()),
-                definition: Definition::Row,
-            });
+/// Every claim on the references in question, before the batch and after each change of it.
+struct ClaimBook<'input> {
+    /// The stored claims (rows and conflicts) of every repository.
+    before: HashMap<&'input str, Vec<Claim<'input>>>,
+    /// The claims of change `index`'s repository after it: (reference, index) → claims.
+    after: HashMap<(&'input str, usize), Vec<Claim<'input>>>,
+    /// The changes whose repository claims the reference, before or after.
+    touching: HashMap<&'input str, BTreeSet<usize>>,
+}
+
+impl<'input> ClaimBook<'input> {
+    fn of(changes: &'input [RepoChange], stored: &'input Stored, references: &BTreeSet<String>) -> ClaimBook<'input> {
+        let mut book = ClaimBook {
+            before: HashMap::new(),
+            after: HashMap::new(),
+            touching: HashMap::new(),
+        };
+        let position_of: HashMap<i64, usize> = changes.iter().enumerate().map(|(index, change)| (change.repo_id(), index)).collect();
+        let mut rows_by_file: HashMap<(i64, &str), Vec<&StoredEntity>> = HashMap::new();
+        for row in &stored.entities {
+            rows_by_file.entry((row.repo_id, row.path.as_str())).or_default().push(row);
+            if references.contains(&row.entity_ref) {
+                book.before.entry(&row.entity_ref).or_default().push(Claim::of_row(row, None, None));
+            }
         }
-        for conflict in conflicts_by_file.get(&(repo_id, path)).into_iter().flatten() {
-            claims.entry(conflict.entity_ref.as_str()).or_default().push(Claim {
-                repo_id,
-                path,
-                document_index: conflict.document_index,
-                line: conflict.line,
-                commit: commit.unwrap_or(&conflict.commit),
-                stale_reason: stale_reason.unwrap_or(conflict.stale_reason.as_deref()),
-                definition: Definition::Kept(&conflict.entity),
-            });
+        let mut conflicts_by_file: HashMap<(i64, &str), Vec<&StoredConflict>> = HashMap::new();
+        for conflict in &stored.conflicts {
+            conflicts_by_file
+                .entry((conflict.claimant_repo_id, conflict.claimant_path.as_str()))
+                .or_default()
+                .push(conflict);
+            if references.contains(&conflict.entity_ref) {
+                book.before
+                    .entry(&conflict.entity_ref)
+                    .or_default()
+                    .push(Claim::of_conflict(conflict, None, None));
+            }
         }
-    };
-    for change in changes {
-        let RepoChange::Read(read) = change else { continue };
-        for file in &read.files {
-            match &file.state {
-                FileState::Clean { entities, .. } => {
-                    for entity in entities {
-                        claims.entry(entity.data.entity_ref.as_str()).or_default().push(Claim {
-                            repo_id: read.repo_id,
-                            path: &file.path,
-                            document_index: entity.document_index,
-                            line: entity.line,
-                            commit: &read.commit,
-                            stale_reason: None,
-                            definition: Definition::Read(&entity.data),
-                        });
-                    }
-                }
-                FileState::Unchanged => {
-                    // A clean file's definitions are as of the new tip; an unusable one's are not.
-                    let clean = matches!(stored.files.get(&(read.repo_id, file.path.clone())), Some(None) | None);
-                    let commit = clean.then_some(read.commit.as_str());
-                    keep_stored(&mut claims, read.repo_id, &file.path, commit, None);
-                }
-                FileState::Unusable { reason, .. } => {
-                    keep_stored(&mut claims, read.repo_id, &file.path, None, Some(Some(reason.as_str())));
+        // A batch repository's change touches every reference it claimed before.
+        for (entity_ref, claims) in &book.before {
+            for claim in claims {
+                if let Some(index) = position_of.get(&claim.repo_id) {
+                    book.touching.entry(entity_ref).or_default().insert(*index);
                 }
             }
         }
+        for (index, change) in changes.iter().enumerate() {
+            let RepoChange::Read(read) = change else { continue };
+            for file in &read.files {
+                let mut claims: Vec<Claim> = Vec::new();
+                let kept = |commit: Option<&'input str>, stale: Option<Option<&'input str>>, claims: &mut Vec<Claim<'input>>| {
+                    let key = (read.repo_id, file.path.as_str());
+                    claims.extend(rows_by_file.get(&key).into_iter().flatten().map(|row| Claim::of_row(row, commit, stale)));
+                    claims.extend(
+                        conflicts_by_file
+                            .get(&key)
+                            .into_iter()
+                            .flatten()
+                            .map(|conflict| Claim::of_conflict(conflict, commit, stale)),
+                    );
+                };
+                match &file.state {
+                    FileState::Clean { entities, .. } => claims.extend(entities.iter().map(|entity| Claim {
+                        entity_ref: &entity.data.entity_ref,
+                        repo_id: read.repo_id,
+                        path: &file.path,
+                        document_index: entity.document_index,
+                        line: entity.line,
+                        commit: &read.commit,
+                        stale_reason: None,
+                        definition: Definition::Read(&entity.data),
+                    })),
+                    FileState::Unchanged => {
+                        // A clean file's definitions are as of the new tip; an unusable one's are not.
+                        let clean = matches!(stored.files.get(&(read.repo_id, file.path.clone())), Some(None) | None);
+                        kept(clean.then_some(read.commit.as_str()), None, &mut claims);
+                    }
+                    FileState::Unusable { reason, .. } => kept(None, Some(Some(reason.as_str())), &mut claims),
+                }
+                for claim in claims {
+                    book.touching.entry(claim.entity_ref).or_default().insert(index);
+                    book.after.entry((claim.entity_ref, index)).or_default().push(claim);
+                }
+            }
+        }
+        book
     }
-    // Repositories outside the batch keep their stored claims.
-    for row in &stored.entities {
-        if !batch.contains_key(&row.repo_id) && references.contains(&row.entity_ref) {
-            claims.entry(row.entity_ref.as_str()).or_default().push(Claim {
-                repo_id: row.repo_id,
-                path: &row.path,
-                document_index: row.document_index,
-                line: row.line,
-                commit: &row.commit,
-                stale_reason: row.stale_reason.as_deref(),
-                definition: Definition::Row,
-            });
+
+    /// The claims on `entity_ref` after the whole batch and the index of the one that holds it,
+    /// as if the batch's changes were applied one after the other, in order.
+    fn settle(&self, entity_ref: &str, changes: &[RepoChange], row: Option<&StoredEntity>) -> (Vec<Claim<'input>>, Option<usize>) {
+        let mut claims: Vec<Claim> = self.before.get(entity_ref).cloned().unwrap_or_default();
+        claims.sort_by(|left, right| left.order().cmp(&right.order()));
+        let mut holder: Option<(i64, &str)> = row.map(|row| (row.repo_id, row.path.as_str()));
+        let mut winner = choose_winner(&claims, holder);
+        for index in self.touching.get(entity_ref).into_iter().flatten() {
+            let repo_id = changes[*index].repo_id();
+            claims.retain(|claim| claim.repo_id != repo_id);
+            claims.extend(self.after.get(&(entity_ref, *index)).into_iter().flatten().cloned());
+            claims.sort_by(|left, right| left.order().cmp(&right.order()));
+            winner = choose_winner(&claims, holder);
+            holder = winner.map(|winner| (claims[winner].repo_id, claims[winner].path));
+        }
+        (claims, winner)
+    }
+}
+
+impl<'input> Claim<'input> {
+    /// A stored row's claim; `commit` and `stale` replace its own when given.
+    fn of_row(row: &'input StoredEntity, commit: Option<&'input str>, stale: Option<Option<&'input str>>) -> Claim<'input> {
+        Claim {
+            entity_ref: &row.entity_ref,
+            repo_id: row.repo_id,
+            path: &row.path,
+            document_index: row.document_index,
+            line: row.line,
+            commit: commit.unwrap_or(&row.commit),
+            stale_reason: stale.unwrap_or(row.stale_reason.as_deref()),
+            definition: Definition::Row,
         }
     }
-    for conflict in &stored.conflicts {
-        if !batch.contains_key(&conflict.claimant_repo_id) && references.contains(&conflict.entity_ref) {
-            claims.entry(conflict.entity_ref.as_str()).or_default().push(Claim {
-                repo_id: conflict.claimant_repo_id,
-                path: &conflict.claimant_path,
-                document_index: conflict.document_index,
-                line: conflict.line,
-                commit: &conflict.commit,
-                stale_reason: conflict.stale_reason.as_deref(),
-                definition: Definition::Kept(&conflict.entity),
-            });
+
+    /// A stored conflict's claim; `commit` and `stale` replace its own when given.
+    fn of_conflict(conflict: &'input StoredConflict, commit: Option<&'input str>, stale: Option<Option<&'input str>>) -> Claim<'input> {
+        Claim {
+            entity_ref: &conflict.entity_ref,
+            repo_id: conflict.claimant_repo_id,
+            path: &conflict.claimant_path,
+            document_index: conflict.document_index,
+            line: conflict.line,
+            commit: commit.unwrap_or(&conflict.commit),
+            stale_reason: stale.unwrap_or(conflict.stale_reason.as_deref()),
+            definition: Definition::Kept(&conflict.entity),
         }
     }
-    for list in claims.values_mut() {
-        list.sort_by(|left, right| left.order().cmp(&right.order()));
-    }
-    claims
 }
 
 /// The index of the claim that gets the reference: the stored row while it is still claimed,
 /// else the first claim of the holder's file, else of the holder's repository, else the first.
-fn choose_winner(claims: &[Claim], row: Option<&StoredEntity>) -> Option<usize> {
+/// `claims` are sorted by (registration order, path, document index).
+fn choose_winner(claims: &[Claim], holder: Option<(i64, &str)>) -> Option<usize> {
     if claims.is_empty() {
         return None;
     }
     if let Some(index) = claims.iter().position(|claim| matches!(claim.definition, Definition::Row)) {
         return Some(index);
     }
-    if let Some(row) = row {
-        if let Some(index) = claims.iter().position(|claim| claim.repo_id == row.repo_id && claim.path == row.path) {
+    if let Some((repo_id, path)) = holder {
+        if let Some(index) = claims.iter().position(|claim| claim.repo_id == repo_id && claim.path == path) {
             return Some(index);
         }
-        if let Some(index) = claims.iter().position(|claim| claim.repo_id == row.repo_id) {
+        if let Some(index) = claims.iter().position(|claim| claim.repo_id == repo_id) {
             return Some(index);
         }
     }
@@ -846,14 +873,16 @@ mod tests {
 
     #[test]
     fn new_claims_go_to_the_first_in_registration_order_and_forgetting_hands_over() {
+        // A crawl applies in registration order; within one file, the first document wins.
         let changes = vec![
+            read(1, vec![clean("a.yaml", vec![defined(0, 1, "component:default/x"), defined(1, 9, "component:default/x")])]),
             read(2, vec![clean("b.yaml", vec![defined(0, 1, "component:default/x")])]),
-            read(1, vec![clean("a.yaml", vec![defined(0, 1, "component:default/x")])]),
         ];
         let nothing_stored = Stored::default();
         let first = plan(&changes, &nothing_stored);
-        assert_eq!(first.inserts[0].repo_id, 1);
-        assert_eq!(first.conflicts[0].claimant_repo_id, 2);
+        assert_eq!((first.inserts[0].repo_id, first.inserts[0].line), (1, 1));
+        let claimants: Vec<(i64, i32)> = first.conflicts.iter().map(|conflict| (conflict.claimant_repo_id, conflict.line)).collect();
+        assert_eq!(claimants, vec![(1, 9), (2, 1)]);
 
         let kept = StoredConflict {
             entity_ref: "component:default/x".to_owned(),
@@ -870,5 +899,28 @@ mod tests {
         let plan = plan(&forget, &stored);
         assert_eq!(plan.updates[0].1.repo_id, 2);
         assert_eq!(plan.forgotten_repos, vec![1]);
+    }
+
+    #[test]
+    fn a_batch_decides_as_if_its_changes_were_applied_one_after_the_other() {
+        // Repository 1 holds x and gives it up; repository 3 (not in the batch) waits for it;
+        // repository 2 claims it for the first time, after 1 in the batch. Applied alone, 1
+        // hands x to 3, and 2 then finds it held: the batch must decide the same.
+        let waiting = StoredConflict {
+            entity_ref: "component:default/x".to_owned(),
+            claimant_repo_id: 3,
+            claimant_path: "catalog-info.yaml".to_owned(),
+            document_index: 0,
+            line: 1,
+            commit: "c".to_owned(),
+            stale_reason: None,
+            entity: data("component:default/x", "from c"),
+        };
+        let stored = stored_with(vec![row(9, "component:default/x", 1, "catalog-info.yaml", 0, 1)], vec![waiting], &[(1, "catalog-info.yaml")]);
+        let changes = vec![read(1, Vec::new()), read(2, vec![clean("catalog-info.yaml", vec![defined(0, 1, "component:default/x")])])];
+        let plan = plan(&changes, &stored);
+        assert_eq!(plan.updates[0].1.repo_id, 3);
+        assert_eq!(plan.conflicts.len(), 1);
+        assert_eq!((plan.conflicts[0].holder_repo_id, plan.conflicts[0].claimant_repo_id), (3, 2));
     }
 }
