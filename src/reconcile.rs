@@ -148,7 +148,9 @@ pub struct RepoRead {
 pub enum RepoChange {
     Read(RepoRead),
     /// The repository leaves the catalog: it claims nothing any more.
-    Forget { repo_id: i64 },
+    Forget {
+        repo_id: i64,
+    },
 }
 
 impl RepoChange {
@@ -218,7 +220,13 @@ pub fn references_in_question(changes: &[RepoChange], stored: &Stored) -> BTreeS
             }
         }
     }
-    refs.extend(stored.entities.iter().filter(|row| batch.contains(&row.repo_id)).map(|row| row.entity_ref.clone()));
+    refs.extend(
+        stored
+            .entities
+            .iter()
+            .filter(|row| batch.contains(&row.repo_id))
+            .map(|row| row.entity_ref.clone()),
+    );
     refs.extend(
         stored
             .conflicts
@@ -348,7 +356,11 @@ pub struct Plan<'input> {
 /// Decides what the batch changes. `stored` must hold the rows described on [`Stored`] for the
 /// references of [`references_in_question`].
 pub fn plan<'input>(changes: &'input [RepoChange], stored: &'input Stored) -> Plan<'input> {
-    let batch: HashMap<i64, usize> = changes.iter().enumerate().map(|(index, change)| (change.repo_id(), index)).collect();
+    let batch: HashMap<i64, usize> = changes
+        .iter()
+        .enumerate()
+        .map(|(index, change)| (change.repo_id(), index))
+        .collect();
     let mut plan = Plan {
         counts: vec![ChangeCounts::default(); changes.len()],
         ..Plan::default()
@@ -359,7 +371,14 @@ pub fn plan<'input>(changes: &'input [RepoChange], stored: &'input Stored) -> Pl
     let stored_conflicts: HashSet<(&str, i64, &str, i32)> = stored
         .conflicts
         .iter()
-        .map(|conflict| (conflict.entity_ref.as_str(), conflict.claimant_repo_id, conflict.claimant_path.as_str(), conflict.document_index))
+        .map(|conflict| {
+            (
+                conflict.entity_ref.as_str(),
+                conflict.claimant_repo_id,
+                conflict.claimant_path.as_str(),
+                conflict.document_index,
+            )
+        })
         .collect();
     // Counts go to the change of the repository concerned, or to the first change.
     let change_of = |repo_id: i64| batch.get(&repo_id).copied().unwrap_or(0);
@@ -379,7 +398,9 @@ pub fn plan<'input>(changes: &'input [RepoChange], stored: &'input Stored) -> Pl
             (Some(index), None) => {
                 let claim = &claims[index];
                 // A row claim exists only with its row, so a new row comes from a definition.
-                let (Definition::Read(data) | Definition::Kept(data)) = claim.definition else { continue };
+                let (Definition::Read(data) | Definition::Kept(data)) = claim.definition else {
+                    continue;
+                };
                 plan.inserts.push(write_of(entity_ref, claim, Some(data)));
                 plan.touched_targets.push(entity_ref.clone());
                 plan.touched_targets.extend(data.aliases.iter().cloned());
@@ -422,7 +443,9 @@ pub fn plan<'input>(changes: &'input [RepoChange], stored: &'input Stored) -> Pl
                 // The stored row is always the winner when it is claimed.
                 Definition::Row => continue,
             };
-            let Some(holder) = winner.map(|winner| &claims[winner]) else { continue };
+            let Some(holder) = winner.map(|winner| &claims[winner]) else {
+                continue;
+            };
             let is_new = !stored_conflicts.contains(&(entity_ref.as_str(), claim.repo_id, claim.path, claim.document_index));
             if is_new {
                 plan.counts[change_of(claim.repo_id)].new_conflicts.push(plan.conflicts.len());
@@ -464,7 +487,11 @@ impl<'input> ClaimBook<'input> {
             after: HashMap::new(),
             touching: HashMap::new(),
         };
-        let position_of: HashMap<i64, usize> = changes.iter().enumerate().map(|(index, change)| (change.repo_id(), index)).collect();
+        let position_of: HashMap<i64, usize> = changes
+            .iter()
+            .enumerate()
+            .map(|(index, change)| (change.repo_id(), index))
+            .collect();
         let mut rows_by_file: HashMap<(i64, &str), Vec<&StoredEntity>> = HashMap::new();
         for row in &stored.entities {
             rows_by_file.entry((row.repo_id, row.path.as_str())).or_default().push(row);
@@ -499,7 +526,13 @@ impl<'input> ClaimBook<'input> {
                 let mut claims: Vec<Claim> = Vec::new();
                 let kept = |commit: Option<&'input str>, stale: Option<Option<&'input str>>, claims: &mut Vec<Claim<'input>>| {
                     let key = (read.repo_id, file.path.as_str());
-                    claims.extend(rows_by_file.get(&key).into_iter().flatten().map(|row| Claim::of_row(row, commit, stale)));
+                    claims.extend(
+                        rows_by_file
+                            .get(&key)
+                            .into_iter()
+                            .flatten()
+                            .map(|row| Claim::of_row(row, commit, stale)),
+                    );
                     claims.extend(
                         conflicts_by_file
                             .get(&key)
@@ -673,7 +706,11 @@ fn plan_files<'input>(changes: &'input [RepoChange], stored: &'input Stored, pla
         let error = (!unusable.is_empty()).then(|| {
             let listed: Vec<String> = unusable.iter().take(5).map(|(path, reason)| format!("{path} ({reason})")).collect();
             let more = unusable.len().saturating_sub(listed.len());
-            let noun = if unusable.len() == 1 { "descriptor file is" } else { "descriptor files are" };
+            let noun = if unusable.len() == 1 {
+                "descriptor file is"
+            } else {
+                "descriptor files are"
+            };
             format!(
                 "{} {noun} unusable and keep their last good entities: {}{}",
                 unusable.len(),
@@ -793,7 +830,10 @@ mod tests {
     fn a_document_split_into_another_file_of_the_same_repository_is_a_move() {
         // catalog-info.yaml held x (document 0) and y (document 1); x moves to x/catalog-info.yaml.
         let stored = stored_with(
-            vec![row(1, "component:default/x", 1, "catalog-info.yaml", 0, 1), row(2, "component:default/y", 1, "catalog-info.yaml", 1, 17)],
+            vec![
+                row(1, "component:default/x", 1, "catalog-info.yaml", 0, 1),
+                row(2, "component:default/y", 1, "catalog-info.yaml", 1, 17),
+            ],
             Vec::new(),
             &[(1, "catalog-info.yaml")],
         );
@@ -826,7 +866,11 @@ mod tests {
             stale_reason: None,
             entity: data("component:default/moved", "from b"),
         };
-        let stored = stored_with(vec![row(7, "component:default/moved", 1, "catalog-info.yaml", 0, 1)], vec![waiting], &[(1, "catalog-info.yaml")]);
+        let stored = stored_with(
+            vec![row(7, "component:default/moved", 1, "catalog-info.yaml", 0, 1)],
+            vec![waiting],
+            &[(1, "catalog-info.yaml")],
+        );
         let changes = vec![read(1, Vec::new())];
         let plan = plan(&changes, &stored);
         assert!(plan.deletes.is_empty(), "the entity is handed over, not deleted");
@@ -839,7 +883,11 @@ mod tests {
 
     #[test]
     fn an_unusable_file_keeps_its_last_good_entities_marked_stale() {
-        let stored = stored_with(vec![row(1, "component:default/x", 1, "catalog-info.yaml", 0, 1)], Vec::new(), &[(1, "catalog-info.yaml")]);
+        let stored = stored_with(
+            vec![row(1, "component:default/x", 1, "catalog-info.yaml", 0, 1)],
+            Vec::new(),
+            &[(1, "catalog-info.yaml")],
+        );
         let changes = vec![read(
             1,
             vec![FileRead {
@@ -863,7 +911,10 @@ mod tests {
     fn the_holder_keeps_its_reference_and_a_newcomer_is_a_conflict() {
         let stored = stored_with(vec![row(1, "component:default/x", 2, "catalog-info.yaml", 0, 1)], Vec::new(), &[]);
         // Repository 1 registered earlier, but repository 2 holds x: no flapping.
-        let changes = vec![read(1, vec![clean("catalog-info.yaml", vec![defined(0, 1, "component:default/x")])])];
+        let changes = vec![read(
+            1,
+            vec![clean("catalog-info.yaml", vec![defined(0, 1, "component:default/x")])],
+        )];
         let plan = plan(&changes, &stored);
         assert!(plan.updates.is_empty() && plan.inserts.is_empty());
         assert_eq!(plan.conflicts.len(), 1);
@@ -875,13 +926,23 @@ mod tests {
     fn new_claims_go_to_the_first_in_registration_order_and_forgetting_hands_over() {
         // A crawl applies in registration order; within one file, the first document wins.
         let changes = vec![
-            read(1, vec![clean("a.yaml", vec![defined(0, 1, "component:default/x"), defined(1, 9, "component:default/x")])]),
+            read(
+                1,
+                vec![clean(
+                    "a.yaml",
+                    vec![defined(0, 1, "component:default/x"), defined(1, 9, "component:default/x")],
+                )],
+            ),
             read(2, vec![clean("b.yaml", vec![defined(0, 1, "component:default/x")])]),
         ];
         let nothing_stored = Stored::default();
         let first = plan(&changes, &nothing_stored);
         assert_eq!((first.inserts[0].repo_id, first.inserts[0].line), (1, 1));
-        let claimants: Vec<(i64, i32)> = first.conflicts.iter().map(|conflict| (conflict.claimant_repo_id, conflict.line)).collect();
+        let claimants: Vec<(i64, i32)> = first
+            .conflicts
+            .iter()
+            .map(|conflict| (conflict.claimant_repo_id, conflict.line))
+            .collect();
         assert_eq!(claimants, vec![(1, 9), (2, 1)]);
 
         let kept = StoredConflict {
@@ -916,8 +977,15 @@ mod tests {
             stale_reason: None,
             entity: data("component:default/x", "from c"),
         };
-        let stored = stored_with(vec![row(9, "component:default/x", 1, "catalog-info.yaml", 0, 1)], vec![waiting], &[(1, "catalog-info.yaml")]);
-        let changes = vec![read(1, Vec::new()), read(2, vec![clean("catalog-info.yaml", vec![defined(0, 1, "component:default/x")])])];
+        let stored = stored_with(
+            vec![row(9, "component:default/x", 1, "catalog-info.yaml", 0, 1)],
+            vec![waiting],
+            &[(1, "catalog-info.yaml")],
+        );
+        let changes = vec![
+            read(1, Vec::new()),
+            read(2, vec![clean("catalog-info.yaml", vec![defined(0, 1, "component:default/x")])]),
+        ];
         let plan = plan(&changes, &stored);
         assert_eq!(plan.updates[0].1.repo_id, 3);
         assert_eq!(plan.conflicts.len(), 1);

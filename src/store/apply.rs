@@ -19,7 +19,12 @@ use crate::reconcile::{self, ConflictWrite, EntityData, EntityWrite, Plan, RepoC
 const WRITER_LOCK: i64 = 0x0073_6578_7461_6e74;
 
 /// Diagnostics about a repository's tree rather than one descriptor's content.
-const TREE_CODES: [Code; 4] = [Code::SymlinkSkipped, Code::SubmoduleSkipped, Code::TooManyDescriptors, Code::FileTooLarge];
+const TREE_CODES: [Code; 4] = [
+    Code::SymlinkSkipped,
+    Code::SubmoduleSkipped,
+    Code::TooManyDescriptors,
+    Code::FileTooLarge,
+];
 
 /// A conflict that an apply created: `claimant` also defines `entity_ref`, which `holder` keeps.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,7 +158,11 @@ async fn apply_in(transaction: &mut Transaction<'_, Postgres>, changes: &[RepoCh
     if !plan.inserts.is_empty() {
         let rows: Vec<(Option<i64>, &EntityWrite)> = plan.inserts.iter().map(|write| (None, write)).collect();
         let ids = write_entities(transaction, &rows).await?;
-        written.extend(ids.into_iter().zip(&plan.inserts).filter_map(|(id, write)| write.data.map(|data| (id, data))));
+        written.extend(
+            ids.into_iter()
+                .zip(&plan.inserts)
+                .filter_map(|(id, write)| write.data.map(|data| (id, data))),
+        );
     }
     if !written.is_empty() {
         replace_aliases(transaction, &written).await?;
@@ -223,7 +232,13 @@ async fn load_stored(transaction: &mut Transaction<'_, Postgres>, changes: &[Rep
     if !references.is_empty() {
         let others = load_entities(transaction, "entity_ref = ANY($2) AND NOT repo_id = ANY($1)", &batch, &references).await?;
         stored.entities.extend(others);
-        let others = load_conflicts(transaction, "entity_ref = ANY($2) AND NOT claimant_repo_id = ANY($1)", &batch, &references).await?;
+        let others = load_conflicts(
+            transaction,
+            "entity_ref = ANY($2) AND NOT claimant_repo_id = ANY($1)",
+            &batch,
+            &references,
+        )
+        .await?;
         stored.conflicts.extend(others);
     }
     Ok(stored)
@@ -323,7 +338,10 @@ fn string_list(values: &[String]) -> Json {
 
 /// Inserts (id `None`) or rewrites (id given) entity rows with their full definition and
 /// provenance; returns the ids in the same order.
-async fn write_entities(transaction: &mut Transaction<'_, Postgres>, rows: &[(Option<i64>, &EntityWrite<'_>)]) -> Result<Vec<i64>, StoreError> {
+async fn write_entities(
+    transaction: &mut Transaction<'_, Postgres>,
+    rows: &[(Option<i64>, &EntityWrite<'_>)],
+) -> Result<Vec<i64>, StoreError> {
     let data: Vec<&EntityData> = rows.iter().filter_map(|(_, write)| write.data).collect();
     if data.len() != rows.len() {
         return Err(StoreError::Invariant("an entity row is written without its definition".to_owned()));
@@ -640,7 +658,11 @@ async fn replace_diagnostics(transaction: &mut Transaction<'_, Postgres>, plan: 
     let lines: Vec<i32> = plan.diagnostics.iter().map(|(_, diagnostic)| diagnostic.line as i32).collect();
     let columns: Vec<i32> = plan.diagnostics.iter().map(|(_, diagnostic)| diagnostic.column as i32).collect();
     let codes: Vec<&str> = plan.diagnostics.iter().map(|(_, diagnostic)| diagnostic.code.as_str()).collect();
-    let severities: Vec<&str> = plan.diagnostics.iter().map(|(_, diagnostic)| diagnostic.severity.as_str()).collect();
+    let severities: Vec<&str> = plan
+        .diagnostics
+        .iter()
+        .map(|(_, diagnostic)| diagnostic.severity.as_str())
+        .collect();
     let messages: Vec<&str> = plan.diagnostics.iter().map(|(_, diagnostic)| diagnostic.message.as_str()).collect();
     let hints: Vec<Option<&str>> = plan.diagnostics.iter().map(|(_, diagnostic)| diagnostic.hint.as_deref()).collect();
     sqlx::query(

@@ -47,18 +47,29 @@ pub struct ForgetPreview {
 impl Store {
     /// Every repository with its state, by URL then branch.
     pub async fn repositories(&self) -> Result<Vec<RepoListing>, StoreError> {
-        let rows: Vec<(String, Option<String>, String, String, Option<String>, Option<String>, Option<String>, i64, i64, i64, i64)> =
-            sqlx::query_as(
-                "SELECT r.url, r.branch, r.name, r.status, r.error, r.last_commit,
+        let rows: Vec<(
+            String,
+            Option<String>,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            i64,
+            i64,
+            i64,
+            i64,
+        )> = sqlx::query_as(
+            "SELECT r.url, r.branch, r.name, r.status, r.error, r.last_commit,
                         to_char(r.last_crawled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
                         (SELECT count(*) FROM entities e WHERE e.repo_id = r.id),
                         (SELECT count(*) FROM descriptor_files f WHERE f.repo_id = r.id AND f.problem IS NOT NULL),
                         (SELECT count(*) FROM diagnostics d WHERE d.repo_id = r.id AND d.severity <> 'note'),
                         (SELECT count(*) FROM conflicts c WHERE c.claimant_repo_id = r.id)
                  FROM repos r ORDER BY r.url, r.branch NULLS FIRST",
-            )
-            .fetch_all(&self.pool)
-            .await?;
+        )
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows
             .into_iter()
             .map(
@@ -146,7 +157,11 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?
             .ok_or_else(|| {
-                let branch = key.branch.as_deref().map(|branch| format!(" (branch {branch})")).unwrap_or_default();
+                let branch = key
+                    .branch
+                    .as_deref()
+                    .map(|branch| format!(" (branch {branch})"))
+                    .unwrap_or_default();
                 StoreError::NotFound(format!("the repository {}{branch}", key.url))
             })
     }

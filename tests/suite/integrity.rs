@@ -25,7 +25,10 @@ async fn provenance(store: &Store, entity_ref: &str) -> (String, i32, i32, Optio
 }
 
 async fn conflict_count(store: &Store) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM conflicts").fetch_one(store.pool()).await.unwrap()
+    sqlx::query_scalar("SELECT count(*) FROM conflicts")
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
 }
 
 async fn holder_url(store: &Store, entity_ref: &str) -> String {
@@ -45,7 +48,10 @@ async fn an_entity_split_into_another_file_of_the_same_repository_is_moved_not_l
     let (store, _) = fresh_store().await;
     let repo = TestRepo::new();
     repo.commit(
-        &[("catalog-info.yaml", &two_documents(&component("x", "team", &[]), &component("y", "team", &[])))],
+        &[(
+            "catalog-info.yaml",
+            &two_documents(&component("x", "team", &[]), &component("y", "team", &[])),
+        )],
         "one file",
     );
     run(&store, &[repo.source()]).await;
@@ -61,7 +67,10 @@ async fn an_entity_split_into_another_file_of_the_same_repository_is_moved_not_l
     let summary = run(&store, &[repo.source()]).await;
     assert_eq!((summary.totals.removed, summary.totals.conflicts), (0, 0), "{summary:?}");
     assert_eq!(conflict_count(&store).await, 0);
-    assert_eq!(provenance(&store, "component:default/x").await, ("x/catalog-info.yaml".to_owned(), 0, 1, None));
+    assert_eq!(
+        provenance(&store, "component:default/x").await,
+        ("x/catalog-info.yaml".to_owned(), 0, 1, None)
+    );
     assert_eq!(
         provenance(&store, "component:default/y").await,
         ("catalog-info.yaml".to_owned(), 0, 1, None),
@@ -88,11 +97,18 @@ async fn documents_merged_and_reordered_within_a_file_keep_their_rows_with_curre
     let id_of_a = store.entity_id("component:default/a").await.unwrap();
     repo.remove(&["a/catalog-info.yaml"], "merge");
     repo.commit(
-        &[("b/catalog-info.yaml", &two_documents(&component("b", "team", &["component:a"]), &component("a", "team", &[])))],
+        &[(
+            "b/catalog-info.yaml",
+            &two_documents(&component("b", "team", &["component:a"]), &component("a", "team", &[])),
+        )],
         "merge",
     );
     run(&store, &[repo.source()]).await;
-    assert_eq!(store.entity_id("component:default/a").await.unwrap(), id_of_a, "a move keeps the entity's row");
+    assert_eq!(
+        store.entity_id("component:default/a").await.unwrap(),
+        id_of_a,
+        "a move keeps the entity's row"
+    );
     let (path, document, line, _) = provenance(&store, "component:default/a").await;
     assert_eq!((path.as_str(), document), ("b/catalog-info.yaml", 1));
     assert!(line > 1);
@@ -103,11 +119,17 @@ async fn documents_merged_and_reordered_within_a_file_keep_their_rows_with_curre
     assert_eq!(resolved, Some(id_of_a), "b's dependency on a stays resolved");
 
     repo.commit(
-        &[("b/catalog-info.yaml", &two_documents(&component("a", "team", &[]), &component("b", "team", &["component:a"])))],
+        &[(
+            "b/catalog-info.yaml",
+            &two_documents(&component("a", "team", &[]), &component("b", "team", &["component:a"])),
+        )],
         "reorder",
     );
     run(&store, &[repo.source()]).await;
-    assert_eq!(provenance(&store, "component:default/a").await, ("b/catalog-info.yaml".to_owned(), 0, 1, None));
+    assert_eq!(
+        provenance(&store, "component:default/a").await,
+        ("b/catalog-info.yaml".to_owned(), 0, 1, None)
+    );
     assert_eq!(provenance(&store, "component:default/b").await.1, 1);
 }
 
@@ -137,7 +159,10 @@ async fn an_entity_given_up_by_its_repository_passes_to_the_other_definition_in_
     // A crawl of the giver alone hands over too: b is not read, its waiting claim is kept.
     a.commit(&[("catalog-info.yaml", &component("other-thing", "team-a", &[]))], "a again");
     b.commit(
-        &[("catalog-info.yaml", &two_documents(&component("moved-thing", "team-b", &[]), &component("other-thing", "team-b", &[])))],
+        &[(
+            "catalog-info.yaml",
+            &two_documents(&component("moved-thing", "team-b", &[]), &component("other-thing", "team-b", &[])),
+        )],
         "b claims other-thing",
     );
     run(&store, &sources).await;
@@ -156,12 +181,18 @@ async fn a_descriptor_grown_past_the_size_limit_keeps_its_last_good_entities_mar
     let good = run(&store, &[repo.source()]).await;
     assert_eq!(good.totals.added, 1);
     let padding = format!("# {}\n", "x".repeat(1_100_000));
-    repo.commit(&[("catalog-info.yaml", &format!("{}{padding}", component("checkout", "team", &[])))], "grown");
+    repo.commit(
+        &[("catalog-info.yaml", &format!("{}{padding}", component("checkout", "team", &[])))],
+        "grown",
+    );
     let summary = run(&store, &[repo.source()]).await;
     assert_eq!(summary.totals.removed, 0, "{summary:?}");
     let (_, _, _, stale) = provenance(&store, "component:default/checkout").await;
     assert!(stale.unwrap().contains("larger than"), "the entity says why it is a last good copy");
-    let (status, error): (String, Option<String>) = sqlx::query_as("SELECT status, error FROM repos").fetch_one(store.pool()).await.unwrap();
+    let (status, error): (String, Option<String>) = sqlx::query_as("SELECT status, error FROM repos")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
     assert_eq!(status, "stale");
     assert!(error.unwrap().contains("catalog-info.yaml"));
     // Unchanged on the next crawl; fixed, it is current again.
@@ -170,7 +201,10 @@ async fn a_descriptor_grown_past_the_size_limit_keeps_its_last_good_entities_mar
     repo.commit(&[("catalog-info.yaml", &component("checkout", "team-2", &[]))], "fixed");
     run(&store, &[repo.source()]).await;
     assert_eq!(provenance(&store, "component:default/checkout").await.3, None);
-    let status: String = sqlx::query_scalar("SELECT status FROM repos").fetch_one(store.pool()).await.unwrap();
+    let status: String = sqlx::query_scalar("SELECT status FROM repos")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
     assert_eq!(status, "ok");
 }
 
@@ -179,7 +213,10 @@ async fn a_descriptor_replaced_by_a_symlink_keeps_its_last_good_entities() {
     let (store, _) = fresh_store().await;
     let repo = TestRepo::new();
     repo.commit(
-        &[("catalog-info.yaml", &group("payments", None)), ("other.yaml", &group("elsewhere", None))],
+        &[
+            ("catalog-info.yaml", &group("payments", None)),
+            ("other.yaml", &group("elsewhere", None)),
+        ],
         "good",
     );
     run(&store, &[repo.source()]).await;
@@ -187,7 +224,13 @@ async fn a_descriptor_replaced_by_a_symlink_keeps_its_last_good_entities() {
     sextant::crawler::commit_symlink(repo.path(), "catalog-info.yaml", "other.yaml", "link instead").unwrap();
     let summary = run(&store, &[repo.source()]).await;
     assert_eq!(summary.totals.removed, 0, "{summary:?}");
-    assert!(provenance(&store, "group:default/payments").await.3.unwrap().contains("symbolic link"));
+    assert!(
+        provenance(&store, "group:default/payments")
+            .await
+            .3
+            .unwrap()
+            .contains("symbolic link")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -195,7 +238,10 @@ async fn files_beyond_the_descriptor_limit_keep_their_last_good_entities() {
     let (store, _) = fresh_store().await;
     let repo = TestRepo::new();
     repo.commit(
-        &[("b/catalog-info.yaml", &group("team-b", None)), ("c/catalog-info.yaml", &group("team-c", None))],
+        &[
+            ("b/catalog-info.yaml", &group("team-b", None)),
+            ("c/catalog-info.yaml", &group("team-c", None)),
+        ],
         "two",
     );
     let mut options = CrawlOptions::new(ReadOptions::new(std::env::temp_dir().join("sextant-test-unused-mirrors")));
@@ -205,8 +251,17 @@ async fn files_beyond_the_descriptor_limit_keep_their_last_good_entities() {
     repo.commit(&[("a/catalog-info.yaml", &group("team-a", None))], "third");
     let summary = crawl(&store, &[repo.source()], &options, |_, _| {}).await.unwrap();
     assert_eq!(summary.totals.removed, 0, "{summary:?}");
-    assert_eq!(entity_refs(&store).await, vec!["group:default/team-a", "group:default/team-b", "group:default/team-c"]);
-    assert!(provenance(&store, "group:default/team-c").await.3.unwrap().contains("beyond the limit"));
+    assert_eq!(
+        entity_refs(&store).await,
+        vec!["group:default/team-a", "group:default/team-b", "group:default/team-c"]
+    );
+    assert!(
+        provenance(&store, "group:default/team-c")
+            .await
+            .3
+            .unwrap()
+            .contains("beyond the limit")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -225,7 +280,10 @@ async fn one_url_on_two_branches_is_two_repositories() {
     let on = |branch: &str| Source::parse(&url, Some(branch.to_owned()), None, Origin::Operator).unwrap();
     let summary = run(&store, &[on("main"), on("release")]).await;
     assert!(
-        summary.outcomes.iter().all(|(_, outcome)| matches!(outcome, RepoOutcome::Applied(_))),
+        summary
+            .outcomes
+            .iter()
+            .all(|(_, outcome)| matches!(outcome, RepoOutcome::Applied(_))),
         "{summary:?}"
     );
     assert_eq!(entity_refs(&store).await, vec!["group:default/on-main", "group:default/on-release"]);
@@ -253,7 +311,10 @@ async fn removing_an_alias_unlinks_what_it_resolved() {
         "name: Loyalty\nid: 'ari:cloud:compass:549dbe51-94ac-45c7-bc41-9972ec40c21c:component/8113101c-05a3-4650-9dbb-4b41eada8388/022cbdfa-784d-4188-a682-b14ccac36051'\nslug: loyalty\nconfigVersion: 1\ntypeId: SERVICE\nownerId: 'ari:cloud:teams::team/0f4c63d9-1455-4f59-9964-69844c87be93'\nrelationships:\n  DEPENDS_ON:\n    - '{ari}'\n"
     );
     let repo = TestRepo::new();
-    repo.commit(&[("pricing/catalog-info.yaml", &aliased(ari)), ("loyalty/compass.yml", &consumer)], "both");
+    repo.commit(
+        &[("pricing/catalog-info.yaml", &aliased(ari)), ("loyalty/compass.yml", &consumer)],
+        "both",
+    );
     run(&store, &[repo.source()]).await;
     let target = || async {
         sqlx::query_scalar::<_, Option<String>>(
@@ -265,7 +326,10 @@ async fn removing_an_alias_unlinks_what_it_resolved() {
         .unwrap()
     };
     assert_eq!(target().await.as_deref(), Some("component:default/pricing"));
-    repo.commit(&[("pricing/catalog-info.yaml", &aliased("ari:cloud:compass:other"))], "alias changed");
+    repo.commit(
+        &[("pricing/catalog-info.yaml", &aliased("ari:cloud:compass:other"))],
+        "alias changed",
+    );
     run(&store, &[repo.source()]).await;
     assert_eq!(target().await, None, "the alias is gone, so is the link");
     repo.commit(&[("pricing/catalog-info.yaml", &aliased(ari))], "alias back");
@@ -280,7 +344,11 @@ async fn an_older_read_is_dropped_when_a_newer_one_was_applied() {
         url: "/nowhere/repo".to_owned(),
         branch: None,
     };
-    let record = store.register_repos(std::slice::from_ref(&key), &["repo".to_owned()]).await.unwrap().remove(0);
+    let record = store
+        .register_repos(std::slice::from_ref(&key), &["repo".to_owned()])
+        .await
+        .unwrap()
+        .remove(0);
     let read = |commit: &str| {
         RepoChange::Read(RepoRead {
             repo_id: record.id,
@@ -291,12 +359,21 @@ async fn an_older_read_is_dropped_when_a_newer_one_was_applied() {
         })
     };
     // Two reads started from the same generation: the first applied wins, the late one is dropped.
-    assert!(matches!(store.apply_changes(&[read("newer")]).await.unwrap()[0], Applied::Applied(_)));
+    assert!(matches!(
+        store.apply_changes(&[read("newer")]).await.unwrap()[0],
+        Applied::Applied(_)
+    ));
     assert_eq!(store.apply_changes(&[read("older")]).await.unwrap()[0], Applied::Superseded);
-    let commit: String = sqlx::query_scalar("SELECT last_commit FROM repos").fetch_one(store.pool()).await.unwrap();
+    let commit: String = sqlx::query_scalar("SELECT last_commit FROM repos")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
     assert_eq!(commit, "newer");
     assert!(!store.mark_stale(record.id, record.generation, "late failure").await.unwrap());
-    let status: String = sqlx::query_scalar("SELECT status FROM repos").fetch_one(store.pool()).await.unwrap();
+    let status: String = sqlx::query_scalar("SELECT status FROM repos")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
     assert_eq!(status, "ok", "a late failure does not mark a newer read stale");
 }
 
@@ -304,7 +381,10 @@ async fn an_older_read_is_dropped_when_a_newer_one_was_applied() {
 async fn forgetting_a_repository_hands_its_references_to_the_next_claimant() {
     let (store, _) = fresh_store().await;
     let a = TestRepo::new();
-    a.commit(&[("catalog-info.yaml", &two_documents(&group("shared", None), &group("only-a", None)))], "a");
+    a.commit(
+        &[("catalog-info.yaml", &two_documents(&group("shared", None), &group("only-a", None)))],
+        "a",
+    );
     let b = TestRepo::new();
     b.commit(&[("catalog-info.yaml", &group("shared", Some("only-a")))], "b");
     run(&store, &[a.source(), b.source()]).await;
@@ -323,5 +403,8 @@ async fn forgetting_a_repository_hands_its_references_to_the_next_claimant() {
         .await
         .unwrap();
     assert_eq!(dangling, vec!["group:default/only-a"], "b's parent went with a");
-    assert!(store.forget(std::slice::from_ref(&key)).await.is_err(), "a forgotten repository is not found again");
+    assert!(
+        store.forget(std::slice::from_ref(&key)).await.is_err(),
+        "a forgotten repository is not found again"
+    );
 }
