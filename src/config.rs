@@ -1,5 +1,6 @@
 //! One typed configuration from `sextant.yaml`, the environment and the command line (in that
-//! order of precedence, last wins). Secrets are redacted in `Debug`.
+//! order of precedence, last wins). Secrets are redacted in `Debug`; tokens are never written in
+//! the file, only the names of the environment variables that hold them.
 //!
 //! ```yaml
 //! repositories:
@@ -13,12 +14,21 @@
 //!   timeoutSeconds: 120
 //!   maxDescriptorsPerRepo: 1000
 //!   descriptorPatterns: ["*.catalog.yaml"]
+//! credentials:
+//!   - host: git.example.com   # the token is sent to this host only (add `:port` for one port)
+//!     tokenEnv: GIT_TOKEN     # the environment variable that holds the token
+//!     username: x-access-token
+//! dataDir: ./data             # relative to this file
+//! database: postgres://...
 //! ```
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::crawler::{Origin, Source, find_repositories};
+use crate::crawler::{
+    Credentials, DEFAULT_TOKEN_USERNAME, DescriptorMatcher, HostName, HostToken, Location, Origin, ReadOptions, Secret, Source,
+    find_repositories,
+};
 use crate::descriptor::yaml::{self, Node};
 
 /// The settings of a crawl.
@@ -28,10 +38,26 @@ pub struct Config {
     pub concurrency: Option<usize>,
     pub repo_timeout: Option<Duration>,
     pub max_descriptors: Option<usize>,
-    pub descriptor_patterns: Vec<String>,
+    /// The built-in descriptor names plus `crawl.descriptorPatterns`, checked when read.
+    pub descriptor_patterns: DescriptorMatcher,
+    /// The file's `credentials`: which environment variable holds the token of which host.
+    pub credentials: Vec<CredentialSetting>,
+    /// Absolute (a relative `dataDir` is taken relative to the config file).
     pub data_dir: Option<PathBuf>,
     /// `DATABASE_URL`; may hold a password, so it is never printed.
     pub database_url: Option<String>,
+}
+
+/// One entry of `credentials`: a token for one host, read from an environment variable when a
+/// crawl starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialSetting {
+    pub host: HostName,
+    /// The name of the environment variable that holds the token.
+    pub token_env: String,
+    pub username: Option<String>,
+    /// `file:line:col` of the entry, for messages.
+    pub place: String,
 }
 
 impl std::fmt::Debug for Config {
@@ -43,6 +69,7 @@ impl std::fmt::Debug for Config {
             .field("repo_timeout", &self.repo_timeout)
             .field("max_descriptors", &self.max_descriptors)
             .field("descriptor_patterns", &self.descriptor_patterns)
+            .field("credentials", &self.credentials)
             .field("data_dir", &self.data_dir)
             .field("database_url", &self.database_url.as_ref().map(|url| crate::crawler::redact(url)))
             .finish()
@@ -61,14 +88,27 @@ impl std::fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+const TOP_LEVEL_KEYS: &[&str] = &["repositories", "directories", "crawl", "credentials", "dataDir", "database"];
+const REPOSITORY_KEYS: &[&str] = &["url", "branch", "name"];
+const CRAWL_KEYS: &[&str] = &["concurrency", "timeoutSeconds", "maxDescriptorsPerRepo", "descriptorPatterns"];
+const CREDENTIAL_KEYS: &[&str] = &["host", "tokenEnv", "username"];
+
+/// The environment form of a token: `SEXTANT_GIT_TOKEN`, for the hosts in `SEXTANT_GIT_HOST`.
+const TOKEN_VARIABLE: &str = "SEXTANT_GIT_TOKEN";
+const HOST_VARIABLE: &str = "SEXTANT_GIT_HOST";
+const USERNAME_VARIABLE: &str = "SEXTANT_GIT_USERNAME";
+
 impl Config {
-    /// Reads `path`. Relative local paths in it are taken relative to the file's folder.
+    /// Reads `path`. Relative local paths and `dataDir` in it are taken relative to the file's
+    /// folder.
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|error| ConfigError(format!("cannot read {}: {error}", path.display())))?;
-        let base = path.parent().unwrap_or(Path::new("."));
+        let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| absolute_path(path, Path::new(".")));
+        let base = absolute.parent().unwrap_or(Path::new("/"));
         Config::from_text(&text, &path.display().to_string(), base)
     }
 
+    /// Reads the text of a config file named `file`; relative paths are taken relative to `base`.
     pub fn from_text(text: &str, file: &str, base: &Path) -> Result<Config, ConfigError> {
         let (documents, diagnostics) = yaml::parse(text, file);
         if let Some(diagnostic) = diagnostics.first() {
@@ -77,81 +117,52 @@ impl Config {
                 diagnostic.line, diagnostic.column, diagnostic.message
             )));
         }
+        let base = &absolute_path(base, Path::new("."));
         let mut config = Config::default();
         let Some(root) = documents.first().map(|document| &document.root).filter(|root| !root.is_null()) else {
             return Ok(config);
         };
-        let at = |node: &Node, message: &str| ConfigError(format!("{file}:{}:{}: {message}", node.start.line, node.start.column));
-        let entries = root.as_mapping().ok_or_else(|| at(root, "the config must be a mapping"))?;
+        let reader = Reader { file };
+        let entries = root.as_mapping().ok_or_else(|| reader.at(root, "the config must be a mapping"))?;
+        reader.check_keys(root, TOP_LEVEL_KEYS, None)?;
         for (key, value) in entries {
             match key.as_key() {
                 Some("repositories") => {
-                    for item in value.as_sequence().ok_or_else(|| at(value, "`repositories` must be a list"))? {
-                        let (url_node, branch, name) = match item.as_str() {
-                            Some(_) => (item, None, None),
-                            None => {
-                                let url = item.get("url").ok_or_else(|| at(item, "a repository needs a `url`"))?;
-                                let text_of = |key: &str| item.get(key).and_then(Node::as_str).map(str::to_owned);
-                                (url, text_of("branch"), text_of("name"))
-                            }
-                        };
-                        let url = url_node.as_str().ok_or_else(|| at(url_node, "`url` must be a string"))?;
-                        let url = resolve_local(url, base);
-                        let source =
-                            Source::parse(&url, branch, name, Origin::Operator).map_err(|error| at(url_node, &error.to_string()))?;
-                        config.sources.push(source);
+                    for item in reader.list(value, "repositories")? {
+                        config.sources.push(reader.repository(item, base)?);
                     }
                 }
                 Some("directories") => {
-                    for item in value.as_sequence().ok_or_else(|| at(value, "`directories` must be a list"))? {
-                        let folder = item.as_str().ok_or_else(|| at(item, "a directory must be a string"))?;
-                        config.add_directory(&base.join(folder)).map_err(|error| at(item, &error.0))?;
+                    for item in reader.list(value, "directories")? {
+                        let folder = reader.text(item, "a directory")?;
+                        config
+                            .add_directory_from(Path::new(folder), base)
+                            .map_err(|error| reader.at(item, &error.0))?;
                     }
                 }
-                Some("crawl") => {
-                    let number = |key: &str| -> Result<Option<u64>, ConfigError> {
-                        match value.get(key) {
-                            None => Ok(None),
-                            Some(node) => match node.to_json().as_u64() {
-                                Some(number) if number > 0 => Ok(Some(number)),
-                                _ => Err(at(node, &format!("`{key}` must be a positive integer"))),
-                            },
-                        }
-                    };
-                    config.concurrency = number("concurrency")?.map(|number| number as usize);
-                    config.repo_timeout = number("timeoutSeconds")?.map(Duration::from_secs);
-                    config.max_descriptors = number("maxDescriptorsPerRepo")?.map(|number| number as usize);
-                    if let Some(patterns) = value.get("descriptorPatterns") {
-                        for pattern in patterns
-                            .as_sequence()
-                            .ok_or_else(|| at(patterns, "`descriptorPatterns` must be a list"))?
-                        {
-                            config.descriptor_patterns.push(
-                                pattern
-                                    .as_str()
-                                    .ok_or_else(|| at(pattern, "a pattern must be a string"))?
-                                    .to_owned(),
-                            );
-                        }
+                Some("crawl") => reader.crawl(value, &mut config)?,
+                Some("credentials") => {
+                    for item in reader.list(value, "credentials")? {
+                        config.credentials.push(reader.credential(item)?);
                     }
                 }
-                Some("dataDir") => config.data_dir = value.as_str().map(|dir| base.join(dir)),
-                Some("database") => config.database_url = value.as_str().map(str::to_owned),
-                Some(other) => {
-                    return Err(at(
-                        key,
-                        &format!("unknown setting `{other}` (known: repositories, directories, crawl, dataDir, database)"),
-                    ));
-                }
-                None => return Err(at(key, "keys must be plain strings")),
+                Some("dataDir") => config.data_dir = Some(absolute_path(Path::new(reader.text(value, "`dataDir`")?), base)),
+                Some("database") => config.database_url = Some(reader.text(value, "`database`")?.to_owned()),
+                _ => {}
             }
         }
         Ok(config)
     }
 
-    /// Adds every git repository under `folder` as a local source.
+    /// Adds every git repository under `folder` (relative to the current folder) as a local
+    /// source, with its absolute path.
     pub fn add_directory(&mut self, folder: &Path) -> Result<(), ConfigError> {
-        let repositories = find_repositories(folder).map_err(|error| ConfigError(format!("cannot list {}: {error}", folder.display())))?;
+        self.add_directory_from(folder, &current_dir())
+    }
+
+    fn add_directory_from(&mut self, folder: &Path, base: &Path) -> Result<(), ConfigError> {
+        let folder = absolute_path(folder, base);
+        let repositories = find_repositories(&folder).map_err(|error| ConfigError(format!("cannot list {}: {error}", folder.display())))?;
         for repository in repositories {
             let source = Source::parse(&repository.to_string_lossy(), None, None, Origin::Operator)
                 .map_err(|error| ConfigError(error.to_string()))?;
@@ -160,9 +171,10 @@ impl Config {
         Ok(())
     }
 
-    /// Adds a repository named on the command line.
+    /// Adds a repository named on the command line; a local path is made absolute (relative to
+    /// the current folder).
     pub fn add_repository(&mut self, url: &str) -> Result<(), ConfigError> {
-        let source = Source::parse(url, None, None, Origin::Operator).map_err(|error| ConfigError(error.to_string()))?;
+        let source = local_made_absolute(url, None, None, &current_dir()).map_err(|error| ConfigError(error.to_string()))?;
         self.sources.push(source);
         Ok(())
     }
@@ -183,14 +195,239 @@ impl Config {
         self.sources
             .retain(|source| seen.insert((source.url.clone(), source.branch.clone())));
     }
+
+    /// How the crawler reads repositories with this configuration: mirrors under `mirrors_dir`,
+    /// the descriptor patterns and cap, and the https tokens (see [`Config::git_credentials`]).
+    pub fn read_options(&self, mirrors_dir: PathBuf) -> Result<ReadOptions, ConfigError> {
+        let mut options = ReadOptions::new(mirrors_dir);
+        options.descriptors = self.descriptor_patterns.clone();
+        if let Some(max) = self.max_descriptors {
+            options.max_descriptors = max;
+        }
+        options.credentials = self.git_credentials()?;
+        Ok(options)
+    }
+
+    /// The https tokens, read from the environment now: each `credentials` entry's `tokenEnv`
+    /// variable, then `SEXTANT_GIT_TOKEN` for the hosts in `SEXTANT_GIT_HOST` (comma-separated;
+    /// user name `SEXTANT_GIT_USERNAME`). A token without hosts is refused: it would otherwise
+    /// go to every server a source names.
+    pub fn git_credentials(&self) -> Result<Credentials, ConfigError> {
+        self.git_credentials_from(&|name| std::env::var(name).ok())
+    }
+
+    fn git_credentials_from(&self, environment: &dyn Fn(&str) -> Option<String>) -> Result<Credentials, ConfigError> {
+        let mut tokens = Vec::new();
+        for setting in &self.credentials {
+            let token = environment(&setting.token_env).filter(|token| !token.is_empty()).ok_or_else(|| {
+                ConfigError(format!(
+                    "{}: the environment variable `{}` (the `tokenEnv` of host `{}`) is not set",
+                    setting.place, setting.token_env, setting.host
+                ))
+            })?;
+            tokens.push(HostToken {
+                hosts: vec![setting.host.clone()],
+                username: setting.username.clone().unwrap_or_else(|| DEFAULT_TOKEN_USERNAME.to_owned()),
+                token: Secret::new(token),
+            });
+        }
+        if let Some(token) = environment(TOKEN_VARIABLE).filter(|token| !token.is_empty()) {
+            let hosts = environment(HOST_VARIABLE).unwrap_or_default();
+            if hosts.trim().is_empty() {
+                return Err(ConfigError(format!(
+                    "{TOKEN_VARIABLE} is set but {HOST_VARIABLE} is not: name the hosts the token is for \
+                     ({HOST_VARIABLE}=git.example.com, comma-separated for several); it is never sent to other hosts"
+                )));
+            }
+            let hosts = hosts
+                .split(',')
+                .map(|host| HostName::parse(host).map_err(|reason| ConfigError(format!("{HOST_VARIABLE}: {reason}"))))
+                .collect::<Result<Vec<_>, _>>()?;
+            tokens.push(HostToken {
+                hosts,
+                username: environment(USERNAME_VARIABLE)
+                    .filter(|name| !name.is_empty())
+                    .unwrap_or_else(|| DEFAULT_TOKEN_USERNAME.to_owned()),
+                token: Secret::new(token),
+            });
+        }
+        Ok(Credentials::new(tokens))
+    }
 }
 
-/// A relative local path in the config file is relative to the file's folder.
-fn resolve_local(url: &str, base: &Path) -> String {
-    if url.starts_with("./") || url.starts_with("../") {
-        base.join(url).to_string_lossy().into_owned()
-    } else {
-        url.to_owned()
+/// Reads the parts of one config file, with positions in its errors.
+struct Reader<'file> {
+    file: &'file str,
+}
+
+impl Reader<'_> {
+    fn at(&self, node: &Node, message: &str) -> ConfigError {
+        ConfigError(format!("{}:{}:{}: {message}", self.file, node.start.line, node.start.column))
+    }
+
+    fn list<'node>(&self, node: &'node Node, what: &str) -> Result<&'node [Node], ConfigError> {
+        node.as_sequence()
+            .ok_or_else(|| self.at(node, &format!("`{what}` must be a list, not {}", node.type_name())))
+    }
+
+    fn text<'node>(&self, node: &'node Node, what: &str) -> Result<&'node str, ConfigError> {
+        node.as_str()
+            .ok_or_else(|| self.at(node, &format!("{what} must be a string, not {}", node.type_name())))
+    }
+
+    fn optional_text<'node>(&self, mapping: &'node Node, key: &str) -> Result<Option<&'node str>, ConfigError> {
+        mapping.get(key).map(|node| self.text(node, &format!("`{key}`"))).transpose()
+    }
+
+    /// Every key of `mapping` must be one of `known`; a near miss is named.
+    fn check_keys(&self, mapping: &Node, known: &[&str], within: Option<&str>) -> Result<(), ConfigError> {
+        for (key, _) in mapping.as_mapping().unwrap_or_default() {
+            let Some(name) = key.as_key() else {
+                return Err(self.at(key, "keys must be plain strings"));
+            };
+            if known.contains(&name) {
+                continue;
+            }
+            let place = within.map(|within| format!(" in `{within}`")).unwrap_or_default();
+            let help = match closest(name, known) {
+                Some(suggestion) => format!("did you mean `{suggestion}`?"),
+                None => format!("known: {}", known.join(", ")),
+            };
+            let token_hint = if within == Some("credentials") && name.eq_ignore_ascii_case("token") {
+                "; a token is never written in the file: put it in an environment variable and name that with `tokenEnv`"
+            } else {
+                ""
+            };
+            return Err(self.at(key, &format!("unknown setting `{name}`{place}; {help}{token_hint}")));
+        }
+        Ok(())
+    }
+
+    fn repository(&self, item: &Node, base: &Path) -> Result<Source, ConfigError> {
+        let (url_node, branch, name) = if item.as_str().is_some() {
+            (item, None, None)
+        } else if item.as_mapping().is_some() {
+            self.check_keys(item, REPOSITORY_KEYS, Some("repositories"))?;
+            let url = item.get("url").ok_or_else(|| self.at(item, "a repository needs a `url`"))?;
+            (url, self.optional_text(item, "branch")?, self.optional_text(item, "name")?)
+        } else {
+            return Err(self.at(
+                item,
+                &format!("a repository must be a URL or a mapping with `url`, not {}", item.type_name()),
+            ));
+        };
+        let url = self.text(url_node, "`url`")?;
+        local_made_absolute(url, branch.map(str::to_owned), name.map(str::to_owned), base)
+            .map_err(|error| self.at(url_node, &error.to_string()))
+    }
+
+    fn crawl(&self, value: &Node, config: &mut Config) -> Result<(), ConfigError> {
+        if value.as_mapping().is_none() {
+            return Err(self.at(value, &format!("`crawl` must be a mapping, not {}", value.type_name())));
+        }
+        self.check_keys(value, CRAWL_KEYS, Some("crawl"))?;
+        let number = |key: &str| -> Result<Option<u64>, ConfigError> {
+            match value.get(key) {
+                None => Ok(None),
+                Some(node) => match node.to_json().as_u64() {
+                    Some(number) if number > 0 => Ok(Some(number)),
+                    _ => Err(self.at(node, &format!("`{key}` must be a positive integer"))),
+                },
+            }
+        };
+        config.concurrency = number("concurrency")?.map(|number| number as usize);
+        config.repo_timeout = number("timeoutSeconds")?.map(Duration::from_secs);
+        config.max_descriptors = number("maxDescriptorsPerRepo")?.map(|number| number as usize);
+        if let Some(patterns) = value.get("descriptorPatterns") {
+            let mut texts = Vec::new();
+            for pattern in self.list(patterns, "descriptorPatterns")? {
+                let text = self.text(pattern, "a pattern")?;
+                // Checked one by one so that the error points at the pattern.
+                DescriptorMatcher::new(&[text]).map_err(|error| self.at(pattern, &error.to_string()))?;
+                texts.push(text);
+            }
+            config.descriptor_patterns = DescriptorMatcher::new(&texts).map_err(|error| self.at(patterns, &error.to_string()))?;
+        }
+        Ok(())
+    }
+
+    fn credential(&self, item: &Node) -> Result<CredentialSetting, ConfigError> {
+        if item.as_mapping().is_none() {
+            return Err(self.at(
+                item,
+                &format!(
+                    "a credential must be a mapping with `host` and `tokenEnv`, not {}",
+                    item.type_name()
+                ),
+            ));
+        }
+        self.check_keys(item, CREDENTIAL_KEYS, Some("credentials"))?;
+        let host_node = item.get("host").ok_or_else(|| self.at(item, "a credential needs a `host`"))?;
+        let host = HostName::parse(self.text(host_node, "`host`")?).map_err(|reason| self.at(host_node, &reason))?;
+        let token_node = item
+            .get("tokenEnv")
+            .ok_or_else(|| self.at(item, "a credential needs `tokenEnv`, the environment variable that holds the token"))?;
+        let token_env = self.text(token_node, "`tokenEnv`")?;
+        let valid_name = token_env
+            .chars()
+            .next()
+            .is_some_and(|first| first.is_ascii_alphabetic() || first == '_')
+            && token_env
+                .chars()
+                .all(|character| character.is_ascii_alphanumeric() || character == '_');
+        if !valid_name {
+            return Err(self.at(
+                token_node,
+                "`tokenEnv` must name an environment variable (letters, digits and `_`), not hold the token",
+            ));
+        }
+        let username = self.optional_text(item, "username")?;
+        if username.is_some_and(str::is_empty) {
+            return Err(self.at(item, "`username` must not be empty"));
+        }
+        Ok(CredentialSetting {
+            host,
+            token_env: token_env.to_owned(),
+            username: username.map(str::to_owned),
+            place: format!("{}:{}:{}", self.file, item.start.line, item.start.column),
+        })
+    }
+}
+
+/// The known word closest to `word`, if it is close enough to be a likely typo.
+fn closest<'known>(word: &str, known: &[&'known str]) -> Option<&'known str> {
+    let lowered = word.to_ascii_lowercase();
+    known
+        .iter()
+        .map(|candidate| (strsim::damerau_levenshtein(&lowered, &candidate.to_ascii_lowercase()), *candidate))
+        .filter(|(distance, candidate)| *distance <= 2.min(candidate.len() / 3).max(1))
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate)
+}
+
+fn current_dir() -> PathBuf {
+    std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"))
+}
+
+/// `path` made absolute: relative to `base`, and canonical (symbolic links resolved) when it
+/// exists.
+fn absolute_path(path: &Path, base: &Path) -> PathBuf {
+    let joined = base.join(path);
+    std::fs::canonicalize(&joined).unwrap_or_else(|_| std::path::absolute(&joined).unwrap_or(joined))
+}
+
+/// Parses a source named by the operator; a local path is made absolute against `base`, so that
+/// the stored URL does not depend on the folder sextant ran in. Remote URLs are kept as given.
+fn local_made_absolute(
+    text: &str,
+    branch: Option<String>,
+    name: Option<String>,
+    base: &Path,
+) -> Result<Source, crate::crawler::SourceError> {
+    let source = Source::parse(text, branch.clone(), name.clone(), Origin::Operator)?;
+    match &source.location {
+        Location::Local(path) => Source::parse(&absolute_path(path, base).to_string_lossy(), branch, name, Origin::Operator),
+        Location::Remote(_) => Ok(source),
     }
 }
 
@@ -198,25 +435,219 @@ fn resolve_local(url: &str, base: &Path) -> String {
 mod tests {
     use super::*;
 
+    fn read(text: &str) -> Result<Config, ConfigError> {
+        Config::from_text(text, "sextant.yaml", Path::new("/etc/sextant"))
+    }
+
+    fn error(text: &str) -> String {
+        read(text).unwrap_err().0
+    }
+
     #[test]
     fn reads_sources_and_settings() {
-        let text = "repositories:\n  - url: https://bot:secret@git.example.com/acme/payments.git\n    branch: main\n  - ./local/repo\ncrawl:\n  concurrency: 4\n  timeoutSeconds: 30\n  descriptorPatterns: ['*.catalog.yaml']\ndatabase: postgres://user:pw@db/sextant\n";
-        let config = Config::from_text(text, "sextant.yaml", Path::new("/etc/sextant")).unwrap();
-        assert_eq!(config.sources.len(), 2);
-        assert_eq!(config.sources[0].url, "https://bot@git.example.com/acme/payments.git");
+        let text = "repositories:\n  - url: https://bot:secret@git.example.com/acme/payments.git\n    branch: main\n  - ./local/repo\n  - repos/b\n  - ../up\n  - /srv/abs\ncrawl:\n  concurrency: 4\n  timeoutSeconds: 30\n  descriptorPatterns: ['*.catalog.yaml']\ndatabase: postgres://user:pw@db/sextant\ndataDir: data\n";
+        let config = read(text).unwrap();
+        let urls: Vec<&str> = config.sources.iter().map(|source| source.url.as_str()).collect();
+        assert_eq!(
+            urls,
+            [
+                "https://bot@git.example.com/acme/payments.git",
+                "/etc/sextant/local/repo",
+                "/etc/sextant/repos/b",
+                "/etc/sextant/../up",
+                "/srv/abs"
+            ]
+        );
         assert_eq!(config.sources[0].branch.as_deref(), Some("main"));
-        assert_eq!(config.sources[1].url, "/etc/sextant/./local/repo");
+        assert_eq!(config.sources[2].name, "b");
         assert_eq!(config.concurrency, Some(4));
         assert_eq!(config.repo_timeout, Some(Duration::from_secs(30)));
+        assert_eq!(config.descriptor_patterns.patterns(), ["*.catalog.yaml"]);
+        assert_eq!(config.data_dir.as_deref(), Some(Path::new("/etc/sextant/data")));
         let shown = format!("{config:?}");
         assert!(!shown.contains("secret") && !shown.contains(":pw@"), "{shown}");
     }
 
     #[test]
+    fn relative_paths_in_a_file_are_relative_to_its_folder() {
+        let folder = tempfile::tempdir().unwrap();
+        let repository = folder.path().join("repos").join("a");
+        std::fs::create_dir_all(&repository).unwrap();
+        std::fs::write(
+            folder.path().join("sextant.yaml"),
+            "repositories:\n  - repos/a\n  - ./repos/../repos/a\ndataDir: state\n",
+        )
+        .unwrap();
+        let config = Config::from_file(&folder.path().join("sextant.yaml")).unwrap();
+        let canonical = std::fs::canonicalize(&repository).unwrap();
+        assert_eq!(config.sources[0].url, canonical.to_string_lossy());
+        assert_eq!(config.sources[1].url, canonical.to_string_lossy(), "existing paths are canonical");
+        assert_eq!(config.data_dir, Some(std::fs::canonicalize(folder.path()).unwrap().join("state")));
+    }
+
+    #[test]
+    fn command_line_paths_are_made_absolute() {
+        let mut config = Config::default();
+        config.add_repository(".").unwrap();
+        config.add_repository("does-not-exist/repo").unwrap();
+        config.add_repository("https://git.example.com/acme/x.git").unwrap();
+        let current = std::env::current_dir().unwrap();
+        assert_eq!(config.sources[0].url, std::fs::canonicalize(&current).unwrap().to_string_lossy());
+        assert_eq!(
+            config.sources[0].location,
+            Location::Local(std::fs::canonicalize(&current).unwrap())
+        );
+        assert_eq!(config.sources[1].url, current.join("does-not-exist/repo").to_string_lossy());
+        assert_eq!(
+            config.sources[2].url, "https://git.example.com/acme/x.git",
+            "remote URLs are untouched"
+        );
+
+        let folder = tempfile::tempdir().unwrap();
+        crate::crawler::commit_files(&folder.path().join("one"), &[("a.txt", Some(b"a"))], "one").unwrap();
+        let relative = pathdiff(folder.path(), &current);
+        config.add_directory(&relative).unwrap();
+        assert_eq!(
+            config.sources[3].url,
+            std::fs::canonicalize(folder.path()).unwrap().join("one").to_string_lossy()
+        );
+    }
+
+    /// `target` written relative to `from`, through `..` segments.
+    fn pathdiff(target: &Path, from: &Path) -> PathBuf {
+        let mut relative = PathBuf::new();
+        for _ in from.components().skip(1) {
+            relative.push("..");
+        }
+        relative.join(target.strip_prefix("/").unwrap())
+    }
+
+    #[test]
     fn errors_name_the_place() {
-        let error = Config::from_text("repositories:\n  - url: ext::sh -c evil\n", "sextant.yaml", Path::new(".")).unwrap_err();
-        assert!(error.0.starts_with("sextant.yaml:2:10: refused repository source"), "{}", error.0);
-        let error = Config::from_text("repos: []\n", "sextant.yaml", Path::new(".")).unwrap_err();
-        assert!(error.0.contains("unknown setting `repos`"), "{}", error.0);
+        let message = error("repositories:\n  - url: ext::sh -c evil\n");
+        assert!(message.starts_with("sextant.yaml:2:10: refused repository source"), "{message}");
+        let message = error("repos: []\n");
+        assert!(message.contains("unknown setting `repos`"), "{message}");
+        assert!(message.contains("known: repositories, directories"), "{message}");
+    }
+
+    #[test]
+    fn unknown_keys_anywhere_are_errors_with_a_suggestion() {
+        for (text, expected) in [
+            (
+                "repositorys: []\n",
+                "sextant.yaml:1:1: unknown setting `repositorys`; did you mean `repositories`?",
+            ),
+            (
+                "datadir: x\n",
+                "sextant.yaml:1:1: unknown setting `datadir`; did you mean `dataDir`?",
+            ),
+            (
+                "crawl:\n  concurency: 4\n",
+                "sextant.yaml:2:3: unknown setting `concurency` in `crawl`; did you mean `concurrency`?",
+            ),
+            (
+                "crawl:\n  descriptorPattern: ['*.yaml']\n",
+                "sextant.yaml:2:3: unknown setting `descriptorPattern` in `crawl`; did you mean `descriptorPatterns`?",
+            ),
+            (
+                "repositories:\n  - url: /srv/a\n    brnach: main\n",
+                "sextant.yaml:3:5: unknown setting `brnach` in `repositories`; did you mean `branch`?",
+            ),
+            (
+                "credentials:\n  - host: git.example.com\n    tokenenv: T\n",
+                "sextant.yaml:3:5: unknown setting `tokenenv` in `credentials`; did you mean `tokenEnv`?",
+            ),
+            (
+                "credentials:\n  - host: git.example.com\n    token: s3cret\n",
+                "a token is never written in the file",
+            ),
+        ] {
+            let message = error(text);
+            assert!(message.contains(expected), "{text:?}: {message}");
+            assert!(!message.contains("s3cret"), "{message}");
+        }
+    }
+
+    #[test]
+    fn wrong_shapes_are_errors() {
+        for (text, expected) in [
+            ("crawl: 4\n", "sextant.yaml:1:8: `crawl` must be a mapping, not an integer"),
+            ("dataDir: 3\n", "sextant.yaml:1:10: `dataDir` must be a string"),
+            ("database: [a]\n", "`database` must be a string"),
+            (
+                "repositories:\n  - url: /srv/a\n    branch: [x]\n",
+                "sextant.yaml:3:13: `branch` must be a string",
+            ),
+            ("repositories:\n  - 3\n", "a repository must be a URL or a mapping"),
+            ("credentials:\n  - host: git.example.com\n", "needs `tokenEnv`"),
+            ("credentials:\n  - tokenEnv: T\n", "needs a `host`"),
+            (
+                "credentials:\n  - host: https://git.example.com\n    tokenEnv: T\n",
+                "sextant.yaml:2:11: `https://git.example.com` is not a host name",
+            ),
+            (
+                "credentials:\n  - host: git.example.com\n    tokenEnv: ghp_abc-123\n",
+                "must name an environment variable",
+            ),
+            (
+                "crawl:\n  descriptorPatterns: ['*.yaml', 'catalog/']\n",
+                "sextant.yaml:2:34: descriptor pattern `catalog/` ends with `/`",
+            ),
+            ("crawl:\n  descriptorPatterns: ['**']\n", "descriptor pattern `**` ends with `**`"),
+            ("crawl:\n  descriptorPatterns: ['']\n", "descriptor pattern `` is empty"),
+            ("crawl:\n  descriptorPatterns: ['[a']\n", "is not a valid glob"),
+        ] {
+            let message = error(text);
+            assert!(message.contains(expected), "{text:?}: {message}");
+        }
+    }
+
+    #[test]
+    fn tokens_go_only_to_their_hosts() {
+        let config = read("credentials:\n  - host: git.example.com\n    tokenEnv: ACME_TOKEN\n  - host: 10.0.0.7:8443\n    tokenEnv: LAB_TOKEN\n    username: bot\n").unwrap();
+        let environment = |name: &str| match name {
+            "ACME_TOKEN" => Some("acme-t0ken".to_owned()),
+            "LAB_TOKEN" => Some("lab-t0ken".to_owned()),
+            "SEXTANT_GIT_TOKEN" => Some("env-t0ken".to_owned()),
+            "SEXTANT_GIT_HOST" => Some("ci.example.com, other.example.com:8080".to_owned()),
+            _ => None,
+        };
+        let credentials = config.git_credentials_from(&environment).unwrap();
+        assert_eq!(
+            credentials.token_for("https://git.example.com/a.git"),
+            Some(("x-access-token", "acme-t0ken"))
+        );
+        assert_eq!(credentials.token_for("https://10.0.0.7:8443/a.git"), Some(("bot", "lab-t0ken")));
+        assert_eq!(
+            credentials.token_for("https://ci.example.com/a.git"),
+            Some(("x-access-token", "env-t0ken"))
+        );
+        assert_eq!(
+            credentials.token_for("https://other.example.com:8080/a.git"),
+            Some(("x-access-token", "env-t0ken"))
+        );
+        assert_eq!(credentials.token_for("https://other.example.com/a.git"), None);
+        assert_eq!(credentials.token_for("https://evil.example.com/a.git"), None);
+        assert!(!format!("{credentials:?}").contains("t0ken"));
+    }
+
+    #[test]
+    fn a_token_without_hosts_is_refused() {
+        let environment = |name: &str| (name == "SEXTANT_GIT_TOKEN").then(|| "env-t0ken".to_owned());
+        let message = Config::default().git_credentials_from(&environment).unwrap_err().0;
+        assert!(
+            message.contains("SEXTANT_GIT_TOKEN is set but SEXTANT_GIT_HOST is not"),
+            "{message}"
+        );
+        assert!(!message.contains("t0ken"), "{message}");
+
+        let config = read("credentials:\n  - host: git.example.com\n    tokenEnv: MISSING_TOKEN\n").unwrap();
+        let message = config.git_credentials_from(&|_| None).unwrap_err().0;
+        assert_eq!(
+            message,
+            "sextant.yaml:2:5: the environment variable `MISSING_TOKEN` (the `tokenEnv` of host `git.example.com`) is not set"
+        );
+        assert!(Config::default().git_credentials_from(&|_| None).unwrap().is_empty());
     }
 }

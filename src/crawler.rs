@@ -2,7 +2,9 @@
 //! (the tracked branch only), opens local ones in place, and reads the descriptor files of the
 //! tip commit's tree. Everything here is blocking; callers run it in `spawn_blocking`.
 
+mod credentials;
 mod local_repos;
+mod patterns;
 mod source;
 
 use std::collections::HashMap;
@@ -11,13 +13,17 @@ use std::time::Instant;
 
 use git2::{FetchOptions, ObjectType, RemoteCallbacks, Repository, TreeWalkMode, TreeWalkResult};
 
-use crate::descriptor::{MAX_FILE_BYTES, is_descriptor_file_name};
+use sha2::{Digest, Sha256};
+
+use crate::descriptor::MAX_FILE_BYTES;
 use crate::domain::{Code, Diagnostic, Position};
 
+pub use credentials::{Credentials, DEFAULT_TOKEN_USERNAME, HostName, HostToken, Secret};
 pub use local_repos::{Change, commit_files, commit_gitlink, commit_symlink, find_repositories};
+pub use patterns::{DescriptorMatcher, PatternError};
 pub use source::{Location, Origin, Source, SourceError, redact};
 
-/// Limits and places for reading repositories.
+/// Limits, places and credentials for reading repositories. Tokens are redacted in `Debug`.
 #[derive(Debug, Clone)]
 pub struct ReadOptions {
     /// Where bare mirrors of remote repositories are kept.
@@ -26,8 +32,10 @@ pub struct ReadOptions {
     pub max_blob_bytes: usize,
     /// At most this many descriptor files per repository.
     pub max_descriptors: usize,
-    /// Extra file-name patterns (`*.catalog.yaml`) read as Backstage descriptors.
-    pub extra_patterns: Vec<String>,
+    /// Which files are descriptors: the built-in names plus configured globs.
+    pub descriptors: DescriptorMatcher,
+    /// https tokens, each offered only to its own hosts.
+    pub credentials: Credentials,
     /// Give up on a repository after this moment (checked during fetches).
     pub deadline: Option<Instant>,
 }
@@ -38,19 +46,23 @@ impl ReadOptions {
             mirrors_dir,
             max_blob_bytes: MAX_FILE_BYTES,
             max_descriptors: 1_000,
-            extra_patterns: Vec::new(),
+            descriptors: DescriptorMatcher::default(),
+            credentials: Credentials::default(),
             deadline: None,
         }
     }
 }
 
 /// One descriptor file of the tip tree. `bytes` is `None` when the blob id was already known
-/// (the caller holds its entities) and the file was not read.
+/// (the caller holds its entities) or when the file could not be read (`problem` says why:
+/// a symbolic link, too large, beyond the descriptor limit); such a file is present, so its
+/// last good entities are kept.
 #[derive(Debug, Clone)]
 pub struct DescriptorBlob {
     pub path: String,
     pub blob_id: String,
     pub bytes: Option<Vec<u8>>,
+    pub problem: Option<String>,
 }
 
 /// A successful read of a repository's tip.
@@ -155,21 +167,26 @@ fn open_local(path: &Path, branch: Option<&str>) -> Result<(Repository, String),
     Ok((repository, branch_ref))
 }
 
-/// The bare mirror folder of a remote: readable name plus a hash of the URL.
-fn mirror_path(url: &str, options: &ReadOptions) -> PathBuf {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    redact(url).hash(&mut hasher);
-    let readable: String = redact(url)
+/// The bare mirror folder of a remote branch: the end of the URL, readable, then the SHA-256
+/// (hex) of the URL without credentials, a newline, and the branch (empty for the remote's
+/// HEAD). The name is the same on every machine and Rust release, and differs per branch.
+fn mirror_name(url: &str, branch: Option<&str>) -> String {
+    let url = redact(url);
+    let mut hasher = Sha256::new();
+    hasher.update(url.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(branch.unwrap_or_default().as_bytes());
+    let digest: String = hasher.finalize().iter().map(|byte| format!("{byte:02x}")).collect();
+    let readable: String = url
         .chars()
         .map(|character| if character.is_ascii_alphanumeric() { character } else { '_' })
         .collect();
     let readable = &readable[readable.len().saturating_sub(40)..];
-    options.mirrors_dir.join(format!("{readable}-{:016x}.git", hasher.finish()))
+    format!("{readable}-{digest}.git")
 }
 
 fn open_mirror(url: &str, branch: Option<&str>, options: &ReadOptions) -> Result<(Repository, String), CrawlError> {
-    let path = mirror_path(url, options);
+    let path = options.mirrors_dir.join(mirror_name(url, branch));
     match fetch_into(&path, url, branch, options) {
         Err(CrawlError::Corrupt(_)) => {
             // A damaged mirror is derived state: drop it and fetch again once.
@@ -232,12 +249,14 @@ fn fetch_branch(repository: &Repository, url: &str, branch: Option<&str>, option
     }
 }
 
-/// Credentials from the environment (`SEXTANT_GIT_USERNAME`/`SEXTANT_GIT_TOKEN` for https,
-/// the ssh agent or `SEXTANT_GIT_SSH_KEY` for ssh), and the deadline check.
+/// Credentials (for https, the configured token of the URL's host, and nothing for other hosts;
+/// for ssh, `SEXTANT_GIT_SSH_KEY` or the ssh agent), and the deadline check. libgit2 passes the
+/// URL it is talking to, after any redirect, so a token never follows a redirect to another host.
 fn callbacks(options: &ReadOptions) -> RemoteCallbacks<'static> {
     let mut callbacks = RemoteCallbacks::new();
     let mut attempts = 0;
-    callbacks.credentials(move |_url, username, allowed| {
+    let credentials = options.credentials.clone();
+    callbacks.credentials(move |url, username, allowed| {
         attempts += 1;
         if attempts > 3 {
             return Err(git2::Error::from_str("authentication failed"));
@@ -250,12 +269,13 @@ fn callbacks(options: &ReadOptions) -> RemoteCallbacks<'static> {
             return git2::Cred::ssh_key_from_agent(user);
         }
         if allowed.contains(git2::CredentialType::USER_PASS_PLAINTEXT)
-            && let Ok(token) = std::env::var("SEXTANT_GIT_TOKEN")
+            && let Some((user, token)) = credentials.token_for(url)
         {
-            let user = std::env::var("SEXTANT_GIT_USERNAME").unwrap_or_else(|_| "x-access-token".to_owned());
-            return git2::Cred::userpass_plaintext(&user, &token);
+            return git2::Cred::userpass_plaintext(user, token);
         }
-        Err(git2::Error::from_str("authentication required, and no credentials are configured"))
+        Err(git2::Error::from_str(
+            "authentication required, and no credentials are configured for this host",
+        ))
     });
     let deadline = options.deadline;
     callbacks.transfer_progress(move |_| deadline.is_none_or(|deadline| Instant::now() < deadline));
@@ -304,7 +324,7 @@ fn read_tree(repository: &Repository, branch_ref: &str, known: &Known, options: 
                 submodules.push(path);
                 TreeWalkResult::Ok
             }
-            Some(ObjectType::Blob) if is_descriptor(name, &options.extra_patterns) => {
+            Some(ObjectType::Blob) if options.descriptors.matches(&path) => {
                 found.push((path, entry.id(), entry.filemode()));
                 TreeWalkResult::Ok
             }
@@ -313,6 +333,8 @@ fn read_tree(repository: &Repository, branch_ref: &str, known: &Known, options: 
     })
     .map_err(|error| classify(&error, branch_ref))?;
 
+    // Path order decides which files fall beyond the descriptor limit.
+    found.sort();
     let at = Position { line: 1, column: 1 };
     for path in submodules {
         snapshot.diagnostics.push(
@@ -326,17 +348,30 @@ fn read_tree(repository: &Repository, branch_ref: &str, known: &Known, options: 
         );
     }
     for (index, (path, blob_id, filemode)) in found.into_iter().enumerate() {
-        if index == options.max_descriptors {
-            snapshot.diagnostics.push(Diagnostic::new(
-                Code::TooManyDescriptors,
-                &path,
-                at,
-                format!(
-                    "the repository holds more than {} descriptor files; the rest are not read",
-                    options.max_descriptors
-                ),
-            ));
-            break;
+        let blob_id_text = blob_id.to_string();
+        let unreadable = |problem: String| DescriptorBlob {
+            path: path.clone(),
+            blob_id: blob_id_text.clone(),
+            bytes: None,
+            problem: Some(problem),
+        };
+        if index >= options.max_descriptors {
+            if index == options.max_descriptors {
+                snapshot.diagnostics.push(Diagnostic::new(
+                    Code::TooManyDescriptors,
+                    &path,
+                    at,
+                    format!(
+                        "the repository holds more than {} descriptor files; the rest are not read",
+                        options.max_descriptors
+                    ),
+                ));
+            }
+            snapshot.files.push(unreadable(format!(
+                "beyond the limit of {} descriptor files",
+                options.max_descriptors
+            )));
+            continue;
         }
         if filemode == i32::from(git2::FileMode::Link) {
             snapshot.diagnostics.push(
@@ -348,14 +383,15 @@ fn read_tree(repository: &Repository, branch_ref: &str, known: &Known, options: 
                 )
                 .with_hint("commit the file itself; a link may point outside the repository"),
             );
+            snapshot.files.push(unreadable("a symbolic link, not followed".to_owned()));
             continue;
         }
-        let blob_id_text = blob_id.to_string();
         if known.blobs.get(&path) == Some(&blob_id_text) {
             snapshot.files.push(DescriptorBlob {
                 path,
                 blob_id: blob_id_text,
                 bytes: None,
+                problem: None,
             });
             continue;
         }
@@ -364,6 +400,9 @@ fn read_tree(repository: &Repository, branch_ref: &str, known: &Known, options: 
             snapshot
                 .diagnostics
                 .push(crate::descriptor::file_too_large(&path, size as u64, options.max_blob_bytes));
+            snapshot
+                .files
+                .push(unreadable(format!("larger than the limit of {} bytes", options.max_blob_bytes)));
             continue;
         }
         let blob = repository.find_blob(blob_id).map_err(|error| classify(&error, &path))?;
@@ -371,19 +410,33 @@ fn read_tree(repository: &Repository, branch_ref: &str, known: &Known, options: 
             path,
             blob_id: blob_id_text,
             bytes: Some(blob.content().to_vec()),
+            problem: None,
         });
     }
     Ok(TipRead::Changed(snapshot))
 }
 
-/// Descriptor names, plus simple `*suffix` / `prefix*` / exact patterns from the config.
-fn is_descriptor(name: &str, extra_patterns: &[String]) -> bool {
-    is_descriptor_file_name(name)
-        || extra_patterns
-            .iter()
-            .any(|pattern| match (pattern.strip_prefix('*'), pattern.strip_suffix('*')) {
-                (Some(suffix), _) => name.ends_with(suffix),
-                (None, Some(prefix)) => name.starts_with(prefix),
-                (None, None) => name == pattern,
-            })
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mirror_names_are_stable_and_differ_by_branch() {
+        let url = "https://git.example.com/acme/payments.git";
+        assert_eq!(
+            mirror_name(url, None),
+            "ttps___git_example_com_acme_payments_git-fdd7847060e50805da3d7baa1df61d506a85a9d1e462be5937ec9664ba7e0897.git"
+        );
+        assert_eq!(
+            mirror_name(url, Some("main")),
+            "ttps___git_example_com_acme_payments_git-febaae4b4a1c853356a46bacf3d35a02a53014dc9da8961c4c5a74ac96fdf577.git"
+        );
+        assert_ne!(mirror_name(url, Some("main")), mirror_name(url, Some("release")));
+        // Credentials in the URL change neither the name nor the hash.
+        assert_eq!(
+            mirror_name("https://bot:s3cret@git.example.com/acme/payments.git", Some("main")),
+            mirror_name("https://bot@git.example.com/acme/payments.git", Some("main"))
+        );
+        assert!(!mirror_name("https://bot:s3cret@git.example.com/acme/payments.git", None).contains("s3cret"));
+    }
 }
