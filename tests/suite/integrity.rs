@@ -408,3 +408,36 @@ async fn forgetting_a_repository_hands_its_references_to_the_next_claimant() {
         "a forgotten repository is not found again"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_database_that_goes_away_mid_crawl_ends_the_crawl_at_once_as_unreachable() {
+    // A cluster of its own, stopped while the crawl runs.
+    let cluster = sextant::pg::Cluster::start_throwaway().expect("a second throwaway cluster");
+    sextant::store::create_database_if_missing(&cluster, "outage").await.unwrap();
+    let store = Store::connect(&cluster.url("outage")).await.unwrap();
+    let repos: Vec<TestRepo> = (0..6)
+        .map(|index| {
+            let repo = TestRepo::new();
+            repo.commit(&[("catalog-info.yaml", &group(&format!("team-{index}"), None))], "one");
+            repo
+        })
+        .collect();
+    let sources: Vec<Source> = repos.iter().map(TestRepo::source).collect();
+    let mut options = CrawlOptions::new(ReadOptions::new(std::env::temp_dir().join("sextant-test-unused-mirrors")));
+    options.concurrency = 1;
+    let started = std::time::Instant::now();
+    let mut seen = 0;
+    let result = crawl(&store, &sources, &options, |_, _| {
+        seen += 1;
+        if seen == 1 {
+            cluster.stop().expect("stop the cluster");
+        }
+    })
+    .await;
+    let error = result.expect_err("the crawl cannot finish without its database");
+    assert!(error.is_unreachable(), "{error}");
+    assert_eq!(error.code(), "store-unreachable");
+    assert!(error.to_string().contains("database unreachable"), "{error}");
+    // Not a hang: before, each remaining repository waited out the pool's 30 s in turn.
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "{:?}", started.elapsed());
+}
