@@ -1,15 +1,51 @@
 //! `sextant demo`: the main job on the example organisation. It builds one git repository per
-//! folder of `catalog-examples/` (with git2, a few commits each), crawls them into the catalog
-//! (the private Postgres cluster unless `DATABASE_URL` is set), and prints the crawl summary and
+//! folder of `catalog-examples/` (with git2, a few commits each), crawls them into the demo's own
+//! catalog (kept apart from the user's, see `store::Catalog`), and prints the crawl summary and
 //! what to try next. The server joins it with the API issue.
 
 use std::path::{Path, PathBuf};
 
 use crate::crawler::{Origin, Source, commit_files};
 
-/// The example organisation shipped in the source tree.
-pub fn default_examples_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog-examples")
+/// The example organisation's folder name.
+const EXAMPLES: &str = "catalog-examples";
+
+/// Finds the example organisation at run time: `given` (the `--examples` flag, or
+/// `SEXTANT_EXAMPLES`) when set, else `catalog-examples/` (or `share/sextant/catalog-examples/`)
+/// in the binary's folder or one of its ancestors (a checkout's `target/release/sextant`, an
+/// install under `/usr/local/bin`), else `catalog-examples/` in the current folder.
+pub fn find_examples_dir(given: Option<&Path>) -> Result<PathBuf, String> {
+    if let Some(given) = given {
+        return if given.is_dir() {
+            Ok(given.to_path_buf())
+        } else {
+            Err(format!("the examples folder {} does not exist or is not a folder", given.display()))
+        };
+    }
+    let binary = std::env::current_exe().ok();
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    if let Some(binary) = &binary {
+        for ancestor in binary.ancestors().skip(1) {
+            candidates.push(ancestor.join(EXAMPLES));
+            candidates.push(ancestor.join("share/sextant").join(EXAMPLES));
+        }
+    }
+    candidates.push(PathBuf::from(EXAMPLES));
+    candidates.into_iter().find(|candidate| candidate.is_dir()).ok_or_else(|| {
+        format!(
+            "cannot find the example organisation: no {EXAMPLES}/ next to the binary{} or in the current folder; \
+             pass --examples DIR or set SEXTANT_EXAMPLES",
+            binary.map(|binary| format!(" ({})", binary.display())).unwrap_or_default()
+        )
+    })
+}
+
+/// Removes the example repositories built under `into`, so that the next run builds them anew.
+pub fn remove_example_repositories(into: &Path) -> Result<(), String> {
+    match std::fs::remove_dir_all(into) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(format!("cannot remove {}: {error}", into.display())),
+        _ => Ok(()),
+    }
 }
 
 /// Builds (or, when already built, reuses) one repository per example folder under `into`, and
@@ -24,7 +60,9 @@ pub fn build_example_repositories(examples: &Path, into: &Path) -> Result<Vec<So
     folders.sort();
     let mut sources = Vec::new();
     for folder in folders {
-        let name = folder.file_name().expect("a folder has a name").to_string_lossy().into_owned();
+        let Some(name) = folder.file_name().map(|name| name.to_string_lossy().into_owned()) else {
+            continue;
+        };
         let repository = into.join(&name);
         if !repository.join(".git").exists() {
             build_one(&folder, &repository).map_err(|error| format!("cannot build the example repository {name}: {error}"))?;
@@ -63,7 +101,7 @@ fn collect_files(root: &Path, folder: &Path, files: &mut Vec<(String, Vec<u8>)>)
         if entry.file_type()?.is_dir() {
             collect_files(root, &path, files)?;
         } else {
-            let relative = path.strip_prefix(root).expect("inside the root").to_string_lossy().into_owned();
+            let relative = path.strip_prefix(root).unwrap_or(&path).to_string_lossy().into_owned();
             files.push((relative, std::fs::read(&path)?));
         }
     }
