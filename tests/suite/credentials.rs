@@ -12,9 +12,10 @@ use sextant::ingest::{CrawlOptions, crawl};
 use crate::db::{entity_refs, fresh_store};
 use crate::git::{TestRepo, component, group};
 
-/// An https server on 127.0.0.1 that answers every request with 401 and records, one line per
-/// request, the Basic credentials it received (`user:token`, or `-` when none were sent). Its
-/// certificate is made for the test and trusted through `SSL_CERT_FILE`.
+/// An https server on 127.0.0.1 that answers every request with 401 (or, when redirecting, with
+/// a redirect to another server) and records, one line per request, the Basic credentials it
+/// received (`user:token`, or `-` when none were sent). Its certificate, made for the test for
+/// 127.0.0.1 and `localhost`, is trusted through `SSL_CERT_FILE`.
 pub struct RecordingServer {
     child: std::process::Child,
     pub port: u16,
@@ -22,34 +23,11 @@ pub struct RecordingServer {
     log: PathBuf,
 }
 
-impl RecordingServer {
-    pub fn start(dir: &Path) -> RecordingServer {
-        let (cert, key, log) = (dir.join("cert.pem"), dir.join("key.pem"), dir.join("requests.log"));
-        let made = Command::new("openssl")
-            .args([
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-days",
-                "1",
-                "-subj",
-                "/CN=127.0.0.1",
-                "-addext",
-                "subjectAltName=IP:127.0.0.1",
-                "-keyout",
-            ])
-            .arg(&key)
-            .arg("-out")
-            .arg(&cert)
-            .output()
-            .expect("openssl runs");
-        assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
-        let script = r#"
+const SERVER_SCRIPT: &str = r#"
 import base64, http.server, ssl, sys
 
 log = open(sys.argv[3], 'a', buffering=1)
+redirect_to = sys.argv[4] if len(sys.argv) > 4 else ''
 
 class Refuse(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
@@ -59,8 +37,12 @@ class Refuse(http.server.BaseHTTPRequestHandler):
         else:
             received = header or '-'
         log.write(received + '\n')
-        self.send_response(401)
-        self.send_header('WWW-Authenticate', 'Basic realm="git"')
+        if redirect_to:
+            self.send_response(301)
+            self.send_header('Location', redirect_to + self.path)
+        else:
+            self.send_response(401)
+            self.send_header('WWW-Authenticate', 'Basic realm="git"')
         self.send_header('Content-Length', '0')
         self.end_headers()
 
@@ -76,12 +58,28 @@ server.socket = context.wrap_socket(server.socket, server_side=True)
 print(server.server_address[1], flush=True)
 server.serve_forever()
 "#;
+
+impl RecordingServer {
+    /// A server that refuses every request with 401.
+    pub fn start(dir: &Path) -> RecordingServer {
+        RecordingServer::spawn(dir, "refusing", None)
+    }
+
+    /// A server that redirects every request to the same path under `target` (`https://host:port`).
+    pub fn redirecting(dir: &Path, target: &str) -> RecordingServer {
+        RecordingServer::spawn(dir, "redirecting", Some(target))
+    }
+
+    fn spawn(dir: &Path, name: &str, redirect_to: Option<&str>) -> RecordingServer {
+        let (cert, key) = certificate(dir);
+        let log = dir.join(format!("{name}-requests.log"));
         let mut child = Command::new("python3")
             .arg("-c")
-            .arg(script)
+            .arg(SERVER_SCRIPT)
             .arg(&cert)
             .arg(&key)
             .arg(&log)
+            .args(redirect_to)
             .stdout(std::process::Stdio::piped())
             .spawn()
             .expect("python3 runs");
@@ -109,6 +107,36 @@ impl Drop for RecordingServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A self-signed certificate for 127.0.0.1 and `localhost` in `dir` (made once), and its key.
+fn certificate(dir: &Path) -> (PathBuf, PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    if cert.is_file() && key.is_file() {
+        return (cert, key);
+    }
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl runs");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    (cert, key)
 }
 
 /// Runs `sextant crawl` with only the variables given (besides the database and data folder);
@@ -209,6 +237,39 @@ async fn a_token_is_sent_only_to_the_hosts_configured_for_it() {
                 "{case}: the token for this host is sent: {requests:?}"
             ),
         }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_does_not_follow_a_redirect_to_another_host() {
+    let (_store, url) = fresh_store().await;
+    let data = tempfile::tempdir().unwrap();
+    let target = RecordingServer::start(data.path());
+    let redirector = RecordingServer::redirecting(data.path(), &format!("https://localhost:{}", target.port));
+    let remote = format!("https://127.0.0.1:{}/acme/payments.git", redirector.port);
+    let cert = target.cert.to_string_lossy().into_owned();
+    for (host, reaches_target) in [("127.0.0.1", false), ("localhost", true)] {
+        std::fs::write(
+            data.path().join("sextant.yaml"),
+            format!("repositories:\n  - {remote}\ncredentials:\n  - host: {host}\n    tokenEnv: ACME_TOKEN\n"),
+        )
+        .unwrap();
+        let (code, text) = sextant_crawl(
+            &[],
+            &[("SSL_CERT_FILE", &cert), ("ACME_TOKEN", "s3cret-file-token")],
+            &url,
+            data.path(),
+        );
+        assert_eq!(code, Some(1), "{host}: {text}");
+        assert!(!text.contains("s3cret"), "{text}");
+        assert!(!redirector.take_requests().is_empty(), "{host}: the first server was asked");
+        let requests = target.take_requests();
+        assert!(!requests.is_empty(), "{host}: the redirect was followed");
+        let received = requests.iter().any(|received| received == "x-access-token:s3cret-file-token");
+        assert_eq!(
+            received, reaches_target,
+            "{host}: the token reaches the redirect's host only when configured for it: {requests:?}"
+        );
     }
 }
 
