@@ -164,6 +164,10 @@ fn sextant_crawl(args: &[&str], variables: &[(&str, &str)], database_url: &str, 
     (output.status.code(), text)
 }
 
+/// One crawl: the `credentials` entry of the file, the environment, and the credentials the
+/// server must receive (`None`: none at all).
+type Case = (String, Vec<(&'static str, String)>, Option<&'static str>);
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_token_is_sent_only_to_the_hosts_configured_for_it() {
     let (_store, url) = fresh_store().await;
@@ -175,7 +179,7 @@ async fn a_token_is_sent_only_to_the_hosts_configured_for_it() {
     let config = data.path().join("sextant.yaml");
     let file_token = ("ACME_TOKEN", "s3cret-file-token");
 
-    let cases: Vec<(String, Vec<(&str, String)>, Option<&str>)> = vec![
+    let cases: Vec<Case> = vec![
         // The file's credentials: another host, the right host on another port, the right one.
         ("- host: git.example.com\n    tokenEnv: ACME_TOKEN\n".to_owned(), vec![], None),
         (
