@@ -2,7 +2,8 @@
 //! (for `validate`: no errors), 1 errors found or a repository failed, 2 usage, configuration,
 //! database or I/O problems.
 
-use std::io::{IsTerminal, Write};
+use std::fmt::Write as _;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -12,15 +13,43 @@ use crate::config::Config;
 use crate::crawler::ReadOptions;
 use crate::domain::{EntityRef, Severity};
 use crate::ingest::{CrawlOptions, RepoOutcome};
-use crate::store::{Direction, Store};
+use crate::store::{Catalog, Direction, Store};
 use crate::validate::report::{OutputFormat, render};
 use crate::validate::{self, Options};
+
+mod repos;
+
+/// `println!` through the one stdout writer, which survives a reader that went away.
+macro_rules! say_line {
+    ($($argument:tt)*) => {
+        say(&format!("{}\n", format_args!($($argument)*)))
+    };
+}
 
 #[derive(Debug, Parser)]
 #[command(name = "sextant", version, about = "A component catalog for Backstage and Compass descriptors")]
 struct Cli {
+    /// Work on the demo's catalog (the one `sextant demo` fills) instead of your own.
+    #[arg(long, global = true)]
+    demo: bool,
+    /// The config file, read by every catalog command (default: ./sextant.yaml when it exists).
+    #[arg(long, global = true, env = "SEXTANT_CONFIG")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
+}
+
+/// Problem kinds that `--fail-on` turns into exit code 1, for scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum FailOn {
+    /// A reference defined twice.
+    Conflicts,
+    /// A repository whose last read failed or that holds an unusable file.
+    Stale,
+    /// An error diagnostic in a file of the catalog.
+    Errors,
+    /// A relation whose target is not in the catalog.
+    Dangling,
 }
 
 /// Output of the catalog commands.
@@ -52,9 +81,6 @@ enum Command {
     },
     /// Crawl git repositories into the catalog.
     Crawl {
-        /// The config file (default: ./sextant.yaml when it exists).
-        #[arg(long, env = "SEXTANT_CONFIG")]
-        config: Option<PathBuf>,
         /// A repository to crawl (https, ssh, user@host:path, or a local path); repeatable.
         #[arg(long = "repo")]
         repos: Vec<String>,
@@ -69,6 +95,31 @@ enum Command {
         timeout: Option<u64>,
         #[arg(long, value_enum, default_value = "human")]
         format: ViewFormat,
+        /// Exit with 1 when, after the crawl, the catalog holds problems of these kinds
+        /// (comma-separated).
+        #[arg(long, value_enum, value_delimiter = ',')]
+        fail_on: Vec<FailOn>,
+        /// Treat the configuration as the full list: forget stored repositories it does not list
+        /// (their references pass to other definitions or are deleted).
+        #[arg(long)]
+        prune: bool,
+    },
+    /// List the catalog's repositories: status, tip, last crawl, entities and problems.
+    Repos {
+        #[arg(long, value_enum, default_value = "human")]
+        format: ViewFormat,
+    },
+    /// Remove a repository and its entities from the catalog (they pass to other definitions of
+    /// the same references, if any).
+    Forget {
+        /// The repository's URL or path, as `sextant repos` lists it.
+        url: String,
+        /// Only this branch's repository (default: every branch stored for the URL).
+        #[arg(long)]
+        branch: Option<String>,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
     },
     /// Show one entity: owner, relations, dependents with the path to each, provenance, diagnostics.
     Show {
@@ -84,24 +135,70 @@ enum Command {
     Problems {
         #[arg(long, value_enum, default_value = "human")]
         format: ViewFormat,
+        /// Exit with 1 when the catalog holds problems of these kinds (comma-separated).
+        #[arg(long, value_enum, value_delimiter = ',')]
+        fail_on: Vec<FailOn>,
     },
     /// Build git repositories from the example organisation, crawl them, and show the result.
     Demo {
-        /// The example organisation to use.
-        #[arg(long, default_value_os_t = crate::demo::default_examples_dir())]
-        examples: PathBuf,
+        /// The example organisation to use (default: catalog-examples/ next to the binary or in
+        /// the current folder).
+        #[arg(long, env = "SEXTANT_EXAMPLES")]
+        examples: Option<PathBuf>,
+        /// Delete the demo's catalog and example repositories first, and build them anew.
+        #[arg(long)]
+        reset: bool,
+    },
+    /// The embedded database (used when no database URL is configured): status, stop, reset.
+    Db {
+        #[command(subcommand)]
+        action: DbAction,
     },
     /// List every diagnostic code with its name, default severity and meaning.
     Codes,
 }
 
-/// Parses the command line and runs the command.
+#[derive(Debug, Subcommand)]
+enum DbAction {
+    /// Where the private cluster lives, whether it runs, its socket, its databases and their sizes.
+    Status,
+    /// Stop the private cluster (the next catalog command starts it again).
+    Stop,
+    /// Delete the catalog databases (yours and the demo's) from the private cluster.
+    Reset {
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// Parses the command line and runs the command. Output that cannot be written (other than to
+/// a reader that went away, which ends the output quietly) makes the exit code 2.
 pub fn run() -> ExitCode {
+    let code = run_command();
+    if crate::terminal::stdout_failed() {
+        ExitCode::from(2)
+    } else {
+        code
+    }
+}
+
+fn run_command() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {
             let _ = error.print();
             return if error.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    let catalog = if cli.demo { Catalog::Demo } else { Catalog::Main };
+    // Every catalog command reads the same configuration; `validate` and `codes` need none.
+    let config = if matches!(cli.command, Command::Validate { .. } | Command::Codes) {
+        Config::default()
+    } else {
+        match load_config(cli.config.as_deref()) {
+            Ok(config) => config,
+            Err(message) => return fail(&message),
         }
     };
     match cli.command {
@@ -120,25 +217,31 @@ pub fn run() -> ExitCode {
             validate_command(&paths, format, Options { strict, threads }, color)
         }
         Command::Crawl {
-            config,
             repos,
             dirs,
             concurrency,
             timeout,
             format,
+            fail_on,
+            prune,
         } => {
-            let config = match build_config(config.as_deref(), &repos, &dirs) {
+            let config = match with_sources(config, &repos, &dirs) {
                 Ok(config) => config,
                 Err(message) => return fail(&message),
             };
-            block_on(crawl_command(config, concurrency, timeout, format))
+            block_on(crawl_command(config, concurrency, timeout, format, fail_on, prune))
         }
-        Command::Show { entity, depth, format } => block_on(show_command(&entity, depth, format)),
-        Command::Problems { format } => block_on(problems_command(format)),
-        Command::Demo { examples } => block_on(demo_command(&examples)),
+        Command::Repos { format } => block_on(repos::repos_command(&config, catalog, format)),
+        Command::Forget { url, branch, yes } => block_on(repos::forget_command(&config, catalog, &url, branch, yes)),
+        Command::Show { entity, depth, format } => block_on(show_command(&config, &entity, depth, format, catalog)),
+        Command::Problems { format, fail_on } => block_on(problems_command(&config, format, &fail_on, catalog)),
+        Command::Demo { examples, reset } => block_on(demo_command(config, examples.as_deref(), reset)),
+        Command::Db { action } => block_on(db_command(&config, action)),
         Command::Codes => {
+            let mut output = String::new();
             for code in crate::domain::Code::ALL {
-                println!(
+                let _ = writeln!(
+                    output,
                     "{}  {:<26} {:<8} {}",
                     code.as_str(),
                     code.slug(),
@@ -146,13 +249,19 @@ pub fn run() -> ExitCode {
                     code.summary()
                 );
             }
+            say(&output);
             ExitCode::SUCCESS
         }
     }
 }
 
+/// Writes to stdout through the one writer that survives a closed pipe.
+fn say(text: &str) {
+    crate::terminal::print(text);
+}
+
 fn fail(message: &str) -> ExitCode {
-    eprintln!("error: {message}");
+    crate::terminal::print_error(&format!("error: {message}\n"));
     ExitCode::from(2)
 }
 
@@ -174,13 +283,9 @@ fn validate_command(paths: &[PathBuf], format: OutputFormat, options: Options, c
         Ok(report) => report,
         Err(error) => return fail(&error.to_string()),
     };
-    let output = render(&report, format, color);
-    let mut stdout = std::io::stdout().lock();
-    if stdout.write_all(output.as_bytes()).and_then(|()| stdout.flush()).is_err() {
-        return ExitCode::from(2);
-    }
+    say(&render(&report, format, color));
     if matches!(format, OutputFormat::Json | OutputFormat::Sarif) {
-        eprintln!("{}", report.summary());
+        crate::terminal::print_error(&format!("{}\n", report.summary()));
     }
     let exit_code = if report.has_read_errors() {
         ExitCode::from(2)
@@ -194,8 +299,10 @@ fn validate_command(paths: &[PathBuf], format: OutputFormat, options: Options, c
     exit_code
 }
 
-/// The config file (explicit, or ./sextant.yaml when present), then the environment, then flags.
-fn build_config(file: Option<&Path>, repos: &[String], dirs: &[PathBuf]) -> Result<Config, String> {
+/// The configuration every catalog command uses: the config file (`--config` or
+/// `SEXTANT_CONFIG`, else ./sextant.yaml when present), then the environment. Flags come last,
+/// in the command that has them.
+fn load_config(file: Option<&Path>) -> Result<Config, String> {
     let default_file = Path::new("sextant.yaml");
     let mut config = match file {
         Some(file) => Config::from_file(file).map_err(|error| error.to_string())?,
@@ -203,6 +310,11 @@ fn build_config(file: Option<&Path>, repos: &[String], dirs: &[PathBuf]) -> Resu
         None => Config::default(),
     };
     config.apply_environment();
+    Ok(config)
+}
+
+/// Adds the repositories named by `--repo` and `--dir` to the configured ones.
+fn with_sources(mut config: Config, repos: &[String], dirs: &[PathBuf]) -> Result<Config, String> {
     for repo in repos {
         config.add_repository(repo).map_err(|error| error.to_string())?;
     }
@@ -216,31 +328,31 @@ fn build_config(file: Option<&Path>, repos: &[String], dirs: &[PathBuf]) -> Resu
     Ok(config)
 }
 
-async fn open_store(config: &Config) -> Result<Store, String> {
-    let result = match &config.database_url {
-        Some(url) => Store::connect(url).await,
-        None => Store::open_default(&config.data_dir.clone().unwrap_or_else(crate::pg::default_data_dir)).await,
+async fn open_store(config: &Config, catalog: Catalog) -> Result<Store, String> {
+    let data_dir = config.data_dir.clone().unwrap_or_else(crate::pg::default_data_dir);
+    Store::open_default(config.database_url.as_deref(), &data_dir, catalog)
+        .await
+        .map_err(|error| format!("{error} [{}]", error.code()))
+}
+
+async fn crawl_command(
+    config: Config,
+    concurrency: Option<usize>,
+    timeout: Option<u64>,
+    format: ViewFormat,
+    fail_on: Vec<FailOn>,
+    prune: bool,
+) -> ExitCode {
+    let data_dir = config.data_dir.clone().unwrap_or_else(crate::pg::default_data_dir);
+    // Patterns, the descriptor cap and the https tokens (a token without hosts is refused here).
+    let read = match config.read_options(data_dir.join("mirrors")) {
+        Ok(read) => read,
+        Err(error) => return fail(&error.to_string()),
     };
-    result.map_err(|error| format!("{error} [{}]", error.code()))
-}
-
-fn environment_config() -> Config {
-    let mut config = Config::default();
-    config.apply_environment();
-    config
-}
-
-async fn crawl_command(config: Config, concurrency: Option<usize>, timeout: Option<u64>, format: ViewFormat) -> ExitCode {
-    let store = match open_store(&config).await {
+    let store = match open_store(&config, Catalog::Main).await {
         Ok(store) => store,
         Err(message) => return fail(&message),
     };
-    let data_dir = config.data_dir.clone().unwrap_or_else(crate::pg::default_data_dir);
-    let mut read = ReadOptions::new(data_dir.join("mirrors"));
-    read.extra_patterns = config.descriptor_patterns.clone();
-    if let Some(max) = config.max_descriptors {
-        read.max_descriptors = max;
-    }
     let mut options = CrawlOptions::new(read);
     if let Some(concurrency) = concurrency.or(config.concurrency) {
         options.concurrency = concurrency;
@@ -248,10 +360,37 @@ async fn crawl_command(config: Config, concurrency: Option<usize>, timeout: Opti
     if let Some(timeout) = timeout.map(std::time::Duration::from_secs).or(config.repo_timeout) {
         options.repo_timeout = timeout;
     }
-    run_crawl(&store, &config.sources, &options, format).await
+    if prune {
+        match repos::prune(&store, &config).await {
+            Ok(gone) if !gone.is_empty() => {
+                let listed: Vec<String> = gone.iter().map(|key| crate::terminal::printable(&key.url).into_owned()).collect();
+                say(&format!(
+                    "pruned {} no longer configured: {}\n",
+                    crate::terminal::counted(gone.len(), "repository", "repositories"),
+                    listed.join(", ")
+                ));
+            }
+            Ok(_) => {}
+            Err(error) => {
+                store.close().await;
+                return fail(&format!("{error} [{}]", error.code()));
+            }
+        }
+    }
+    let code = run_crawl(&store, &config.sources, &options, format, &fail_on).await;
+    store.close().await;
+    code
 }
 
-async fn run_crawl(store: &Store, sources: &[crate::crawler::Source], options: &CrawlOptions, format: ViewFormat) -> ExitCode {
+/// Crawls, prints the summary, and picks the exit code: 1 when a repository failed or when the
+/// catalog holds problems of a kind named by `fail_on`.
+async fn run_crawl(
+    store: &Store,
+    sources: &[crate::crawler::Source],
+    options: &CrawlOptions,
+    format: ViewFormat,
+    fail_on: &[FailOn],
+) -> ExitCode {
     let progress = if std::io::stderr().is_terminal() && format == ViewFormat::Human {
         let bar = indicatif::ProgressBar::new(sources.len() as u64);
         bar.set_style(
@@ -263,7 +402,7 @@ async fn run_crawl(store: &Store, sources: &[crate::crawler::Source], options: &
         indicatif::ProgressBar::hidden()
     };
     let result = crate::ingest::crawl(store, sources, options, |url, _| {
-        progress.set_message(url.to_owned());
+        progress.set_message(crate::terminal::printable(url).into_owned());
         progress.inc(1);
     })
     .await;
@@ -272,37 +411,76 @@ async fn run_crawl(store: &Store, sources: &[crate::crawler::Source], options: &
         Ok(summary) => summary,
         Err(error) => return fail(&format!("{error} [{}]", error.code())),
     };
+    let after = match catalog_after_crawl(store, &summary).await {
+        Ok(after) => after,
+        Err(error) => return fail(&format!("{error} [{}]", error.code())),
+    };
     match format {
-        ViewFormat::Human => {
-            print!("{}", crate::terminal::crawl_summary(&summary));
-            if summary.totals.conflicts > 0
-                && let Ok(problems) = store.problems().await
-            {
-                for conflict in &problems.conflicts {
-                    println!(
-                        "conflict: {} is held by {}; also claimed by {}",
-                        conflict["ref"].as_str().unwrap_or_default(),
-                        conflict["holder"].as_str().unwrap_or_default(),
-                        conflict["claimant"].as_str().unwrap_or_default()
-                    );
-                }
-            }
-        }
-        ViewFormat::Json => println!("{}", crate::terminal::crawl_summary_json(&summary)),
+        ViewFormat::Human => say(&crate::terminal::crawl_summary(&summary, &after)),
+        ViewFormat::Json => say(&crate::terminal::json_line(&crate::terminal::crawl_summary_json(&summary, &after))),
     }
-    if summary.count(|outcome| matches!(outcome, RepoOutcome::Failed(_))) > 0 {
+    let failed = summary.count(|outcome| matches!(outcome, RepoOutcome::Failed(_))) > 0;
+    if failed | fails_on(&after.problems, fail_on) {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     }
 }
 
-async fn show_command(entity: &str, depth: u32, format: ViewFormat) -> ExitCode {
+/// What the crawl summary says of the catalog after the crawl: the repositories it read that
+/// are stale now, and the problem counts.
+async fn catalog_after_crawl(
+    store: &Store,
+    summary: &crate::ingest::CrawlSummary,
+) -> Result<crate::terminal::CatalogAfterCrawl, crate::store::StoreError> {
+    let applied: Vec<String> = summary
+        .outcomes
+        .iter()
+        .filter(|(_, outcome)| matches!(outcome, RepoOutcome::Applied(_)))
+        .map(|(url, _)| url.clone())
+        .collect();
+    let stale = store
+        .unhealthy_repos(&applied)
+        .await?
+        .into_iter()
+        .map(|(url, status, error)| (url, error.unwrap_or(status)))
+        .collect();
+    Ok(crate::terminal::CatalogAfterCrawl {
+        stale,
+        problems: store.problem_counts().await?,
+    })
+}
+
+/// Whether the catalog holds problems of a kind named by `--fail-on`; says which on stderr.
+fn fails_on(counts: &crate::store::ProblemCounts, fail_on: &[FailOn]) -> bool {
+    let mut kinds = fail_on.to_vec();
+    kinds.sort_by_key(|kind| *kind as u8);
+    kinds.dedup();
+    let found: Vec<String> = kinds
+        .iter()
+        .filter_map(|kind| {
+            let (count, singular, plural) = match kind {
+                FailOn::Conflicts => (counts.conflicts, "conflict", "conflicts"),
+                FailOn::Stale => (counts.stale_repos, "stale or failing repository", "stale or failing repositories"),
+                FailOn::Errors => (counts.error_diagnostics, "error diagnostic", "error diagnostics"),
+                FailOn::Dangling => (counts.dangling, "dangling reference", "dangling references"),
+            };
+            (count > 0).then(|| crate::terminal::counted(count, singular, plural))
+        })
+        .collect();
+    if found.is_empty() {
+        return false;
+    }
+    crate::terminal::print_error(&format!("failing (--fail-on): the catalog holds {}\n", found.join(", ")));
+    true
+}
+
+async fn show_command(config: &Config, entity: &str, depth: u32, format: ViewFormat, catalog: Catalog) -> ExitCode {
     let entity_ref = match EntityRef::parse(entity, Some("component"), crate::domain::DEFAULT_NAMESPACE) {
         Ok(entity_ref) => entity_ref,
-        Err(error) => return fail(&format!("`{entity}` {error}")),
+        Err(error) => return fail(&format!("`{}` {error}", crate::terminal::printable(entity))),
     };
-    let store = match open_store(&environment_config()).await {
+    let store = match open_store(config, catalog).await {
         Ok(store) => store,
         Err(message) => return fail(&message),
     };
@@ -321,60 +499,209 @@ async fn show_command(entity: &str, depth: u32, format: ViewFormat) -> ExitCode 
         })
     }
     .await;
+    // A reference that is not there: suggest the nearest ones (best effort).
+    let suggestions = match &view {
+        Err(crate::store::StoreError::NotFound(_)) => store
+            .suggestion_candidates(&entity_ref.name)
+            .await
+            .map(|candidates| crate::terminal::nearest_refs(&entity_ref, &candidates))
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    store.close().await;
     match view {
         Ok(view) => {
             match format {
-                ViewFormat::Human => print!("{}", crate::terminal::show_text(&view)),
-                ViewFormat::Json => println!("{}", crate::terminal::show_json(&view)),
+                ViewFormat::Human => say(&crate::terminal::show_text(&view)),
+                ViewFormat::Json => say(&crate::terminal::json_line(&crate::terminal::show_json(&view))),
             }
             ExitCode::SUCCESS
         }
-        Err(crate::store::StoreError::NotFound(what)) => {
-            eprintln!("error: {what} is not in the catalog");
+        Err(crate::store::StoreError::NotFound(_)) => {
+            let hint = if suggestions.is_empty() {
+                String::new()
+            } else {
+                let quoted: Vec<String> = suggestions
+                    .iter()
+                    .map(|suggestion| format!("`{}`", crate::terminal::printable(suggestion)))
+                    .collect();
+                format!("; did you mean {}?", quoted.join(" or "))
+            };
+            crate::terminal::print_error(&format!("error: `{entity_ref}` is not in the catalog{hint}\n"));
             ExitCode::from(1)
         }
         Err(error) => fail(&format!("{error} [{}]", error.code())),
     }
 }
 
-async fn problems_command(format: ViewFormat) -> ExitCode {
-    let store = match open_store(&environment_config()).await {
+async fn problems_command(config: &Config, format: ViewFormat, fail_on: &[FailOn], catalog: Catalog) -> ExitCode {
+    let store = match open_store(config, catalog).await {
         Ok(store) => store,
         Err(message) => return fail(&message),
     };
-    match store.problems().await {
-        Ok(problems) => {
+    let problems = store.problems().await;
+    let counts = if fail_on.is_empty() {
+        Ok(None)
+    } else {
+        store.problem_counts().await.map(Some)
+    };
+    store.close().await;
+    match (problems, counts) {
+        (Ok(problems), Ok(counts)) => {
             match format {
-                ViewFormat::Human => print!("{}", crate::terminal::problems_text(&problems)),
-                ViewFormat::Json => println!("{}", serde_json::to_string(&problems).unwrap_or_default()),
+                ViewFormat::Human => say(&crate::terminal::problems_text(&problems)),
+                ViewFormat::Json => say(&crate::terminal::json_line(&problems)),
             }
-            ExitCode::SUCCESS
+            match counts {
+                Some(counts) if fails_on(&counts, fail_on) => ExitCode::from(1),
+                _ => ExitCode::SUCCESS,
+            }
         }
-        Err(error) => fail(&format!("{error} [{}]", error.code())),
+        (Err(error), _) | (_, Err(error)) => fail(&format!("{error} [{}]", error.code())),
     }
 }
 
-async fn demo_command(examples: &Path) -> ExitCode {
-    let config = environment_config();
+async fn demo_command(config: Config, examples: Option<&Path>, reset: bool) -> ExitCode {
+    let examples = match crate::demo::find_examples_dir(examples) {
+        Ok(examples) => examples,
+        Err(message) => return fail(&message),
+    };
     let data_dir = config.data_dir.clone().unwrap_or_else(crate::pg::default_data_dir);
     let repositories = data_dir.join("demo-repositories");
-    let sources = match crate::demo::build_example_repositories(examples, &repositories) {
+    if reset {
+        if let Err(message) = crate::demo::remove_example_repositories(&repositories) {
+            return fail(&message);
+        }
+        if let Err(error) = crate::store::drop_catalog(config.database_url.as_deref(), &data_dir, Catalog::Demo).await {
+            return fail(&format!("{error} [{}]", error.code()));
+        }
+        say_line!("deleted the demo catalog and its example repositories");
+    }
+    let sources = match crate::demo::build_example_repositories(&examples, &repositories) {
         Ok(sources) => sources,
         Err(message) => return fail(&message),
     };
-    println!("built {} example repositories under {}", sources.len(), repositories.display());
-    let store = match open_store(&config).await {
+    say_line!("built {} example repositories under {}", sources.len(), repositories.display());
+    let store = match open_store(&config, Catalog::Demo).await {
         Ok(store) => store,
         Err(message) => return fail(&message),
     };
     let options = CrawlOptions::new(ReadOptions::new(data_dir.join("mirrors")));
-    let code = run_crawl(&store, &sources, &options, ViewFormat::Human).await;
+    let code = run_crawl(&store, &sources, &options, ViewFormat::Human, &[]).await;
     if let Ok(problems) = store.problems().await {
-        println!(
-            "\nproblems in the catalog: {} (the `invalid` repository holds one mistake per diagnostic; `sextant problems` lists them)",
+        say_line!(
+            "\nproblems in the demo catalog: {} (the `invalid` repository holds one mistake per diagnostic; \
+             `sextant problems --demo` lists them)",
             problems.total()
         );
     }
-    println!("\ntry:\n  sextant show component:booking-service\n  sextant show group:platform-team\n  sextant problems");
+    store.close().await;
+    say_line!(
+        "\nthe demo has a catalog of its own; `--demo` reads it:\n  sextant show --demo component:booking-service\n  \
+         sextant show --demo group:platform-team\n  sextant problems --demo"
+    );
     code
+}
+
+async fn db_command(config: &Config, action: DbAction) -> ExitCode {
+    let data_dir = config.data_dir.clone().unwrap_or_else(crate::pg::default_data_dir);
+    let cluster_dir = crate::pg::cluster_dir(&data_dir);
+    if let Some(url) = &config.database_url {
+        let url = crate::crawler::redact(url);
+        return match action {
+            DbAction::Status => {
+                say_line!(
+                    "the catalog is in the configured database (DATABASE_URL or `database` in sextant.yaml): {url}\n\
+                     sextant runs no database of its own then"
+                );
+                ExitCode::SUCCESS
+            }
+            DbAction::Stop | DbAction::Reset { .. } => fail(&format!(
+                "the catalog is in the configured database (DATABASE_URL or `database` in sextant.yaml: {url}); \
+                 `sextant db stop` and `sextant db reset` \
+                 manage only sextant's private cluster, so nothing was done"
+            )),
+        };
+    }
+    let cluster = match crate::pg::Cluster::existing(&cluster_dir) {
+        Ok(Some(cluster)) => cluster,
+        Ok(None) => {
+            say_line!(
+                "no private PostgreSQL cluster in {} yet; the first catalog command (crawl, demo, show, problems) creates it",
+                cluster_dir.display()
+            );
+            return ExitCode::SUCCESS;
+        }
+        Err(error) => return fail(&error.to_string()),
+    };
+    match action {
+        DbAction::Status => db_status(&cluster).await,
+        DbAction::Stop => {
+            if !cluster.is_running() {
+                say_line!("the private cluster in {} is not running", cluster_dir.display());
+                return ExitCode::SUCCESS;
+            }
+            match tokio::task::spawn_blocking(move || cluster.stop()).await {
+                Ok(Ok(())) => {
+                    say_line!("stopped the private cluster in {}", cluster_dir.display());
+                    ExitCode::SUCCESS
+                }
+                Ok(Err(error)) => fail(&error.to_string()),
+                Err(error) => fail(&error.to_string()),
+            }
+        }
+        DbAction::Reset { yes } => db_reset(&cluster_dir, &data_dir, yes).await,
+    }
+}
+
+async fn db_status(cluster: &crate::pg::Cluster) -> ExitCode {
+    say_line!("private PostgreSQL cluster: {}", cluster.data_dir.display());
+    if !cluster.is_running() {
+        say_line!("running: no (the next catalog command starts it)");
+        return ExitCode::SUCCESS;
+    }
+    say_line!("running: yes, on the socket {} only (no TCP)", cluster.socket_path().display());
+    say_line!("log: {}", cluster.log_file().display());
+    match crate::store::cluster_databases(cluster).await {
+        Ok(databases) if databases.is_empty() => say_line!("databases: none yet"),
+        Ok(databases) => {
+            say_line!("databases:");
+            for (name, bytes) in databases {
+                let role = match name.as_str() {
+                    "sextant" => "  (your catalog)",
+                    "sextant_demo" => "  (the demo's catalog)",
+                    _ => "",
+                };
+                say_line!("  {name:<16} {:>6.1} MB{role}", bytes as f64 / 1_000_000.0);
+            }
+        }
+        Err(error) => return fail(&format!("{error} [{}]", error.code())),
+    }
+    say_line!("stop it with `sextant db stop`");
+    ExitCode::SUCCESS
+}
+
+async fn db_reset(cluster_dir: &Path, data_dir: &Path, yes: bool) -> ExitCode {
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            return fail("`sextant db reset` deletes your catalog; without a terminal to confirm on, pass --yes");
+        }
+        crate::terminal::print_error(&format!(
+            "This deletes the catalog databases (yours and the demo's) in {}. Type `yes` to go on: ",
+            cluster_dir.display()
+        ));
+        let mut answer = String::new();
+        if std::io::stdin().read_line(&mut answer).is_err() || answer.trim() != "yes" {
+            crate::terminal::print_error("nothing was deleted\n");
+            return ExitCode::from(1);
+        }
+    }
+    for catalog in [Catalog::Main, Catalog::Demo] {
+        match crate::store::drop_catalog(None, data_dir, catalog).await {
+            Ok(true) => say_line!("deleted the database {}", catalog.embedded_database()),
+            Ok(false) => say_line!("no database {} to delete", catalog.embedded_database()),
+            Err(error) => return fail(&format!("{error} [{}]", error.code())),
+        }
+    }
+    ExitCode::SUCCESS
 }

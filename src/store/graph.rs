@@ -24,6 +24,7 @@ pub enum Direction {
 
 /// An entity as lists show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct EntitySummary {
     pub id: i64,
     pub entity_ref: String,
@@ -35,6 +36,7 @@ pub struct EntitySummary {
 /// through (the start itself at depth 1). Together the results form the walk's breadth-first
 /// tree, from which [`paths`] spells out each path.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Dependent {
     pub entity_ref: String,
     pub depth: u32,
@@ -65,14 +67,17 @@ pub fn paths(start: &str, dependents: &[Dependent]) -> Vec<Vec<String>> {
 
 /// A declared relation as stored, seen from one entity.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RelationRow {
     pub relation_type: String,
     pub target_ref: String,
     pub resolved: bool,
 }
 
-/// Everything `sextant problems` lists.
+/// Everything `sextant problems` lists. Places are given as separate fields: `repo` (the URL),
+/// `file` (the path in the repository) and `line`.
 #[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Problems {
     pub conflicts: Vec<serde_json::Value>,
     pub dangling: Vec<serde_json::Value>,
@@ -96,6 +101,37 @@ impl Problems {
             + self.cycles.len()
             + self.stale_repos.len()
             + self.invalid_files.len()
+    }
+}
+
+/// How many problems of each kind the catalog holds (the lengths of [`Problems`]' lists, and
+/// the error diagnostics of its files), counted without reading the rows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProblemCounts {
+    pub conflicts: usize,
+    pub dangling: usize,
+    pub orphans: usize,
+    pub invalid_owners: usize,
+    pub duplicate_aliases: usize,
+    pub cycles: usize,
+    pub stale_repos: usize,
+    pub invalid_files: usize,
+    /// Error diagnostics in the catalog's files and trees (an invalid file has at least one).
+    pub error_diagnostics: usize,
+}
+
+impl ProblemCounts {
+    /// The same total as [`Problems::total`].
+    pub fn total(&self) -> usize {
+        self.conflicts
+            + self.dangling
+            + self.orphans
+            + self.invalid_owners
+            + self.duplicate_aliases
+            + self.cycles
+            + self.stale_repos
+            + self.invalid_files
     }
 }
 
@@ -431,13 +467,15 @@ impl Store {
             rows.into_iter().map(|row| row.get::<serde_json::Value, _>(0)).collect()
         };
         let conflicts = sqlx::query(
-            "SELECT json_build_object('ref', c.entity_ref, 'holder', h.url || ':' || c.holder_path, 'claimant', k.url || ':' || c.claimant_path || ':' || c.claimant_line)
+            "SELECT json_build_object('ref', c.entity_ref, 'holder', h.url, 'holderFile', c.holder_path,
+                 'claimant', k.url, 'claimantFile', c.claimant_path, 'claimantLine', c.claimant_line)
              FROM conflicts c JOIN repos h ON h.id = c.holder_repo_id JOIN repos k ON k.id = c.claimant_repo_id ORDER BY c.entity_ref, k.url",
         )
         .fetch_all(&self.pool)
         .await?;
         let dangling = sqlx::query(
-            "SELECT json_build_object('source', e.entity_ref, 'relation', r.type, 'target', r.target_ref, 'file', p.url || ':' || e.file_path || ':' || r.line)
+            "SELECT json_build_object('source', e.entity_ref, 'relation', r.type, 'target', r.target_ref,
+                 'repo', p.url, 'file', e.file_path, 'line', r.line)
              FROM relations r JOIN entities e ON e.id = r.source_id JOIN repos p ON p.id = e.repo_id WHERE r.target_id IS NULL ORDER BY e.entity_ref, r.type, r.target_ref",
         )
         .fetch_all(&self.pool)
@@ -469,7 +507,7 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         let invalid_files = sqlx::query(
-            "SELECT json_build_object('file', r.url || ':' || f.path,
+            "SELECT json_build_object('repo', r.url, 'file', f.path,
                  'errors', (SELECT count(*) FROM diagnostics d WHERE d.repo_id = f.repo_id AND d.file_path = f.path AND d.severity = 'error'))
              FROM descriptor_files f JOIN repos r ON r.id = f.repo_id WHERE NOT f.valid ORDER BY r.url, f.path",
         )
@@ -485,6 +523,61 @@ impl Store {
             stale_repos: json_rows(stale_repos),
             invalid_files: json_rows(invalid_files),
         })
+    }
+
+    /// How many problems of each kind the catalog holds: one query for the counts, and the
+    /// cycle search (which needs the edges).
+    pub async fn problem_counts(&self) -> Result<ProblemCounts, StoreError> {
+        let counts: (i64, i64, i64, i64, i64, i64, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM conflicts),
+                    (SELECT count(*) FROM relations WHERE target_id IS NULL),
+                    (SELECT count(*) FROM entities e WHERE e.kind NOT IN ('group', 'user', 'location')
+                       AND NOT EXISTS (SELECT 1 FROM relations r WHERE r.source_id = e.id AND r.type = 'ownedBy' AND r.target_id IS NOT NULL)),
+                    (SELECT count(*) FROM relations r JOIN entities o ON o.id = r.target_id
+                       WHERE r.type = 'ownedBy' AND o.kind NOT IN ('group', 'user')),
+                    (SELECT count(*) FROM (SELECT 1 FROM entity_aliases GROUP BY alias HAVING count(*) > 1) twice),
+                    (SELECT count(*) FROM repos WHERE status <> 'ok'),
+                    (SELECT count(*) FROM descriptor_files WHERE NOT valid),
+                    (SELECT count(*) FROM diagnostics WHERE severity = 'error')",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let count = |value: i64| usize::try_from(value).unwrap_or_default();
+        Ok(ProblemCounts {
+            conflicts: count(counts.0),
+            dangling: count(counts.1),
+            orphans: count(counts.2),
+            invalid_owners: count(counts.3),
+            duplicate_aliases: count(counts.4),
+            cycles: self.cycles().await?.len(),
+            stale_repos: count(counts.5),
+            invalid_files: count(counts.6),
+            error_diagnostics: count(counts.7),
+        })
+    }
+
+    /// The status and error of the repositories named, for those that are not `ok`, by URL.
+    pub async fn unhealthy_repos(&self, urls: &[String]) -> Result<Vec<(String, String, Option<String>)>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT url, status, error FROM repos WHERE url = ANY($1) AND status <> 'ok' ORDER BY url, branch")
+                .bind(urls)
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Every entity reference in the catalog, for suggestions when one is not found: the refs
+    /// with the same name first (any kind or namespace), else all of them.
+    pub async fn suggestion_candidates(&self, name: &str) -> Result<Vec<String>, StoreError> {
+        let same_name: Vec<String> =
+            sqlx::query_scalar("SELECT entity_ref FROM entities WHERE lower(name) = $1 ORDER BY entity_ref LIMIT 20")
+                .bind(name.to_ascii_lowercase())
+                .fetch_all(&self.pool)
+                .await?;
+        if !same_name.is_empty() {
+            return Ok(same_name);
+        }
+        Ok(sqlx::query_scalar("SELECT entity_ref FROM entities").fetch_all(&self.pool).await?)
     }
 
     /// Loops in dependency, partOf and Group parent chains, each as the refs around it.

@@ -16,7 +16,9 @@ pub fn render(report: &Report, color: bool) -> String {
     }
     output.push_str(&report.summary());
     output.push('\n');
-    output
+    // annotate-snippets shows C0 controls of the file as `␛`-style pictures; C1 controls and
+    // bidirectional overrides would reach the terminal as they are.
+    crate::terminal::without_c1_controls(output)
 }
 
 fn level(severity: Severity) -> Level<'static> {
