@@ -49,7 +49,7 @@ impl HostName {
         }
         let bare_ipv6 = text.matches(':').count() > 1 && !text.starts_with('[');
         let parsed = if bare_ipv6 {
-            Some((text.to_ascii_lowercase(), None))
+            text.parse::<std::net::Ipv6Addr>().ok().map(|_| (text.to_ascii_lowercase(), None))
         } else {
             remote_host(&format!("https://{text}/"))
         };
@@ -172,6 +172,7 @@ mod tests {
             "bot@git.example.com",
             "git.example.com:http",
             "a b",
+            "a:b:c",
         ] {
             assert!(HostName::parse(wrong).is_err(), "{wrong:?}");
         }
