@@ -4,6 +4,7 @@
 
 mod apply;
 mod graph;
+mod repos;
 
 use std::collections::HashMap;
 
@@ -12,40 +13,75 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use crate::pg::{Cluster, PgError};
 
-pub use apply::{ApplyStats, FileUpdate, RepoUpdate};
-pub use graph::{Dependent, Direction, EntitySummary, Problems, RelationRow, paths};
+pub use crate::reconcile::RepoChange;
+pub use apply::{Applied, ApplyStats, NewConflict};
+pub use graph::{Dependent, Direction, EntitySummary, ProblemCounts, Problems, RelationRow, paths};
+pub use repos::{ForgetPreview, RepoListing};
 
 /// Errors of the store boundary, each with a stable code for the CLI and the API.
 #[derive(Debug)]
 pub enum StoreError {
     /// The private cluster could not be started.
     Cluster(PgError),
-    /// The database could not be reached or refused a statement.
+    /// The database could not be reached: the connection failed, broke or timed out.
+    Unreachable(sqlx::Error),
+    /// The database refused a statement.
     Database(sqlx::Error),
     /// Migrations could not be applied.
     Migration(sqlx::migrate::MigrateError),
     /// A lookup found nothing.
     NotFound(String),
+    /// The store found its own data inconsistent (a bug, reported instead of a panic).
+    Invariant(String),
 }
 
 impl StoreError {
     pub fn code(&self) -> &'static str {
+        if self.is_unreachable() {
+            return "store-unreachable";
+        }
         match self {
             StoreError::Cluster(_) => "store-cluster",
-            StoreError::Database(_) => "store-database",
+            StoreError::Unreachable(_) | StoreError::Database(_) => "store-database",
             StoreError::Migration(_) => "store-migration",
             StoreError::NotFound(_) => "not-found",
+            StoreError::Invariant(_) => "store-invariant",
         }
     }
+
+    /// Whether the database could not be reached at all (as opposed to refusing one statement):
+    /// a crawl stops at the first such error instead of failing every repository in turn.
+    pub fn is_unreachable(&self) -> bool {
+        match self {
+            StoreError::Unreachable(_) => true,
+            StoreError::Database(error) => is_connection_error(error),
+            StoreError::Migration(
+                sqlx::migrate::MigrateError::Execute(error) | sqlx::migrate::MigrateError::ExecuteMigration(error, _),
+            ) => is_connection_error(error),
+            StoreError::Cluster(_) | StoreError::Migration(_) | StoreError::NotFound(_) | StoreError::Invariant(_) => false,
+        }
+    }
+}
+
+/// Connection-class errors: the server is down, the network or the socket failed, TLS failed,
+/// or no connection could be had within the pool's acquire timeout.
+fn is_connection_error(error: &sqlx::Error) -> bool {
+    matches!(
+        error,
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed
+    )
 }
 
 impl std::fmt::Display for StoreError {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             StoreError::Cluster(error) => error.fmt(formatter),
+            StoreError::Unreachable(error) => write!(formatter, "database unreachable: {error}"),
+            StoreError::Database(error) if is_connection_error(error) => write!(formatter, "database unreachable: {error}"),
             StoreError::Database(error) => write!(formatter, "database error: {error}"),
             StoreError::Migration(error) => write!(formatter, "cannot migrate the database: {error}"),
             StoreError::NotFound(what) => write!(formatter, "{what} is not in the catalog"),
+            StoreError::Invariant(what) => write!(formatter, "internal error in the store: {what}"),
         }
     }
 }
@@ -54,7 +90,11 @@ impl std::error::Error for StoreError {}
 
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
-        StoreError::Database(error)
+        if is_connection_error(&error) {
+            StoreError::Unreachable(error)
+        } else {
+            StoreError::Database(error)
+        }
     }
 }
 
@@ -67,95 +107,156 @@ pub struct Store {
 }
 
 /// What the store remembers of a repository between crawls.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct RepoRecord {
     pub id: i64,
-    pub known: crate::crawler::Known,
+    /// Bumped by every write of the repository's state; a read names the generation it started
+    /// from, and its apply is dropped when another was written in between.
+    pub generation: i64,
+    /// The tip of the last successful read.
+    pub last_commit: Option<String>,
+    /// Descriptor path → blob id of that read.
+    pub blobs: HashMap<String, String>,
+}
+
+/// A registered repository's row, as `register_repos` reads it.
+#[derive(sqlx::FromRow)]
+struct RegisteredRow {
+    id: i64,
+    url: String,
+    branch: Option<String>,
+    generation: i64,
+    last_commit: Option<String>,
+}
+
+/// A repository as a crawl names it: identified by (url, branch).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RepoKey {
+    pub url: String,
+    /// `None` follows the remote's HEAD.
+    pub branch: Option<String>,
 }
 
 impl Store {
-    /// Connects to `url` and applies the migrations.
+    /// Connects to `url` and applies the migrations. A statement waits at most
+    /// [`ACQUIRE_TIMEOUT`] for a connection, so a dead server fails it within seconds.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
         let options: PgConnectOptions = url.parse()?;
-        let options = options.disable_statement_logging();
-        let pool = PgPoolOptions::new().max_connections(8).connect_with(options).await?;
-        sqlx::migrate!("./migrations").run(&pool).await.map_err(StoreError::Migration)?;
+        Store::connect_with(options).await
+    }
+
+    async fn connect_with(options: PgConnectOptions) -> Result<Store, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options.disable_statement_logging())
+            .await?;
+        if let Err(error) = sqlx::migrate!("./migrations").run(&pool).await {
+            pool.close().await;
+            return Err(StoreError::Migration(error));
+        }
         Ok(Store {
             pool,
             graph: Default::default(),
         })
     }
 
-    /// Connects to `DATABASE_URL`, or starts (or reuses) the private cluster under `data_dir`
-    /// and its `sextant` database.
-    pub async fn open_default(data_dir: &std::path::Path) -> Result<Store, StoreError> {
-        if let Ok(url) = std::env::var("DATABASE_URL") {
-            return Store::connect(&url).await;
+    /// Opens `catalog`: in the database at `database_url` when one is configured, else in the
+    /// private cluster under `data_dir` (started, or created, when needed). See [`Catalog`] for
+    /// the database each catalog uses; the demo's is created when missing.
+    pub async fn open_default(database_url: Option<&str>, data_dir: &std::path::Path, catalog: Catalog) -> Result<Store, StoreError> {
+        let location = CatalogLocation::find(database_url, data_dir, catalog).await?;
+        if location.created_by_sextant {
+            create_database_at(&location.server, &location.database).await?;
         }
-        std::fs::create_dir_all(data_dir).map_err(|error| StoreError::Cluster(PgError::Io(error)))?;
-        let pg_dir = data_dir.join("postgres");
-        let cluster = tokio::task::spawn_blocking(move || Cluster::start_or_reuse(&pg_dir))
-            .await
-            .expect("the cluster start does not panic")
-            .map_err(StoreError::Cluster)?;
-        create_database_if_missing(&cluster, "sextant").await?;
-        Store::connect(&cluster.url("sextant")).await
+        Store::connect_with(location.options).await
+    }
+
+    /// Closes every connection of the pool cleanly (the server sees a goodbye, not a reset),
+    /// waiting for connections in use to come back. Commands call it before they exit.
+    pub async fn close(&self) {
+        // A connection dropped a moment ago is still on its way back to the pool, where sqlx
+        // reads what the server was still sending; closed before that, it would be cut off
+        // mid-message. So wait (briefly) until every connection is back.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while self.pool.num_idle() < self.pool.size() as usize && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        self.pool.close().await;
     }
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
 
-    /// Registers the sources that are new (in one statement) and returns what is known of every
-    /// one of them, keyed by URL: two queries whatever the number of repositories.
-    pub async fn register_repos(&self, sources: &[(String, String, Option<String>)]) -> Result<HashMap<String, RepoRecord>, StoreError> {
-        let urls: Vec<&str> = sources.iter().map(|(url, _, _)| url.as_str()).collect();
-        let names: Vec<&str> = sources.iter().map(|(_, name, _)| name.as_str()).collect();
-        let branches: Vec<Option<&str>> = sources.iter().map(|(_, _, branch)| branch.as_deref()).collect();
+    /// Registers the repositories that are new (in one statement) and returns what is known of
+    /// each, in the order given: three statements whatever the number of repositories. `names` go
+    /// with `keys` and are updated when they changed.
+    pub async fn register_repos(&self, keys: &[RepoKey], names: &[String]) -> Result<Vec<RepoRecord>, StoreError> {
+        // One row per repository, or the upsert would touch a row twice.
+        let mut seen = std::collections::HashSet::new();
+        let unique: Vec<(&RepoKey, &String)> = keys.iter().zip(names).filter(|(key, _)| seen.insert(*key)).collect();
+        let urls: Vec<&str> = unique.iter().map(|(key, _)| key.url.as_str()).collect();
+        let branches: Vec<Option<&str>> = unique.iter().map(|(key, _)| key.branch.as_deref()).collect();
+        let names: Vec<&str> = unique.iter().map(|(_, name)| name.as_str()).collect();
         sqlx::query(
-            "INSERT INTO repos (url, name, branch) SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[])
-             ON CONFLICT (url) DO UPDATE SET name = EXCLUDED.name, branch = EXCLUDED.branch
-                 WHERE repos.name IS DISTINCT FROM EXCLUDED.name OR repos.branch IS DISTINCT FROM EXCLUDED.branch",
+            "INSERT INTO repos (url, branch, name) SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[])
+             ON CONFLICT (url, branch) DO UPDATE SET name = EXCLUDED.name WHERE repos.name IS DISTINCT FROM EXCLUDED.name",
         )
         .bind(&urls)
-        .bind(&names)
         .bind(&branches)
+        .bind(&names)
         .execute(&self.pool)
         .await?;
-        let mut records: HashMap<i64, (String, RepoRecord)> =
-            sqlx::query_as::<_, (i64, String, Option<String>)>("SELECT id, url, last_commit FROM repos WHERE url = ANY($1)")
-                .bind(&urls)
-                .fetch_all(&self.pool)
-                .await?
-                .into_iter()
-                .map(|(id, url, commit)| {
-                    (
-                        id,
-                        (
-                            url,
-                            RepoRecord {
-                                id,
-                                known: crate::crawler::Known {
-                                    commit,
-                                    blobs: HashMap::new(),
-                                },
-                            },
-                        ),
-                    )
-                })
-                .collect();
-        let ids: Vec<i64> = records.keys().copied().collect();
+        let rows: Vec<RegisteredRow> = sqlx::query_as(
+            "SELECT r.id, r.url, r.branch, r.generation, r.last_commit
+             FROM repos r JOIN UNNEST($1::text[], $2::text[]) AS w (url, branch) ON r.url = w.url AND r.branch IS NOT DISTINCT FROM w.branch",
+        )
+        .bind(&urls)
+        .bind(&branches)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut records: HashMap<RepoKey, RepoRecord> = HashMap::new();
+        let mut key_of: HashMap<i64, RepoKey> = HashMap::new();
+        for RegisteredRow {
+            id,
+            url,
+            branch,
+            generation,
+            last_commit,
+        } in rows
+        {
+            let key = RepoKey { url, branch };
+            key_of.insert(id, key.clone());
+            records.insert(
+                key,
+                RepoRecord {
+                    id,
+                    generation,
+                    last_commit,
+                    blobs: HashMap::new(),
+                },
+            );
+        }
+        let ids: Vec<i64> = key_of.keys().copied().collect();
         let blobs: Vec<(i64, String, String)> =
             sqlx::query_as("SELECT repo_id, path, blob_oid FROM descriptor_files WHERE repo_id = ANY($1)")
                 .bind(&ids)
                 .fetch_all(&self.pool)
                 .await?;
         for (repo_id, path, blob_id) in blobs {
-            if let Some((_, record)) = records.get_mut(&repo_id) {
-                record.known.blobs.insert(path, blob_id);
+            if let Some(record) = key_of.get(&repo_id).and_then(|key| records.get_mut(key)) {
+                record.blobs.insert(path, blob_id);
             }
         }
-        Ok(records.into_values().collect())
+        keys.iter()
+            .map(|key| {
+                records
+                    .get(key)
+                    .cloned()
+                    .ok_or_else(|| StoreError::Invariant(format!("the repository {} was not registered", key.url)))
+            })
+            .collect()
     }
 
     /// Refreshes the planner's statistics and the visibility map of the catalog tables, after a
@@ -169,14 +270,20 @@ impl Store {
         Ok(())
     }
 
-    /// Marks a repository stale: its entities stay, flagged with the reason.
-    pub async fn mark_stale(&self, repo_id: i64, reason: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE repos SET status = 'stale', error = $2, last_crawled_at = now() WHERE id = $1")
-            .bind(repo_id)
-            .bind(reason)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+    /// Marks a repository stale after a failed read that started at `generation`: its entities
+    /// stay, and the reason is shown. Returns false (and writes nothing) when a newer read was
+    /// written in between.
+    pub async fn mark_stale(&self, repo_id: i64, generation: i64, reason: &str) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "UPDATE repos SET status = 'stale', error = $3, last_crawled_at = now(), generation = generation + 1
+             WHERE id = $1 AND generation = $2",
+        )
+        .bind(repo_id)
+        .bind(generation)
+        .bind(reason)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
     }
 
     /// Records a finished crawl run.
@@ -212,18 +319,199 @@ impl Store {
     }
 }
 
-/// Creates `database` in the cluster unless it exists.
-pub async fn create_database_if_missing(cluster: &Cluster, database: &str) -> Result<(), StoreError> {
-    let options: PgConnectOptions = cluster.url("postgres").parse()?;
-    let mut connection = options.disable_statement_logging().connect().await?;
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-        .bind(database)
-        .fetch_one(&mut connection)
-        .await?;
-    if !exists {
-        sqlx::query(&format!("CREATE DATABASE \"{}\"", database.replace('"', "")))
+/// How long a statement waits for a pooled connection, and a new connection for the server,
+/// before the database counts as unreachable.
+pub const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Which catalog a command works on. `Main` is the user's own: the database of the configured
+/// URL, or `sextant` in the private cluster. `Demo` is the demo's, kept apart so that the
+/// examples never mix with the user's crawls: `sextant_demo` in the private cluster, or, with a
+/// configured URL, the database of the same server named like the URL's with `_demo` appended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Catalog {
+    Main,
+    Demo,
+}
+
+impl Catalog {
+    /// The catalog's database in the private cluster.
+    pub fn embedded_database(self) -> &'static str {
+        match self {
+            Catalog::Main => "sextant",
+            Catalog::Demo => "sextant_demo",
+        }
+    }
+}
+
+/// Where a catalog lives.
+struct CatalogLocation {
+    /// The catalog's database.
+    database: String,
+    options: PgConnectOptions,
+    /// Another database of the same server, to create or drop the catalog's from.
+    server: PgConnectOptions,
+    /// Whether sextant creates (and may drop) the database, rather than the operator.
+    created_by_sextant: bool,
+}
+
+impl CatalogLocation {
+    async fn find(database_url: Option<&str>, data_dir: &std::path::Path, catalog: Catalog) -> Result<CatalogLocation, StoreError> {
+        let Some(url) = database_url else {
+            let cluster = start_embedded(data_dir).await?;
+            let database = catalog.embedded_database().to_owned();
+            return Ok(CatalogLocation {
+                options: cluster.url(&database).parse()?,
+                server: cluster.url("postgres").parse()?,
+                database,
+                created_by_sextant: true,
+            });
+        };
+        let server: PgConnectOptions = url.parse()?;
+        let configured = server
+            .get_database()
+            .map_or_else(|| server.get_username().to_owned(), str::to_owned);
+        Ok(match catalog {
+            Catalog::Main => CatalogLocation {
+                options: server.clone(),
+                server,
+                database: configured,
+                created_by_sextant: false,
+            },
+            Catalog::Demo => {
+                let database = format!("{configured}_demo");
+                CatalogLocation {
+                    options: server.clone().database(&database),
+                    server,
+                    database,
+                    created_by_sextant: true,
+                }
+            }
+        })
+    }
+}
+
+/// Starts (or reuses) the private cluster of the data folder `data_dir`.
+pub async fn start_embedded(data_dir: &std::path::Path) -> Result<Cluster, StoreError> {
+    let cluster_dir = crate::pg::cluster_dir(data_dir);
+    tokio::task::spawn_blocking(move || Cluster::start_or_reuse(&cluster_dir))
+        .await
+        .map_err(|error| StoreError::Cluster(PgError::Io(std::io::Error::other(error.to_string()))))?
+        .map_err(StoreError::Cluster)
+}
+
+/// Deletes `catalog`'s database, with everything in it, ending the sessions still open on it.
+/// Returns whether it existed. The operator's own database (`Main` with a configured URL) is
+/// never dropped.
+pub async fn drop_catalog(database_url: Option<&str>, data_dir: &std::path::Path, catalog: Catalog) -> Result<bool, StoreError> {
+    let location = CatalogLocation::find(database_url, data_dir, catalog).await?;
+    if !location.created_by_sextant {
+        return Err(StoreError::Database(sqlx::Error::Configuration(
+            "sextant does not delete the database given by DATABASE_URL".into(),
+        )));
+    }
+    let mut connection = location.server.disable_statement_logging().connect().await?;
+    let result = async {
+        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&location.database)
+            .fetch_one(&mut connection)
+            .await?;
+        if exists {
+            sqlx::query(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                quote_identifier(&location.database)
+            ))
             .execute(&mut connection)
             .await?;
+        }
+        Ok(exists)
     }
-    Ok(())
+    .await;
+    let _ = sqlx::Connection::close(connection).await;
+    result
+}
+
+/// The databases of the private cluster other than `postgres` and the templates, with their
+/// sizes in bytes, by name.
+pub async fn cluster_databases(cluster: &Cluster) -> Result<Vec<(String, i64)>, StoreError> {
+    let options: PgConnectOptions = cluster.url("postgres").parse()?;
+    let mut connection = options.disable_statement_logging().connect().await?;
+    let databases = sqlx::query_as(
+        "SELECT datname, pg_database_size(datname) FROM pg_database
+         WHERE NOT datistemplate AND datname <> 'postgres' ORDER BY datname",
+    )
+    .fetch_all(&mut connection)
+    .await;
+    let _ = sqlx::Connection::close(connection).await;
+    Ok(databases?)
+}
+
+/// Creates `database` in the cluster unless it exists.
+pub async fn create_database_if_missing(cluster: &Cluster, database: &str) -> Result<(), StoreError> {
+    create_database_at(&cluster.url("postgres").parse()?, database).await
+}
+
+/// Creates `database` on the server of `server` unless it exists. Two processes may race to
+/// create it; the loser finds it made.
+async fn create_database_at(server: &PgConnectOptions, database: &str) -> Result<(), StoreError> {
+    let mut connection = server.clone().disable_statement_logging().connect().await?;
+    let result = async {
+        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(database)
+            .fetch_one(&mut connection)
+            .await?;
+        if !exists {
+            let created = sqlx::query(&format!("CREATE DATABASE {}", quote_identifier(database)))
+                .execute(&mut connection)
+                .await;
+            match created {
+                // 42P04: duplicate_database; 23505: the catalog's unique index, hit by a concurrent CREATE.
+                Err(sqlx::Error::Database(error)) if matches!(error.code().as_deref(), Some("42P04" | "23505")) => {}
+                other => {
+                    other?;
+                }
+            }
+        }
+        Ok(())
+    }
+    .await;
+    let _ = sqlx::Connection::close(connection).await;
+    result
+}
+
+/// `name` as a quoted SQL identifier.
+fn quote_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+#[cfg(test)]
+mod unreachable_tests {
+    use super::StoreError;
+
+    #[test]
+    fn connection_errors_are_unreachable_and_statement_errors_are_not() {
+        let refused = StoreError::from(sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)));
+        assert!(refused.is_unreachable());
+        assert_eq!(refused.code(), "store-unreachable");
+        assert!(refused.to_string().starts_with("database unreachable"), "{refused}");
+        for error in [
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::PoolClosed,
+            sqlx::Error::Tls("handshake failed".into()),
+        ] {
+            assert!(StoreError::from(error).is_unreachable());
+        }
+        // Built directly, as a caller may do, a connection error still counts.
+        assert!(StoreError::Database(sqlx::Error::PoolTimedOut).is_unreachable());
+        let migration = StoreError::Migration(sqlx::migrate::MigrateError::Execute(sqlx::Error::Io(std::io::Error::from(
+            std::io::ErrorKind::UnexpectedEof,
+        ))));
+        assert!(migration.is_unreachable());
+        assert_eq!(migration.code(), "store-unreachable");
+
+        let refused_statement = StoreError::from(sqlx::Error::RowNotFound);
+        assert!(!refused_statement.is_unreachable());
+        assert_eq!(refused_statement.code(), "store-database");
+        assert!(!StoreError::NotFound("`component:x`".to_owned()).is_unreachable());
+        assert!(!StoreError::Migration(sqlx::migrate::MigrateError::VersionMissing(1)).is_unreachable());
+    }
 }

@@ -8,7 +8,7 @@ use super::{Applied, RepoKey, Store, StoreError};
 use crate::reconcile::RepoChange;
 
 /// One repository as `sextant repos` lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 #[serde(rename_all = "camelCase")]
 pub struct RepoListing {
     pub url: String,
@@ -47,49 +47,17 @@ pub struct ForgetPreview {
 impl Store {
     /// Every repository with its state, by URL then branch.
     pub async fn repositories(&self) -> Result<Vec<RepoListing>, StoreError> {
-        let rows: Vec<(
-            String,
-            Option<String>,
-            String,
-            String,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            i64,
-            i64,
-            i64,
-            i64,
-        )> = sqlx::query_as(
+        Ok(sqlx::query_as(
             "SELECT r.url, r.branch, r.name, r.status, r.error, r.last_commit,
-                        to_char(r.last_crawled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
-                        (SELECT count(*) FROM entities e WHERE e.repo_id = r.id),
-                        (SELECT count(*) FROM descriptor_files f WHERE f.repo_id = r.id AND f.problem IS NOT NULL),
-                        (SELECT count(*) FROM diagnostics d WHERE d.repo_id = r.id AND d.severity <> 'note'),
-                        (SELECT count(*) FROM conflicts c WHERE c.claimant_repo_id = r.id)
-                 FROM repos r ORDER BY r.url, r.branch NULLS FIRST",
+                    to_char(r.last_crawled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS last_crawled_at,
+                    (SELECT count(*) FROM entities e WHERE e.repo_id = r.id) AS entities,
+                    (SELECT count(*) FROM descriptor_files f WHERE f.repo_id = r.id AND f.problem IS NOT NULL) AS unusable_files,
+                    (SELECT count(*) FROM diagnostics d WHERE d.repo_id = r.id AND d.severity <> 'note') AS diagnostics,
+                    (SELECT count(*) FROM conflicts c WHERE c.claimant_repo_id = r.id) AS conflicts
+             FROM repos r ORDER BY r.url, r.branch NULLS FIRST",
         )
         .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(url, branch, name, status, error, last_commit, last_crawled_at, entities, unusable_files, diagnostics, conflicts)| {
-                    RepoListing {
-                        url,
-                        branch,
-                        name,
-                        status,
-                        error,
-                        last_commit,
-                        last_crawled_at,
-                        entities,
-                        unusable_files,
-                        diagnostics,
-                        conflicts,
-                    }
-                },
-            )
-            .collect())
+        .await?)
     }
 
     /// The repositories stored with this URL (one per branch).
@@ -144,7 +112,7 @@ impl Store {
             });
         }
         let applied = self.apply_changes(&changes).await?;
-        if applied.iter().any(|applied| *applied == Applied::Superseded) {
+        if applied.contains(&Applied::Superseded) {
             return Err(StoreError::NotFound("a repository to forget".to_owned()));
         }
         Ok(())

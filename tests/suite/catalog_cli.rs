@@ -692,3 +692,27 @@ fn validate_never_prints_terminal_controls_from_a_file() {
     assert!(!stdout(&output).contains('\u{202e}'), "{}", stdout(&output));
     assert!(stdout(&output).contains("S0104"), "{}", stdout(&output));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn show_says_when_an_entity_is_a_last_good_copy() {
+    let (_store, url) = fresh_store().await;
+    let data = tempfile::tempdir().unwrap();
+    let repo = TestRepo::new();
+    repo.commit(&[("catalog-info.yaml", &component("checkout", "payments", &[]))], "good");
+    let path = repo.path().to_string_lossy().into_owned();
+    sextant(&["crawl", "--repo", &path], &url, data.path());
+    repo.commit(
+        &[(
+            "catalog-info.yaml",
+            &component("checkout", "payments", &[]).replace("kind:", "kind: ["),
+        )],
+        "broken",
+    );
+    let crawl = sextant(&["crawl", "--repo", &path], &url, data.path());
+    assert!(stdout(&crawl).contains("1 repository is stale"), "{}", stdout(&crawl));
+    let show = sextant(&["show", "checkout"], &url, data.path());
+    assert_eq!(show.status.code(), Some(0), "the last good entity stays: {}", stderr(&show));
+    assert!(stdout(&show).contains("  stale: "), "{}", stdout(&show));
+    let json: Value = serde_json::from_slice(&sextant(&["show", "checkout", "--format", "json"], &url, data.path()).stdout).expect("JSON");
+    assert!(json["provenance"]["staleReason"].is_string(), "{json}");
+}
