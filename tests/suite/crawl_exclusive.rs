@@ -16,8 +16,11 @@ use sextant::ingest::{CrawlOptions, RepoOutcome, crawl};
 use crate::db::{entity_refs, fresh_store};
 use crate::git::{TestRepo, component};
 
+/// Read phases by repository URL, in the order they happened.
+type Events = Arc<Mutex<Vec<(String, ReadPhase)>>>;
+
 /// The phases of the reads of the given repositories, in the order they happened.
-fn record_reads(urls: &[String], hold: Duration) -> (Arc<Mutex<Vec<(String, ReadPhase)>>>, slots::Observation) {
+fn record_reads(urls: &[String], hold: Duration) -> (Events, slots::Observation) {
     let events = Arc::new(Mutex::new(Vec::new()));
     let observation = slots::observe_reads({
         let (events, urls) = (events.clone(), urls.to_vec());
@@ -172,7 +175,7 @@ async fn two_crawls_at_once_never_read_the_same_repository_at_the_same_time() {
             summary.outcomes
         );
     }
-    let events = events.lock().unwrap();
+    let events = events.lock().unwrap().clone();
     let mut reading: HashMap<&str, usize> = HashMap::new();
     for (url, phase) in events.iter() {
         let count = reading.entry(url).or_default();
