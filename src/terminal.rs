@@ -415,6 +415,9 @@ pub fn show_text(view: &EntityView) -> String {
         shown(&provenance["format"]),
         shown(&provenance["commit"]).chars().take(12).collect::<String>(),
     );
+    if let Some(reason) = provenance["staleReason"].as_str() {
+        let _ = writeln!(output, "  stale: {} (this is its last good definition)", printable(reason));
+    }
     if provenance["repoStatus"] != "ok" {
         let _ = writeln!(
             output,

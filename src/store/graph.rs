@@ -418,7 +418,8 @@ impl Store {
         let row = sqlx::query(
             "SELECT e.entity_ref, e.title, e.description, e.type, e.lifecycle, e.tier, e.owner_ref, e.system_ref, e.domain_ref, e.tags,
                     e.file_path, e.document_index, e.line, e.format, e.commit_id, r.url, r.status, r.error, e.repo_id,
-                    (SELECT o.entity_ref FROM relations x JOIN entities o ON o.id = x.target_id WHERE x.source_id = e.id AND x.type = 'ownedBy' LIMIT 1)
+                    (SELECT o.entity_ref FROM relations x JOIN entities o ON o.id = x.target_id WHERE x.source_id = e.id AND x.type = 'ownedBy' LIMIT 1),
+                    e.stale_reason
              FROM entities e JOIN repos r ON r.id = e.repo_id WHERE e.id = $1",
         )
         .bind(id)
@@ -454,6 +455,7 @@ impl Store {
                 "line": row.get::<i32, _>(12),
                 "format": row.get::<String, _>(13),
                 "commit": row.get::<String, _>(14),
+                "staleReason": row.get::<Option<String>, _>(20),
             },
             "diagnostics": diagnostics.into_iter().map(|(line, column, code, severity, message)| serde_json::json!({
                 "line": line, "column": column, "code": code, "severity": severity, "message": message,
