@@ -3,7 +3,6 @@
 //! in source order (consecutive finished reads together, in one transaction), so that the first
 //! claim of a reference is deterministic.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -11,7 +10,13 @@ use tokio::sync::Semaphore;
 
 use crate::crawler::{self, CrawlError, Known, ReadOptions, Source, TipRead};
 use crate::descriptor;
-use crate::store::{ApplyStats, FileUpdate, RepoUpdate, Store, StoreError};
+use crate::reconcile::{DefinedEntity, FileRead, FileState, RepoChange, RepoRead};
+use crate::store::{Applied, ApplyStats, RepoKey, RepoRecord, Store, StoreError};
+
+mod budget;
+pub mod slots;
+
+pub use budget::{BudgetStats, DEFAULT_CRAWL_BYTES};
 
 /// At most this many repositories are applied in one transaction.
 const MAX_BATCH: usize = 64;
@@ -28,6 +33,8 @@ pub struct CrawlOptions {
     /// A repository that takes longer is given up (and keeps its entities, marked stale).
     pub repo_timeout: Duration,
     pub read: ReadOptions,
+    /// Descriptor bytes read and not yet applied, over the whole crawl (see `ingest::budget`).
+    pub max_bytes_in_flight: u64,
 }
 
 impl CrawlOptions {
@@ -37,6 +44,7 @@ impl CrawlOptions {
             concurrency: cores * 2,
             repo_timeout: Duration::from_secs(120),
             read,
+            max_bytes_in_flight: DEFAULT_CRAWL_BYTES,
         }
     }
 }
@@ -48,6 +56,9 @@ pub enum RepoOutcome {
     Applied(ApplyStats),
     /// Not read or not applied; the repository keeps its last good entities.
     Failed(String),
+    /// Read, but a newer read of the repository (another crawl's) was written meanwhile: this
+    /// one was dropped so that it cannot overwrite newer data.
+    Superseded,
 }
 
 /// The result of a crawl, for the summary table.
@@ -56,6 +67,8 @@ pub struct CrawlSummary {
     pub outcomes: Vec<(String, RepoOutcome)>,
     pub totals: ApplyStats,
     pub elapsed: Duration,
+    /// The crawl's byte budget at the end: what was held in flight at most.
+    pub budget: BudgetStats,
 }
 
 impl CrawlSummary {
@@ -65,37 +78,58 @@ impl CrawlSummary {
 }
 
 /// A read running in the background.
-type PendingRead = tokio::task::JoinHandle<Result<Option<ChangedRepo>, CrawlError>>;
+type PendingRead = tokio::task::JoinHandle<Result<Option<ChangedRepo>, ReadError>>;
+
+/// Why a read gave no result: the crawler's reason, or the repository was still being read.
+#[derive(Debug)]
+enum ReadError {
+    Crawl(CrawlError),
+    Claim(slots::ClaimError),
+}
+
+impl From<CrawlError> for ReadError {
+    fn from(error: CrawlError) -> Self {
+        ReadError::Crawl(error)
+    }
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadError::Crawl(error) => error.fmt(formatter),
+            ReadError::Claim(error) => error.fmt(formatter),
+        }
+    }
+}
 
 /// A repository whose tip changed, read and parsed.
 struct ChangedRepo {
     commit: String,
-    files: Vec<FileUpdate>,
+    files: Vec<FileRead>,
     tree_diagnostics: Vec<crate::domain::Diagnostic>,
 }
 
 /// Reads what changed since the last crawl and parses it (`None`: the tip is unchanged); runs on
-/// a blocking thread.
-fn read_and_parse(source: &Source, known: &Known, options: &ReadOptions) -> Result<Option<ChangedRepo>, CrawlError> {
+/// a blocking thread. `settle` is told how many descriptor bytes were read.
+fn read_and_parse(
+    source: &Source,
+    known: &Known,
+    options: &ReadOptions,
+    settle: impl FnOnce(u64),
+) -> Result<Option<ChangedRepo>, CrawlError> {
     let snapshot = match crawler::read_tip(source, known, options)? {
         TipRead::Unchanged { .. } => return Ok(None),
         TipRead::Changed(snapshot) => snapshot,
     };
-    let files = snapshot
-        .files
-        .into_iter()
-        .map(|blob| match blob.bytes {
-            None => FileUpdate::Unchanged { path: blob.path },
-            Some(bytes) => {
-                let parsed = descriptor::parse_bytes(&blob.path, &bytes);
-                FileUpdate::Read {
-                    path: blob.path,
-                    blob_id: blob.blob_id,
-                    parsed,
-                }
-            }
-        })
-        .collect();
+    settle(
+        snapshot
+            .files
+            .iter()
+            .filter_map(|blob| blob.bytes.as_ref())
+            .map(|bytes| bytes.len() as u64)
+            .sum(),
+    );
+    let files = snapshot.files.into_iter().map(file_read).collect();
     Ok(Some(ChangedRepo {
         commit: snapshot.commit,
         files,
@@ -103,7 +137,64 @@ fn read_and_parse(source: &Source, known: &Known, options: &ReadOptions) -> Resu
     }))
 }
 
-/// Crawls `sources` into `store`. `on_outcome` is called once per repository, in source order.
+/// What one descriptor file of the tip says: unchanged, clean (its entities), or unusable (why).
+fn file_read(blob: crawler::DescriptorBlob) -> FileRead {
+    let state = match (blob.problem, blob.bytes) {
+        (Some(reason), _) => FileState::Unusable {
+            blob_id: blob.blob_id,
+            reason,
+            diagnostics: Vec::new(),
+        },
+        (None, None) => FileState::Unchanged,
+        (None, Some(bytes)) => {
+            let parsed = descriptor::parse_bytes(&blob.path, &bytes);
+            drop(bytes);
+            let errors = parsed
+                .diagnostics
+                .iter()
+                .filter(|diagnostic| diagnostic.severity == crate::domain::Severity::Error)
+                .count();
+            if errors > 0 {
+                FileState::Unusable {
+                    blob_id: blob.blob_id,
+                    reason: if errors == 1 {
+                        "1 error".to_owned()
+                    } else {
+                        format!("{errors} errors")
+                    },
+                    diagnostics: parsed.diagnostics,
+                }
+            } else {
+                FileState::Clean {
+                    blob_id: blob.blob_id,
+                    entities: parsed.entities.iter().map(DefinedEntity::of).collect(),
+                    diagnostics: parsed.diagnostics,
+                }
+            }
+        }
+    };
+    FileRead { path: blob.path, state }
+}
+
+/// How a crawl names a repository in its outcomes: the URL, and the branch when one is set.
+pub fn repo_label(source: &Source) -> String {
+    match &source.branch {
+        Some(branch) => format!("{} ({branch})", source.url),
+        None => source.url.clone(),
+    }
+}
+
+fn repo_key(source: &Source) -> RepoKey {
+    RepoKey {
+        url: source.url.clone(),
+        branch: source.branch.clone(),
+    }
+}
+
+/// Crawls `sources` into `store`, in registration order (the order in which repositories were
+/// first listed), so that the first claim of a new reference is decided the same way whatever
+/// the order of the list. `on_outcome` is called once per repository, in that order. A
+/// database that cannot be reached ends the crawl with an error at once.
 pub async fn crawl(
     store: &Store,
     sources: &[Source],
@@ -112,101 +203,109 @@ pub async fn crawl(
 ) -> Result<CrawlSummary, StoreError> {
     let started = Instant::now();
     let started_at = SystemTime::now();
-    let registrations: Vec<(String, String, Option<String>)> = sources
-        .iter()
-        .map(|source| (source.url.clone(), source.name.clone(), source.branch.clone()))
-        .collect();
-    let records: HashMap<String, crate::store::RepoRecord> = store.register_repos(&registrations).await?;
+    // One read per repository: a repository listed twice is crawled once.
+    let mut seen = std::collections::HashSet::new();
+    let sources: Vec<&Source> = sources.iter().filter(|source| seen.insert(repo_key(source))).collect();
+    let keys: Vec<RepoKey> = sources.iter().map(|source| repo_key(source)).collect();
+    let names: Vec<String> = sources.iter().map(|source| source.name.clone()).collect();
+    let records = store.register_repos(&keys, &names).await?;
+    let mut work: Vec<(&Source, RepoRecord)> = sources.into_iter().zip(records).collect();
+    work.sort_by_key(|(_, record)| record.id);
 
     let limit = Arc::new(Semaphore::new(options.concurrency.max(1)));
-    let spawn_read = |source: &Source| {
-        let record = records.get(&source.url).expect("every source was registered");
-        let (source, known, read_options, limit) = (source.clone(), record.known.clone(), options.read.clone(), limit.clone());
-        let timeout = options.repo_timeout;
+    let budget = Arc::new(budget::ByteBudget::new(options.max_bytes_in_flight, options.concurrency));
+    // A read takes its share of the crawl's and the process's read limits, waits for room in the
+    // crawl's byte budget (budget.rs), then claims its repository (slots.rs). The claim moves into
+    // the blocking thread: a read abandoned at its timeout holds it until the thread really ends.
+    let spawn_read = |position: usize| {
+        let (source, record) = &work[position];
+        let known = Known {
+            commit: record.last_commit.clone(),
+            blobs: record.blobs.clone(),
+        };
+        let (source, read_options, limit, budget) = ((*source).clone(), options.read.clone(), limit.clone(), budget.clone());
+        let (timeout, concurrency) = (options.repo_timeout, options.concurrency);
         tokio::spawn(async move {
-            let _permit = limit.acquire_owned().await.expect("the semaphore is never closed");
+            let limits = budget.admit(position, || slots::limits(limit.clone(), concurrency)).await;
+            let claim = slots::claim(slots::RepoKey::of(&source), limits, timeout)
+                .await
+                .map_err(ReadError::Claim)?;
             let read_options = ReadOptions {
                 deadline: Some(Instant::now() + timeout),
                 ..read_options
             };
-            let work = tokio::task::spawn_blocking(move || read_and_parse(&source, &known, &read_options));
+            let settle = move |bytes| budget.settle(position, bytes);
+            let work = tokio::task::spawn_blocking(move || claim.run(|| read_and_parse(&source, &known, &read_options, settle)));
             match tokio::time::timeout(timeout, work).await {
-                Ok(Ok(result)) => result,
-                Ok(Err(panic)) => Err(CrawlError::Unreachable(format!("the read stopped unexpectedly: {panic}"))),
-                Err(_) => Err(CrawlError::Timeout),
+                Ok(Ok(result)) => result.map_err(ReadError::from),
+                Ok(Err(panic)) => Err(CrawlError::Unreachable(format!("the read stopped unexpectedly: {panic}")).into()),
+                Err(_) => Err(CrawlError::Timeout.into()),
             }
         })
     };
     // Reads run ahead of the applies by at most this many repositories, which bounds the memory
     // that finished, not yet applied reads hold.
     let window = options.concurrency.max(1) * READ_AHEAD_PER_WORKER;
-    let mut upcoming = sources.iter();
-    let mut pending: std::collections::VecDeque<(&Source, PendingRead)> =
-        upcoming.by_ref().take(window).map(|source| (source, spawn_read(source))).collect();
+    let mut upcoming = 0..work.len();
+    let mut pending: std::collections::VecDeque<(usize, PendingRead)> = upcoming
+        .by_ref()
+        .take(window)
+        .map(|position| (position, spawn_read(position)))
+        .collect();
 
     let mut summary = CrawlSummary::default();
-    while let Some((source, read)) = pending.pop_front() {
-        // Gather this read and the following ones that are already done, in source order.
-        let mut batch = vec![(source, read.await)];
+    while let Some((position, read)) = pending.pop_front() {
+        // Gather this read and the following ones that are already done, in order.
+        let mut batch = vec![(position, read.await)];
         while batch.len() < MAX_BATCH && pending.front().is_some_and(|(_, read)| read.is_finished()) {
-            let (source, read) = pending.pop_front().expect("looked at the front");
-            batch.push((source, read.await));
+            let (position, read) = pending.pop_front().expect("looked at the front");
+            batch.push((position, read.await));
         }
-        pending.extend(upcoming.by_ref().take(batch.len()).map(|source| (source, spawn_read(source))));
-        let mut outcomes: Vec<Option<RepoOutcome>> = vec![None; batch.len()];
-        let mut changed = Vec::new();
-        for (position, (source, result)) in batch.into_iter().enumerate() {
-            let record = &records[&source.url];
-            match result.unwrap_or_else(|panic| Err(CrawlError::Unreachable(format!("the read stopped unexpectedly: {panic}")))) {
-                Ok(None) => outcomes[position] = Some(RepoOutcome::Unchanged),
-                Ok(Some(read)) => changed.push((
+        pending.extend(upcoming.by_ref().take(batch.len()).map(|position| (position, spawn_read(position))));
+        let mut outcomes: Vec<(usize, RepoOutcome)> = Vec::with_capacity(batch.len());
+        let mut changes: Vec<(usize, RepoChange)> = Vec::new();
+        for (position, result) in batch {
+            let record = &work[position].1;
+            match result.unwrap_or_else(|panic| Err(CrawlError::Unreachable(format!("the read stopped unexpectedly: {panic}")).into())) {
+                Ok(None) => outcomes.push((position, RepoOutcome::Unchanged)),
+                Ok(Some(read)) => changes.push((
                     position,
-                    RepoUpdate {
+                    RepoChange::Read(RepoRead {
                         repo_id: record.id,
+                        generation: record.generation,
                         commit: read.commit,
                         files: read.files,
                         tree_diagnostics: read.tree_diagnostics,
-                    },
+                    }),
                 )),
                 Err(error) => {
                     let reason = error.to_string();
-                    // Best effort: if the database is gone too, the outcome still says why.
-                    let _ = store.mark_stale(record.id, &reason).await;
-                    outcomes[position] = Some(RepoOutcome::Failed(reason));
+                    let outcome = match store.mark_stale(record.id, record.generation, &reason).await {
+                        Ok(true) => RepoOutcome::Failed(reason),
+                        Ok(false) => RepoOutcome::Superseded,
+                        Err(error) if error.is_unreachable() => return Err(error),
+                        Err(error) => RepoOutcome::Failed(format!("{reason}; marking it stale failed too: {error}")),
+                    };
+                    outcomes.push((position, outcome));
                 }
             }
         }
-        if !changed.is_empty() {
-            let updates: Vec<RepoUpdate> = changed.iter().map(|(_, update)| update.clone()).collect();
-            match store.apply_repos(&updates).await {
-                Ok(stats) => {
-                    for ((position, _), stats) in changed.iter().zip(stats) {
-                        outcomes[*position] = Some(RepoOutcome::Applied(stats));
-                    }
-                }
-                // One repository's failure must not hold the others back: apply them one by one.
-                Err(_) => {
-                    for (position, update) in &changed {
-                        outcomes[*position] = Some(match store.apply_repo(update).await {
-                            Ok(stats) => RepoOutcome::Applied(stats),
-                            Err(error) => RepoOutcome::Failed(format!("could not be applied: {error}")),
-                        });
-                    }
-                }
-            }
+        outcomes.extend(apply_batch(store, changes, &work).await?);
+        outcomes.sort_by_key(|(position, _)| *position);
+        if let Some((last, _)) = outcomes.last() {
+            budget.applied_through(*last);
         }
-        let first = summary.outcomes.len();
-        for (offset, outcome) in outcomes.into_iter().enumerate() {
-            let outcome = outcome.expect("every repository of the batch has an outcome");
+        for (position, outcome) in outcomes {
             if let RepoOutcome::Applied(stats) = &outcome {
-                summary.totals += *stats;
+                summary.totals += stats;
             }
-            let url = &sources[first + offset].url;
-            on_outcome(url, &outcome);
-            summary.outcomes.push((url.clone(), outcome));
+            let label = repo_label(work[position].0);
+            on_outcome(&label, &outcome);
+            summary.outcomes.push((label, outcome));
         }
     }
     summary.elapsed = started.elapsed();
+    summary.budget = budget.stats();
     let crawled = summary.count(|outcome| matches!(outcome, RepoOutcome::Applied(_)));
     let unchanged = summary.count(|outcome| matches!(outcome, RepoOutcome::Unchanged));
     let failed = summary.count(|outcome| matches!(outcome, RepoOutcome::Failed(_)));
@@ -218,4 +317,52 @@ pub async fn crawl(
     }
 
     Ok(summary)
+}
+
+/// Applies a batch of reads in one transaction; when that fails, one by one, so that one
+/// repository's failure does not hold the others back. A database that cannot be reached is
+/// returned as an error (the crawl stops); any other failure is that repository's outcome.
+async fn apply_batch(
+    store: &Store,
+    changes: Vec<(usize, RepoChange)>,
+    work: &[(&Source, RepoRecord)],
+) -> Result<Vec<(usize, RepoOutcome)>, StoreError> {
+    if changes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let outcome_of = |applied: Applied| match applied {
+        Applied::Applied(stats) => RepoOutcome::Applied(stats),
+        Applied::Superseded => RepoOutcome::Superseded,
+    };
+    let all: Vec<RepoChange> = changes.iter().map(|(_, change)| change.clone()).collect();
+    match store.apply_changes(&all).await {
+        Ok(applied) => {
+            return Ok(changes
+                .iter()
+                .map(|(position, _)| *position)
+                .zip(applied.into_iter().map(outcome_of))
+                .collect());
+        }
+        Err(error) if error.is_unreachable() => return Err(error),
+        Err(_) => {}
+    }
+    let mut outcomes = Vec::with_capacity(changes.len());
+    for (position, change) in changes {
+        let outcome = match store.apply_changes(std::slice::from_ref(&change)).await {
+            Ok(mut applied) => applied.pop().map_or(RepoOutcome::Superseded, outcome_of),
+            Err(error) if error.is_unreachable() => return Err(error),
+            Err(error) => {
+                // The repository keeps its last good entities, and says why they are stale.
+                let reason = format!("could not be applied: {error} [{}]", error.code());
+                let record = &work[position].1;
+                match store.mark_stale(record.id, record.generation, &reason).await {
+                    Err(error) if error.is_unreachable() => return Err(error),
+                    Ok(false) => RepoOutcome::Superseded,
+                    _ => RepoOutcome::Failed(reason),
+                }
+            }
+        };
+        outcomes.push((position, outcome));
+    }
+    Ok(outcomes)
 }
