@@ -13,6 +13,7 @@
 //!   concurrency: 8
 //!   timeoutSeconds: 120
 //!   maxDescriptorsPerRepo: 1000
+//!   maxBytesPerRepo: 16777216
 //!   descriptorPatterns: ["*.catalog.yaml"]
 //! credentials:
 //!   - host: git.example.com   # the token is sent to this host only (add `:port` for one port)
@@ -38,6 +39,8 @@ pub struct Config {
     pub concurrency: Option<usize>,
     pub repo_timeout: Option<Duration>,
     pub max_descriptors: Option<usize>,
+    /// Bytes of descriptor blobs read per repository and read.
+    pub max_repo_bytes: Option<u64>,
     /// The built-in descriptor names plus `crawl.descriptorPatterns`, checked when read.
     pub descriptor_patterns: DescriptorMatcher,
     /// The file's `credentials`: which environment variable holds the token of which host.
@@ -68,6 +71,7 @@ impl std::fmt::Debug for Config {
             .field("concurrency", &self.concurrency)
             .field("repo_timeout", &self.repo_timeout)
             .field("max_descriptors", &self.max_descriptors)
+            .field("max_repo_bytes", &self.max_repo_bytes)
             .field("descriptor_patterns", &self.descriptor_patterns)
             .field("credentials", &self.credentials)
             .field("data_dir", &self.data_dir)
@@ -90,7 +94,13 @@ impl std::error::Error for ConfigError {}
 
 const TOP_LEVEL_KEYS: &[&str] = &["repositories", "directories", "crawl", "credentials", "dataDir", "database"];
 const REPOSITORY_KEYS: &[&str] = &["url", "branch", "name"];
-const CRAWL_KEYS: &[&str] = &["concurrency", "timeoutSeconds", "maxDescriptorsPerRepo", "descriptorPatterns"];
+const CRAWL_KEYS: &[&str] = &[
+    "concurrency",
+    "timeoutSeconds",
+    "maxDescriptorsPerRepo",
+    "maxBytesPerRepo",
+    "descriptorPatterns",
+];
 const CREDENTIAL_KEYS: &[&str] = &["host", "tokenEnv", "username"];
 
 /// The environment form of a token: `SEXTANT_GIT_TOKEN`, for the hosts in `SEXTANT_GIT_HOST`.
@@ -201,6 +211,9 @@ impl Config {
     pub fn read_options(&self, mirrors_dir: PathBuf) -> Result<ReadOptions, ConfigError> {
         let mut options = ReadOptions::new(mirrors_dir);
         options.descriptors = self.descriptor_patterns.clone();
+        if let Some(max) = self.max_repo_bytes {
+            options.max_repo_bytes = max;
+        }
         if let Some(max) = self.max_descriptors {
             options.max_descriptors = max;
         }
@@ -338,6 +351,7 @@ impl Reader<'_> {
         config.concurrency = number("concurrency")?.map(|number| number as usize);
         config.repo_timeout = number("timeoutSeconds")?.map(Duration::from_secs);
         config.max_descriptors = number("maxDescriptorsPerRepo")?.map(|number| number as usize);
+        config.max_repo_bytes = number("maxBytesPerRepo")?;
         if let Some(patterns) = value.get("descriptorPatterns") {
             let mut texts = Vec::new();
             for pattern in self.list(patterns, "descriptorPatterns")? {

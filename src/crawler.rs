@@ -23,6 +23,10 @@ pub use local_repos::{Change, commit_files, commit_gitlink, commit_symlink, find
 pub use patterns::{DescriptorMatcher, PatternError};
 pub use source::{Location, Origin, Source, SourceError, redact};
 
+/// The bytes of descriptor blobs read per repository by default: far more than any real
+/// repository's descriptors, and small enough that a crawl's memory stays bounded.
+pub const MAX_REPO_BYTES: u64 = 16 * 1024 * 1024;
+
 /// Limits, places and credentials for reading repositories. Tokens are redacted in `Debug`.
 #[derive(Debug, Clone)]
 pub struct ReadOptions {
@@ -32,6 +36,9 @@ pub struct ReadOptions {
     pub max_blob_bytes: usize,
     /// At most this many descriptor files per repository.
     pub max_descriptors: usize,
+    /// At most this many bytes of descriptor blobs are read per repository and read; files
+    /// beyond it (in path order) are present but unread, so they keep their last good entities.
+    pub max_repo_bytes: u64,
     /// Which files are descriptors: the built-in names plus configured globs.
     pub descriptors: DescriptorMatcher,
     /// https tokens, each offered only to its own hosts.
@@ -46,6 +53,7 @@ impl ReadOptions {
             mirrors_dir,
             max_blob_bytes: MAX_FILE_BYTES,
             max_descriptors: 1_000,
+            max_repo_bytes: MAX_REPO_BYTES,
             descriptors: DescriptorMatcher::default(),
             credentials: Credentials::default(),
             deadline: None,
@@ -347,6 +355,7 @@ fn read_tree(repository: &Repository, branch_ref: &str, known: &Known, options: 
             .with_hint("add the submodule's repository as a source of its own"),
         );
     }
+    let (mut bytes_read, mut over_repo_bytes) = (0_u64, false);
     for (index, (path, blob_id, filemode)) in found.into_iter().enumerate() {
         let blob_id_text = blob_id.to_string();
         let unreadable = |problem: String| DescriptorBlob {
@@ -405,6 +414,29 @@ fn read_tree(repository: &Repository, branch_ref: &str, known: &Known, options: 
                 .push(unreadable(format!("larger than the limit of {} bytes", options.max_blob_bytes)));
             continue;
         }
+        if bytes_read + size as u64 > options.max_repo_bytes {
+            if !over_repo_bytes {
+                over_repo_bytes = true;
+                snapshot.diagnostics.push(
+                    Diagnostic::new(
+                        Code::RepositoryBytesExceeded,
+                        &path,
+                        at,
+                        format!(
+                            "the repository's changed descriptor files hold more than {} bytes; this file and the ones after it are not read",
+                            options.max_repo_bytes
+                        ),
+                    )
+                    .with_hint("raise `crawl.maxBytesPerRepo`, or split the descriptors across repositories"),
+                );
+            }
+            snapshot.files.push(unreadable(format!(
+                "beyond the repository's limit of {} descriptor bytes",
+                options.max_repo_bytes
+            )));
+            continue;
+        }
+        bytes_read += size as u64;
         let blob = repository.find_blob(blob_id).map_err(|error| classify(&error, &path))?;
         snapshot.files.push(DescriptorBlob {
             path,

@@ -167,7 +167,7 @@ fn file_read(blob: crawler::DescriptorBlob) -> FileRead {
             } else {
                 FileState::Clean {
                     blob_id: blob.blob_id,
-                    entities: parsed.entities.iter().map(DefinedEntity::of).collect(),
+                    entities: parsed.entities.into_iter().map(DefinedEntity::from_entity).collect(),
                     diagnostics: parsed.diagnostics,
                 }
             }
@@ -334,20 +334,14 @@ async fn apply_batch(
         Applied::Applied(stats) => RepoOutcome::Applied(stats),
         Applied::Superseded => RepoOutcome::Superseded,
     };
-    let all: Vec<RepoChange> = changes.iter().map(|(_, change)| change.clone()).collect();
-    match store.apply_changes(&all).await {
-        Ok(applied) => {
-            return Ok(changes
-                .iter()
-                .map(|(position, _)| *position)
-                .zip(applied.into_iter().map(outcome_of))
-                .collect());
-        }
+    let (positions, changes): (Vec<usize>, Vec<RepoChange>) = changes.into_iter().unzip();
+    match store.apply_changes(&changes).await {
+        Ok(applied) => return Ok(positions.into_iter().zip(applied.into_iter().map(outcome_of)).collect()),
         Err(error) if error.is_unreachable() => return Err(error),
         Err(_) => {}
     }
     let mut outcomes = Vec::with_capacity(changes.len());
-    for (position, change) in changes {
+    for (position, change) in positions.into_iter().zip(changes) {
         let outcome = match store.apply_changes(std::slice::from_ref(&change)).await {
             Ok(mut applied) => applied.pop().map_or(RepoOutcome::Superseded, outcome_of),
             Err(error) if error.is_unreachable() => return Err(error),

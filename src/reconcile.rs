@@ -55,26 +55,43 @@ pub struct RelationData {
 }
 
 impl EntityData {
-    pub fn of(entity: &Entity) -> EntityData {
+    /// Takes an entity's parts (a crawl holds many of them: nothing is copied).
+    pub fn from_entity(entity: Entity) -> EntityData {
+        let Entity {
+            entity_ref,
+            title,
+            description,
+            entity_type,
+            lifecycle,
+            tier,
+            owner,
+            system,
+            domain,
+            tags,
+            aliases,
+            relations,
+            document,
+            provenance,
+            ..
+        } = entity;
         EntityData {
-            entity_ref: entity.entity_ref.to_string(),
-            kind: entity.entity_ref.kind.clone(),
-            namespace: entity.entity_ref.namespace.clone(),
-            name: entity.entity_ref.name.clone(),
-            title: entity.title.clone(),
-            description: entity.description.clone(),
-            entity_type: entity.entity_type.clone(),
-            lifecycle: entity.lifecycle.clone(),
-            tier: entity.tier.map(i16::from),
-            owner: entity.owner.as_ref().map(Target::to_string),
-            system: entity.system.as_ref().map(ToString::to_string),
-            domain: entity.domain.as_ref().map(ToString::to_string),
-            tags: entity.tags.clone(),
-            aliases: entity.aliases.clone(),
-            document: entity.document.clone(),
-            format: entity.provenance.format.as_str().to_owned(),
-            relations: entity
-                .relations
+            entity_ref: entity_ref.to_string(),
+            kind: entity_ref.kind,
+            namespace: entity_ref.namespace,
+            name: entity_ref.name,
+            title,
+            description,
+            entity_type,
+            lifecycle,
+            tier: tier.map(i16::from),
+            owner: owner.as_ref().map(Target::to_string),
+            system: system.as_ref().map(ToString::to_string),
+            domain: domain.as_ref().map(ToString::to_string),
+            tags,
+            aliases,
+            document,
+            format: provenance.format.as_str().to_owned(),
+            relations: relations
                 .iter()
                 .map(|relation| RelationData {
                     relation_type: relation.relation_type.as_str().to_owned(),
@@ -95,11 +112,11 @@ pub struct DefinedEntity {
 }
 
 impl DefinedEntity {
-    pub fn of(entity: &Entity) -> DefinedEntity {
+    pub fn from_entity(entity: Entity) -> DefinedEntity {
         DefinedEntity {
             document_index: entity.provenance.document as i32,
             line: entity.provenance.position.line as i32,
-            data: EntityData::of(entity),
+            data: EntityData::from_entity(entity),
         }
     }
 }

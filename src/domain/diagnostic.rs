@@ -115,6 +115,7 @@ codes! {
     SubmoduleSkipped = "S0402", "submodule-skipped", Note, "A git submodule is not crawled with its parent repository.";
     TooManyDescriptors = "S0403", "too-many-descriptors", Warning, "A repository holds more descriptor files than the limit; the rest are not read.";
     EntityConflict = "S0404", "entity-conflict", Error, "Another repository or file already holds this entity reference.";
+    RepositoryBytesExceeded = "S0405", "repository-bytes-exceeded", Warning, "A repository's descriptor files hold more bytes than are read per repository; the rest are not read.";
 }
 
 impl fmt::Display for Code {

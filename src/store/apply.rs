@@ -19,11 +19,12 @@ use crate::reconcile::{self, ConflictWrite, EntityData, EntityWrite, Plan, RepoC
 const WRITER_LOCK: i64 = 0x0073_6578_7461_6e74;
 
 /// Diagnostics about a repository's tree rather than one descriptor's content.
-const TREE_CODES: [Code; 4] = [
+const TREE_CODES: [Code; 5] = [
     Code::SymlinkSkipped,
     Code::SubmoduleSkipped,
     Code::TooManyDescriptors,
     Code::FileTooLarge,
+    Code::RepositoryBytesExceeded,
 ];
 
 /// A conflict that an apply created: `claimant` also defines `entity_ref`, which `holder` keeps.
@@ -83,16 +84,20 @@ impl Store {
             .execute(&mut *transaction)
             .await?;
         let current = current_changes(&mut transaction, changes).await?;
-        let kept: Vec<RepoChange> = changes
-            .iter()
-            .zip(&current)
-            .filter(|(_, current)| **current)
-            .map(|(change, _)| change.clone())
-            .collect();
+        // Usually every read is current; only then can the changes be used as they are.
+        let kept: Option<Vec<RepoChange>> = (!current.iter().all(|current| *current)).then(|| {
+            changes
+                .iter()
+                .zip(&current)
+                .filter(|(_, current)| **current)
+                .map(|(change, _)| change.clone())
+                .collect()
+        });
+        let kept: &[RepoChange] = kept.as_deref().unwrap_or(changes);
         let mut stats = if kept.is_empty() {
             Vec::new()
         } else {
-            apply_in(&mut transaction, &kept).await?
+            apply_in(&mut transaction, kept).await?
         }
         .into_iter();
         transaction.commit().await?;
@@ -346,20 +351,20 @@ async fn write_entities(
     if data.len() != rows.len() {
         return Err(StoreError::Invariant("an entity row is written without its definition".to_owned()));
     }
-    let text = |get: &dyn Fn(&EntityData) -> Option<String>| data.iter().map(|entity| get(entity)).collect::<Vec<_>>();
+    let text = |get: &dyn Fn(&EntityData) -> Option<&str>| data.iter().map(|entity| get(entity)).collect::<Vec<_>>();
     let ids: Vec<Option<i64>> = rows.iter().map(|(id, _)| *id).collect();
     let refs: Vec<&str> = data.iter().map(|entity| entity.entity_ref.as_str()).collect();
     let kinds: Vec<&str> = data.iter().map(|entity| entity.kind.as_str()).collect();
     let namespaces: Vec<&str> = data.iter().map(|entity| entity.namespace.as_str()).collect();
     let names: Vec<&str> = data.iter().map(|entity| entity.name.as_str()).collect();
-    let titles = text(&|entity| entity.title.clone());
-    let descriptions = text(&|entity| entity.description.clone());
-    let types = text(&|entity| entity.entity_type.clone());
-    let lifecycles = text(&|entity| entity.lifecycle.clone());
+    let titles = text(&|entity| entity.title.as_deref());
+    let descriptions = text(&|entity| entity.description.as_deref());
+    let types = text(&|entity| entity.entity_type.as_deref());
+    let lifecycles = text(&|entity| entity.lifecycle.as_deref());
     let tiers: Vec<Option<i16>> = data.iter().map(|entity| entity.tier).collect();
-    let owners = text(&|entity| entity.owner.clone());
-    let systems = text(&|entity| entity.system.clone());
-    let domains = text(&|entity| entity.domain.clone());
+    let owners = text(&|entity| entity.owner.as_deref());
+    let systems = text(&|entity| entity.system.as_deref());
+    let domains = text(&|entity| entity.domain.as_deref());
     // Tags and aliases travel as JSON arrays, because UNNEST cannot take ragged arrays.
     let tags: Vec<Json> = data.iter().map(|entity| string_list(&entity.tags)).collect();
     let aliases: Vec<Json> = data.iter().map(|entity| string_list(&entity.aliases)).collect();

@@ -441,3 +441,50 @@ async fn a_database_that_goes_away_mid_crawl_ends_the_crawl_at_once_as_unreachab
     // Not a hang: before, each remaining repository waited out the pool's 30 s in turn.
     assert!(started.elapsed() < std::time::Duration::from_secs(20), "{:?}", started.elapsed());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn files_beyond_the_repositorys_byte_limit_keep_their_last_good_entities() {
+    let (store, _) = fresh_store().await;
+    let repo = TestRepo::new();
+    repo.commit(
+        &[
+            ("a/catalog-info.yaml", &group("team-a", None)),
+            ("b/catalog-info.yaml", &group("team-b", None)),
+        ],
+        "small",
+    );
+    let mut options = CrawlOptions::new(ReadOptions::new(std::env::temp_dir().join("sextant-test-unused-mirrors")));
+    crawl(&store, &[repo.source()], &options, |_, _| {}).await.unwrap();
+    // Both files change; only the first fits in the repository's byte limit.
+    let padded = |name: &str| format!("{}# {}\n", group(name, Some("elsewhere")), "x".repeat(400));
+    repo.commit(
+        &[
+            ("a/catalog-info.yaml", &padded("team-a")),
+            ("b/catalog-info.yaml", &padded("team-b")),
+        ],
+        "bigger",
+    );
+    options.read.max_repo_bytes = 600;
+    let summary = crawl(&store, &[repo.source()], &options, |_, _| {}).await.unwrap();
+    assert_eq!(summary.totals.removed, 0, "{summary:?}");
+    assert_eq!(provenance(&store, "group:default/team-a").await.3, None);
+    let parent: Option<String> = sqlx::query_scalar("SELECT target_ref FROM relations r JOIN entities e ON e.id = r.source_id WHERE e.entity_ref = 'group:default/team-a' AND r.type = 'childOf'")
+        .fetch_optional(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        parent.as_deref(),
+        Some("group:default/elsewhere"),
+        "the file within the limit was read"
+    );
+    let stale = provenance(&store, "group:default/team-b")
+        .await
+        .3
+        .expect("team-b is a last good copy");
+    assert!(stale.contains("descriptor bytes"), "{stale}");
+    let codes: Vec<String> = sqlx::query_scalar("SELECT code FROM diagnostics")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(codes, vec!["S0405"]);
+}
