@@ -152,11 +152,33 @@ pub struct Known {
 /// Reads the tip of `source`. When the tip is `known.commit`, nothing else is read; blobs whose
 /// id is in `known.blobs` are listed but not read again.
 pub fn read_tip(source: &Source, known: &Known, options: &ReadOptions) -> Result<TipRead, CrawlError> {
+    configure_network_timeouts();
     let (repository, branch_ref) = match &source.location {
         Location::Local(path) => open_local(path, source.branch.as_deref())?,
         Location::Remote(url) => open_mirror(url, source.branch.as_deref(), options)?,
     };
     read_tree(&repository, &branch_ref, known, options)
+}
+
+/// A server that accepts a connection and then says nothing would hold a read's thread (and
+/// its repository's slot) for as long as the connection stays open: libgit2 waits forever by
+/// default. These bound each connect and each socket read.
+const CONNECT_TIMEOUT_MS: i32 = 10_000;
+const SOCKET_READ_TIMEOUT_MS: i32 = 30_000;
+
+/// Sets libgit2's network timeouts once per process, before this module's first git call (every
+/// use of libgit2 here goes through `read_tip`, so none runs while the setting is written).
+fn configure_network_timeouts() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: libgit2 reads these globals when it connects; `call_once` makes every reader
+        // of this module wait until they are written, and nothing else in sextant uses libgit2's
+        // network code (tests' fixtures use local repositories only).
+        unsafe {
+            let _ = git2::opts::set_server_connect_timeout_in_milliseconds(CONNECT_TIMEOUT_MS);
+            let _ = git2::opts::set_server_timeout_in_milliseconds(SOCKET_READ_TIMEOUT_MS);
+        }
+    });
 }
 
 fn open_local(path: &Path, branch: Option<&str>) -> Result<(Repository, String), CrawlError> {

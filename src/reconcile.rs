@@ -723,13 +723,13 @@ fn plan_files<'input>(changes: &'input [RepoChange], stored: &'input Stored, pla
         let error = (!unusable.is_empty()).then(|| {
             let listed: Vec<String> = unusable.iter().take(5).map(|(path, reason)| format!("{path} ({reason})")).collect();
             let more = unusable.len().saturating_sub(listed.len());
-            let noun = if unusable.len() == 1 {
-                "descriptor file is"
+            let (noun, keep) = if unusable.len() == 1 {
+                ("descriptor file is", "keeps its")
             } else {
-                "descriptor files are"
+                ("descriptor files are", "keep their")
             };
             format!(
-                "{} {noun} unusable and keep their last good entities: {}{}",
+                "{} {noun} unusable and {keep} last good entities: {}{}",
                 unusable.len(),
                 listed.join(", "),
                 if more > 0 { format!(" and {more} more") } else { String::new() }

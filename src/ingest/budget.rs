@@ -15,8 +15,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use tokio::sync::Notify;
 
-/// Bytes a crawl holds in flight by default: 64 MiB of descriptor text.
-pub const DEFAULT_CRAWL_BYTES: u64 = 64 * 1024 * 1024;
+/// Bytes a crawl holds in flight by default: 32 MiB of descriptor text.
+pub const DEFAULT_CRAWL_BYTES: u64 = 32 * 1024 * 1024;
 
 /// What a budget has seen, for tests and figures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

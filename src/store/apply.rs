@@ -341,9 +341,42 @@ fn string_list(values: &[String]) -> Json {
     Json::Array(values.iter().cloned().map(Json::String).collect())
 }
 
+/// At most about this many bytes of definitions go into one statement: the statement's
+/// buffer holds every value it sends, so big descriptors are written in several statements.
+const STATEMENT_BYTES: usize = 4 * 1024 * 1024;
+
 /// Inserts (id `None`) or rewrites (id given) entity rows with their full definition and
-/// provenance; returns the ids in the same order.
+/// provenance, in statements of bounded size; returns the ids in the same order.
 async fn write_entities(
+    transaction: &mut Transaction<'_, Postgres>,
+    rows: &[(Option<i64>, &EntityWrite<'_>)],
+) -> Result<Vec<i64>, StoreError> {
+    let mut ids = Vec::with_capacity(rows.len());
+    let mut start = 0;
+    while start < rows.len() {
+        let mut end = start;
+        let mut bytes = 0;
+        while end < rows.len() && (end == start || bytes < STATEMENT_BYTES) {
+            bytes += rows[end].1.data.map_or(0, |data| json_size(&data.document) * 2);
+            end += 1;
+        }
+        ids.extend(write_entity_statement(transaction, &rows[start..end]).await?);
+        start = end;
+    }
+    Ok(ids)
+}
+
+/// About how many bytes a JSON value takes as text.
+fn json_size(value: &Json) -> usize {
+    match value {
+        Json::Null | Json::Bool(_) | Json::Number(_) => 8,
+        Json::String(text) => text.len() + 2,
+        Json::Array(items) => items.iter().map(json_size).sum::<usize>() + 2,
+        Json::Object(fields) => fields.iter().map(|(key, value)| key.len() + 4 + json_size(value)).sum::<usize>() + 2,
+    }
+}
+
+async fn write_entity_statement(
     transaction: &mut Transaction<'_, Postgres>,
     rows: &[(Option<i64>, &EntityWrite<'_>)],
 ) -> Result<Vec<i64>, StoreError> {

@@ -152,7 +152,11 @@ async fn a_descriptor_that_turns_invalid_keeps_its_last_good_entities() {
     );
     let (status, error) = repo_status(&store, &repo.source().url).await;
     assert_eq!(status, "stale");
-    assert!(error.unwrap().contains("keep their last good entities"));
+    assert!(
+        error
+            .unwrap()
+            .contains("1 descriptor file is unusable and keeps its last good entities")
+    );
     let codes: Vec<String> = sqlx::query_scalar("SELECT code FROM diagnostics ORDER BY code")
         .fetch_all(store.pool())
         .await
