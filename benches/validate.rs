@@ -56,7 +56,10 @@ fn main() {
 
     phase_breakdown(&root, repeat);
 
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    // The optional real-world corpus: `SEXTANT_CORPUS`, else the folder beside the repository.
+    let corpus = std::env::var_os("SEXTANT_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"));
     if corpus.is_dir() {
         let corpus_files: Vec<PathBuf> = ["catalog-info", "compass"]
             .iter()

@@ -150,10 +150,13 @@ fn crawl_changes(summary: &CrawlSummary) -> CrawlChanges<'_> {
 
 fn conflict_line(conflict: &NewConflict) -> String {
     format!(
-        "conflict: {} is held by {}; also claimed by {}",
+        "conflict: {} is held by {} : {}; also claimed by {} : {}:{}",
         printable(&conflict.entity_ref),
-        printable(&conflict.holder),
-        printable(&conflict.claimant)
+        printable(&conflict.holder_repo),
+        printable(&conflict.holder_file),
+        printable(&conflict.claimant_repo),
+        printable(&conflict.claimant_file),
+        conflict.claimant_line
     )
 }
 
@@ -333,8 +336,11 @@ pub fn crawl_summary_json(summary: &CrawlSummary, after: &CatalogAfterCrawl) -> 
         "removed": summary.totals.removed,
         "newConflicts": changes.conflicts.iter().map(|conflict| json!({
             "ref": conflict.entity_ref,
-            "holder": conflict.holder,
-            "claimant": conflict.claimant,
+            "holder": conflict.holder_repo,
+            "holderFile": conflict.holder_file,
+            "claimant": conflict.claimant_repo,
+            "claimantFile": conflict.claimant_file,
+            "claimantLine": conflict.claimant_line,
         })).collect::<Vec<_>>(),
         "newDiagnostics": changes.diagnostics.iter().map(|(url, diagnostic)| diagnostic_json(url, diagnostic)).collect::<Vec<_>>(),
         "staleRepositories": after.stale.iter().map(|(url, reason)| json!({ "url": url, "reason": reason })).collect::<Vec<_>>(),

@@ -27,14 +27,18 @@ const TREE_CODES: [Code; 5] = [
     Code::RepositoryBytesExceeded,
 ];
 
-/// A conflict that an apply created: `claimant` also defines `entity_ref`, which `holder` keeps.
+/// A conflict that an apply created: the claimant also defines `entity_ref`, which the holder
+/// keeps.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewConflict {
     pub entity_ref: String,
-    /// `url:path` of the definition that keeps the reference.
-    pub holder: String,
-    /// `url:path:line` of the definition that lost.
-    pub claimant: String,
+    /// The repository (URL) and file of the definition that keeps the reference.
+    pub holder_repo: String,
+    pub holder_file: String,
+    /// The repository (URL), file and line of the definition that lost.
+    pub claimant_repo: String,
+    pub claimant_file: String,
+    pub claimant_line: i32,
 }
 
 /// What an apply changed in one repository: counts, and the problems it brought.
@@ -194,8 +198,11 @@ async fn apply_in(transaction: &mut Transaction<'_, Postgres>, changes: &[RepoCh
                     let url = |repo_id: i64| urls.get(&repo_id).map_or("?", String::as_str);
                     NewConflict {
                         entity_ref: conflict.entity_ref.clone(),
-                        holder: format!("{}:{}", url(conflict.holder_repo_id), conflict.holder_path),
-                        claimant: format!("{}:{}:{}", url(conflict.claimant_repo_id), conflict.claimant_path, conflict.line),
+                        holder_repo: url(conflict.holder_repo_id).to_owned(),
+                        holder_file: conflict.holder_path.clone(),
+                        claimant_repo: url(conflict.claimant_repo_id).to_owned(),
+                        claimant_file: conflict.claimant_path.clone(),
+                        claimant_line: conflict.line,
                     }
                 })
                 .collect();

@@ -34,9 +34,26 @@ pub fn render(report: &Report) -> String {
     output
 }
 
-/// Escapes a workflow command's message.
+/// Escapes a workflow command's message. Control characters other than line breaks (which
+/// the workflow syntax encodes) are shown as `\u{..}` escapes: a CI log is a terminal too.
 fn escape_data(text: &str) -> String {
-    text.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    let mut escaped = String::with_capacity(text.len());
+    for character in text.chars() {
+        match character {
+            '%' => escaped.push_str("%25"),
+            '\r' => escaped.push_str("%0D"),
+            '\n' => escaped.push_str("%0A"),
+            '\t' => escaped.push(character),
+            _ if character.is_control()
+                || ('\u{202a}'..='\u{202e}').contains(&character)
+                || ('\u{2066}'..='\u{2069}').contains(&character) =>
+            {
+                escaped.push_str(&format!("\\u{{{:x}}}", u32::from(character)));
+            }
+            _ => escaped.push(character),
+        }
+    }
+    escaped
 }
 
 /// Escapes a workflow command's property value.
@@ -50,5 +67,6 @@ mod tests {
     fn escapes_separators() {
         assert_eq!(super::escape_property("a,b:c%\n"), "a%2Cb%3Ac%25%0A");
         assert_eq!(super::escape_data("50%\nx"), "50%25%0Ax");
+        assert_eq!(super::escape_data("a\u{1b}]0;x\u{7}b\u{9b}"), "a\\u{1b}]0;x\\u{7}b\\u{9b}");
     }
 }
