@@ -377,7 +377,7 @@ async fn crawl_command(
             }
         }
     }
-    let code = run_crawl(&store, &config.sources, &options, format, &fail_on).await;
+    let code = run_crawl(&store, &config.sources, &options, format, &fail_on, Catalog::Main).await;
     store.close().await;
     code
 }
@@ -390,6 +390,7 @@ async fn run_crawl(
     options: &CrawlOptions,
     format: ViewFormat,
     fail_on: &[FailOn],
+    catalog: Catalog,
 ) -> ExitCode {
     let progress = if std::io::stderr().is_terminal() && format == ViewFormat::Human {
         let bar = indicatif::ProgressBar::new(sources.len() as u64);
@@ -411,7 +412,7 @@ async fn run_crawl(
         Ok(summary) => summary,
         Err(error) => return fail(&format!("{error} [{}]", error.code())),
     };
-    let after = match catalog_after_crawl(store, &summary).await {
+    let after = match catalog_after_crawl(store, &summary, catalog).await {
         Ok(after) => after,
         Err(error) => return fail(&format!("{error} [{}]", error.code())),
     };
@@ -432,6 +433,7 @@ async fn run_crawl(
 async fn catalog_after_crawl(
     store: &Store,
     summary: &crate::ingest::CrawlSummary,
+    catalog: Catalog,
 ) -> Result<crate::terminal::CatalogAfterCrawl, crate::store::StoreError> {
     let applied: Vec<String> = summary
         .outcomes
@@ -448,6 +450,10 @@ async fn catalog_after_crawl(
     Ok(crate::terminal::CatalogAfterCrawl {
         stale,
         problems: store.problem_counts().await?,
+        problems_command: match catalog {
+            Catalog::Main => "sextant problems",
+            Catalog::Demo => "sextant problems --demo",
+        },
     })
 }
 
@@ -587,14 +593,8 @@ async fn demo_command(config: Config, examples: Option<&Path>, reset: bool) -> E
         Err(message) => return fail(&message),
     };
     let options = CrawlOptions::new(ReadOptions::new(data_dir.join("mirrors")));
-    let code = run_crawl(&store, &sources, &options, ViewFormat::Human, &[]).await;
-    if let Ok(problems) = store.problems().await {
-        say_line!(
-            "\nproblems in the demo catalog: {} (the `invalid` repository holds one mistake per diagnostic; \
-             `sextant problems --demo` lists them)",
-            problems.total()
-        );
-    }
+    let code = run_crawl(&store, &sources, &options, ViewFormat::Human, &[], Catalog::Demo).await;
+    say_line!("\n(the demo's problems are on purpose: its `invalid` repository holds one mistake per diagnostic code)");
     store.close().await;
     say_line!(
         "\nthe demo has a catalog of its own; `--demo` reads it:\n  sextant show --demo component:booking-service\n  \

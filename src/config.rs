@@ -189,6 +189,12 @@ impl Config {
         Ok(())
     }
 
+    /// The URL a crawl would store for `text` given on the command line: a local path made
+    /// absolute, a remote URL without its password. Unusable text is returned as it is.
+    pub fn stored_url(text: &str) -> String {
+        local_made_absolute(text, None, None, &current_dir()).map_or_else(|_| text.to_owned(), |source| source.url)
+    }
+
     /// Applies the environment: `DATABASE_URL`, `SEXTANT_DATA_DIR`.
     pub fn apply_environment(&mut self) {
         if let Ok(url) = std::env::var("DATABASE_URL") {

@@ -724,12 +724,12 @@ fn plan_files<'input>(changes: &'input [RepoChange], stored: &'input Stored, pla
             let listed: Vec<String> = unusable.iter().take(5).map(|(path, reason)| format!("{path} ({reason})")).collect();
             let more = unusable.len().saturating_sub(listed.len());
             let (noun, keep) = if unusable.len() == 1 {
-                ("descriptor file is", "keeps its")
+                ("descriptor file is", "its")
             } else {
-                ("descriptor files are", "keep their")
+                ("descriptor files are", "their")
             };
             format!(
-                "{} {noun} unusable and {keep} last good entities: {}{}",
+                "{} {noun} unusable ({keep} last good entities, if any, are kept): {}{}",
                 unusable.len(),
                 listed.join(", "),
                 if more > 0 { format!(" and {more} more") } else { String::new() }

@@ -116,6 +116,8 @@ pub struct CatalogAfterCrawl {
     pub stale: Vec<(String, String)>,
     /// Every problem the catalog holds, this crawl's and earlier ones'.
     pub problems: ProblemCounts,
+    /// The command that lists them (the demo's catalog has its own).
+    pub problems_command: &'static str,
 }
 
 /// What this crawl changed, gathered from the outcomes: the lists the counts are taken from.
@@ -150,13 +152,13 @@ fn crawl_changes(summary: &CrawlSummary) -> CrawlChanges<'_> {
 
 fn conflict_line(conflict: &NewConflict) -> String {
     format!(
-        "conflict: {} is held by {} : {}; also claimed by {} : {}:{}",
+        "conflict: {} is held by {} in {}; also claimed by {}:{} in {}",
         printable(&conflict.entity_ref),
-        printable(&conflict.holder_repo),
         printable(&conflict.holder_file),
-        printable(&conflict.claimant_repo),
+        printable(&conflict.holder_repo),
         printable(&conflict.claimant_file),
-        conflict.claimant_line
+        conflict.claimant_line,
+        printable(&conflict.claimant_repo),
     )
 }
 
@@ -235,7 +237,7 @@ pub fn crawl_summary(summary: &CrawlSummary, after: &CatalogAfterCrawl) -> Strin
     if !changes.conflicts.is_empty() {
         let _ = writeln!(
             output,
-            "\n{} (the first definition in source order keeps the reference):",
+            "\n{} (the definition that holds a reference keeps it):",
             counted(changes.conflicts.len(), "new conflict", "new conflicts")
         );
         write_limited(&mut output, changes.conflicts.iter().map(|conflict| conflict_line(conflict)));
@@ -262,7 +264,7 @@ pub fn crawl_summary(summary: &CrawlSummary, after: &CatalogAfterCrawl) -> Strin
     if !after.stale.is_empty() {
         let _ = writeln!(
             output,
-            "\n{} (some files cannot be used; their last good entities are kept):",
+            "\n{} (some files cannot be used; their last good entities, if any, are kept):",
             counted(after.stale.len(), "repository is stale", "repositories are stale")
         );
         write_limited(
@@ -276,7 +278,7 @@ pub fn crawl_summary(summary: &CrawlSummary, after: &CatalogAfterCrawl) -> Strin
     if !changes.failed.is_empty() {
         let _ = writeln!(
             output,
-            "\n{} (their last good entities are kept):",
+            "\n{} (marked stale; their last good entities, if any, are kept):",
             counted(changes.failed.len(), "repository failed", "repositories failed")
         );
         write_limited(
@@ -293,9 +295,10 @@ pub fn crawl_summary(summary: &CrawlSummary, after: &CatalogAfterCrawl) -> Strin
     } else {
         let _ = writeln!(
             output,
-            "\nthe catalog holds {} in total ({}); `sextant problems` lists them",
+            "\nthe catalog holds {} in total ({}); `{}` lists them",
             counted(total, "problem", "problems"),
-            problem_breakdown(&after.problems)
+            problem_breakdown(&after.problems),
+            after.problems_command
         );
     }
     output

@@ -87,6 +87,9 @@ pub(super) async fn forget_command(config: &Config, catalog: Catalog, url: &str,
 }
 
 async fn forget(store: &Store, url: &str, branch: Option<String>, yes: bool) -> ExitCode {
+    // The URL as `crawl` stored it: `repos/a` names the same repository as `/abs/path/repos/a`.
+    let stored = Config::stored_url(url);
+    let url = stored.as_str();
     let keys = match branch {
         Some(branch) => vec![RepoKey {
             url: url.to_owned(),

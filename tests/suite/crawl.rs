@@ -155,7 +155,7 @@ async fn a_descriptor_that_turns_invalid_keeps_its_last_good_entities() {
     assert!(
         error
             .unwrap()
-            .contains("1 descriptor file is unusable and keeps its last good entities")
+            .contains("1 descriptor file is unusable (its last good entities, if any, are kept)")
     );
     let codes: Vec<String> = sqlx::query_scalar("SELECT code FROM diagnostics ORDER BY code")
         .fetch_all(store.pool())

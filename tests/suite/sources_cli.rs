@@ -21,6 +21,25 @@ fn sextant(args: &[&str], database_url: &str, folder: &Path) -> Output {
         .expect("the binary runs")
 }
 
+/// `path` written relative to `base` (both absolute), with `..` as needed.
+fn relative_to(path: &Path, base: &Path) -> String {
+    let path = std::fs::canonicalize(path).unwrap();
+    let base = std::fs::canonicalize(base).unwrap();
+    let common = path
+        .components()
+        .zip(base.components())
+        .take_while(|(left, right)| left == right)
+        .count();
+    let mut relative = std::path::PathBuf::new();
+    for _ in base.components().skip(common) {
+        relative.push("..");
+    }
+    for component in path.components().skip(common) {
+        relative.push(component);
+    }
+    relative.to_string_lossy().into_owned()
+}
+
 fn text(output: &Output) -> String {
     format!(
         "{}{}",
@@ -69,7 +88,9 @@ async fn repos_lists_forget_asks_and_prune_forgets_what_the_config_no_longer_lis
     assert!(said.contains("group:default/shared passes to its next definition"), "{said}");
     assert_eq!(entity_refs(&store).await, vec!["group:default/only-b", "group:default/shared"]);
 
-    let forgotten = sextant(&["forget", &a_path, "--yes"], &url, folder.path());
+    // Named the way it was crawled from here: relative to the current folder.
+    let relative = relative_to(std::path::Path::new(&a_path), folder.path());
+    let forgotten = sextant(&["forget", &relative, "--yes"], &url, folder.path());
     assert_eq!(forgotten.status.code(), Some(0), "{}", text(&forgotten));
     let holder: String =
         sqlx::query_scalar("SELECT r.url FROM entities e JOIN repos r ON r.id = e.repo_id WHERE e.entity_ref = 'group:default/shared'")
