@@ -435,11 +435,13 @@ pub fn show_text(view: &EntityView) -> String {
             provenance["repoError"].as_str().map_or(Cow::Borrowed("never read"), printable)
         );
     }
-    let _ = writeln!(output, "\nrelations");
-    if view.outgoing.is_empty() && view.incoming.is_empty() {
+    // Its own declarations first; then what other entities declare about it (the inverse of
+    // their relations), leaving out what its own declarations already say.
+    let _ = writeln!(output, "\nrelations it declares");
+    if view.outgoing.is_empty() {
         let _ = writeln!(output, "  none");
     }
-    for relation in view.outgoing.iter().chain(&view.incoming) {
+    for relation in &view.outgoing {
         let dangling = if relation.resolved {
             ""
         } else {
@@ -451,6 +453,28 @@ pub fn show_text(view: &EntityView) -> String {
             printable(&relation.relation_type),
             printable(&relation.target_ref)
         );
+    }
+    let mut from_others: Vec<&RelationRow> = view
+        .incoming
+        .iter()
+        .filter(|relation| {
+            !view
+                .outgoing
+                .iter()
+                .any(|own| own.relation_type == relation.relation_type && own.target_ref == relation.target_ref)
+        })
+        .collect();
+    from_others.sort_by(|left, right| (&left.relation_type, &left.target_ref).cmp(&(&right.relation_type, &right.target_ref)));
+    if !from_others.is_empty() {
+        let _ = writeln!(output, "\nrelations others declare with it");
+        for relation in from_others {
+            let _ = writeln!(
+                output,
+                "  {:<14} {}",
+                printable(&relation.relation_type),
+                printable(&relation.target_ref)
+            );
+        }
     }
     let _ = writeln!(output, "\ndependents (what breaks if this goes down): {}", view.dependents.len());
     let start = details["ref"].as_str().unwrap_or_default();
@@ -641,6 +665,35 @@ pub fn nearest_refs(wanted: &EntityRef, candidates: &[String]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn show_separates_its_own_relations_from_what_others_declare_and_says_each_once() {
+        let row = |relation_type: &str, target_ref: &str| RelationRow {
+            relation_type: relation_type.to_owned(),
+            target_ref: target_ref.to_owned(),
+            resolved: true,
+        };
+        let view = EntityView {
+            details: json!({ "ref": "group:default/platform-team", "provenance": {}, "diagnostics": [] }),
+            outgoing: vec![row("childOf", "group:default/engineering")],
+            incoming: vec![
+                row("childOf", "group:default/engineering"),
+                row("ownerOf", "component:default/b"),
+                row("ownerOf", "component:default/a"),
+            ],
+            dependents: Vec::new(),
+            dependencies: Vec::new(),
+        };
+        let text = show_text(&view);
+        assert_eq!(text.matches("group:default/engineering").count(), 1, "{text}");
+        let others = text
+            .split("relations others declare with it")
+            .nth(1)
+            .expect("a section for the others");
+        let a = others.find("component:default/a").unwrap();
+        let b = others.find("component:default/b").unwrap();
+        assert!(a < b, "sorted: {text}");
+    }
 
     #[test]
     fn control_characters_become_visible_escapes() {
