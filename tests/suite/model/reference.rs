@@ -61,8 +61,6 @@ pub struct Model {
     /// Reference → registration position of the repository holding it, and the path of the
     /// stored claim.
     holders: BTreeMap<String, (usize, String)>,
-    /// A variant of the rule for exploring: a holder keeps the file it was stored from.
-    pub sticky_file: bool,
 }
 
 fn is_descriptor(path: &str) -> bool {
@@ -167,44 +165,36 @@ impl Model {
             .filter(move |claim| claim.definition.entity_ref == entity_ref)
     }
 
-    /// Per reference: the holder keeps it while it still claims it; otherwise the first claim
-    /// in (registration, path, document) order takes it; unclaimed references go. The stored
-    /// claim is the holder's first in (path, document) order (with `sticky_file`, the first in
-    /// the file it was stored from while that file still claims it).
+    /// Per reference, with the previous holder = the (repository, path) of the stored claim:
+    /// the previous holder's file, while it still claims the reference, keeps it (its first
+    /// claim in document order); else the holder repository's first claim in (path, document)
+    /// order; else the first claim over all repositories in (registration, path, document)
+    /// order; unclaimed references go.
     fn reconcile(&mut self) {
         let mut references: BTreeSet<String> = self.holders.keys().cloned().collect();
         for state in &self.repos {
             references.extend(state.claims.iter().map(|claim| claim.definition.entity_ref.clone()));
         }
         for entity_ref in references {
-            let holder = self
-                .holders
-                .get(&entity_ref)
-                .filter(|(holder, _)| self.claims(*holder, &entity_ref).next().is_some())
-                .cloned();
-            let holder = holder.or_else(|| {
-                (0..self.repos.len())
-                    .find(|position| self.claims(*position, &entity_ref).next().is_some())
-                    .map(|position| (position, String::new()))
-            });
+            let previous = self.holders.get(&entity_ref).cloned();
+            let first_in_repo = |position: usize| {
+                self.claims(position, &entity_ref)
+                    .next()
+                    .map(|claim| (position, claim.path.clone()))
+            };
+            let holder = previous
+                .clone()
+                .filter(|(position, path)| self.claims(*position, &entity_ref).any(|claim| &claim.path == path))
+                .or_else(|| previous.and_then(|(position, _)| first_in_repo(position)))
+                .or_else(|| (0..self.repos.len()).find_map(first_in_repo));
             match holder {
-                Some((position, path)) => {
-                    let first = self
-                        .claims(position, &entity_ref)
-                        .next()
-                        .expect("the holder claims it")
-                        .path
-                        .clone();
-                    let keeps_file = self.sticky_file && self.claims(position, &entity_ref).any(|claim| claim.path == path);
-                    let path = if keeps_file { path } else { first };
-                    self.holders.insert(entity_ref, (position, path))
-                }
+                Some(holder) => self.holders.insert(entity_ref, holder),
                 None => self.holders.remove(&entity_ref),
             };
         }
     }
 
-    /// The stored entity of each reference.
+    /// The stored entity of each reference: the first claim of its holder's file.
     fn stored(&self) -> Vec<(usize, &Claim)> {
         self.holders
             .iter()
