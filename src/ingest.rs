@@ -219,8 +219,10 @@ pub async fn crawl(
     // the blocking thread: a read abandoned at its timeout holds it until the thread really ends.
     let spawn_read = |position: usize| {
         let (source, record) = &work[position];
+        // After a failed read the repository is read again even at the same tip, so that its
+        // state is worked out anew (its blobs are known: nothing is parsed again).
         let known = Known {
-            commit: record.last_commit.clone(),
+            commit: record.last_commit.clone().filter(|_| !record.read_failed),
             blobs: record.blobs.clone(),
         };
         let (source, read_options, limit, budget) = ((*source).clone(), options.read.clone(), limit.clone(), budget.clone());

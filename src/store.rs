@@ -115,6 +115,9 @@ pub struct RepoRecord {
     pub generation: i64,
     /// The tip of the last successful read.
     pub last_commit: Option<String>,
+    /// Whether the last read failed: the next read works the repository's state out again even
+    /// at the same tip.
+    pub read_failed: bool,
     /// Descriptor path → blob id of that read.
     pub blobs: HashMap<String, String>,
 }
@@ -127,6 +130,7 @@ struct RegisteredRow {
     branch: Option<String>,
     generation: i64,
     last_commit: Option<String>,
+    read_failed: bool,
 }
 
 /// A repository as a crawl names it: identified by (url, branch).
@@ -209,7 +213,7 @@ impl Store {
         .execute(&self.pool)
         .await?;
         let rows: Vec<RegisteredRow> = sqlx::query_as(
-            "SELECT r.id, r.url, r.branch, r.generation, r.last_commit
+            "SELECT r.id, r.url, r.branch, r.generation, r.last_commit, r.read_failed
              FROM repos r JOIN UNNEST($1::text[], $2::text[]) AS w (url, branch) ON r.url = w.url AND r.branch IS NOT DISTINCT FROM w.branch",
         )
         .bind(&urls)
@@ -224,6 +228,7 @@ impl Store {
             branch,
             generation,
             last_commit,
+            read_failed,
         } in rows
         {
             let key = RepoKey { url, branch };
@@ -234,6 +239,7 @@ impl Store {
                     id,
                     generation,
                     last_commit,
+                    read_failed,
                     blobs: HashMap::new(),
                 },
             );
@@ -275,7 +281,7 @@ impl Store {
     /// written in between.
     pub async fn mark_stale(&self, repo_id: i64, generation: i64, reason: &str) -> Result<bool, StoreError> {
         let result = sqlx::query(
-            "UPDATE repos SET status = 'stale', error = $3, last_crawled_at = now(), generation = generation + 1
+            "UPDATE repos SET status = 'stale', error = $3, read_failed = true, last_crawled_at = now(), generation = generation + 1
              WHERE id = $1 AND generation = $2",
         )
         .bind(repo_id)

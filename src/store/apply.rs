@@ -736,7 +736,7 @@ async fn write_repos(transaction: &mut Transaction<'_, Postgres>, plan: &Plan<'_
         let statuses: Vec<&str> = plan.read_repos.iter().map(|repo| if repo.stale { "stale" } else { "ok" }).collect();
         let errors: Vec<Option<&str>> = plan.read_repos.iter().map(|repo| repo.error.as_deref()).collect();
         sqlx::query(
-            "UPDATE repos r SET last_commit = u.commit_id, last_crawled_at = now(), status = u.status, error = u.error,
+            "UPDATE repos r SET last_commit = u.commit_id, last_crawled_at = now(), status = u.status, error = u.error, read_failed = false,
                  generation = r.generation + 1
              FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[]) AS u (id, commit_id, status, error) WHERE r.id = u.id",
         )
