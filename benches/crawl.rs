@@ -54,8 +54,10 @@ fn main() {
         let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|_| panic!("crawl output: {}", String::from_utf8_lossy(&output.stderr)));
         let time_line = String::from_utf8_lossy(&output.stderr).lines().last().unwrap_or_default().to_owned();
         println!(
-            "first crawl (sextant crawl --dir, 2 cores): {time_line}; {} entities added, {} conflicts, {} diagnostics",
-            summary["added"], summary["conflicts"], summary["diagnostics"]
+            "first crawl (sextant crawl --dir, 2 cores): {time_line}; {} entities added, {} new conflicts, {} new diagnostics",
+            summary["added"],
+            summary["newConflicts"].as_array().map_or(0, Vec::len),
+            summary["newDiagnostics"].as_array().map_or(0, Vec::len)
         );
         let counts: (i64, i64, i64) = sqlx::query_as("SELECT (SELECT count(*) FROM entities), (SELECT count(*) FROM relations), (SELECT count(*) FROM relations WHERE target_id IS NULL)")
             .fetch_one(store.pool())

@@ -117,9 +117,18 @@ fn read_and_parse(
     options: &ReadOptions,
     settle: impl FnOnce(u64),
 ) -> Result<Option<ChangedRepo>, CrawlError> {
-    let snapshot = match crawler::read_tip(source, known, options)? {
-        TipRead::Unchanged { .. } => return Ok(None),
-        TipRead::Changed(snapshot) => snapshot,
+    // A read that holds nothing (unchanged, or failed) gives its provisional share back at
+    // once, or the reads behind it would wait for the applies for nothing.
+    let snapshot = match crawler::read_tip(source, known, options) {
+        Ok(TipRead::Changed(snapshot)) => snapshot,
+        Ok(TipRead::Unchanged { .. }) => {
+            settle(0);
+            return Ok(None);
+        }
+        Err(error) => {
+            settle(0);
+            return Err(error);
+        }
     };
     settle(
         snapshot
