@@ -236,55 +236,9 @@ fn special_file_kind(metadata: &std::fs::Metadata) -> Option<&'static str> {
     }
 }
 
-/// `O_NONBLOCK`, so that opening a FIFO returns at once instead of waiting for a writer. The
-/// value is fixed per platform (the crate does not depend on libc); elsewhere the metadata check
-/// before opening is the only guard.
-#[cfg(all(
-    any(target_os = "linux", target_os = "android"),
-    any(
-        target_arch = "x86_64",
-        target_arch = "x86",
-        target_arch = "aarch64",
-        target_arch = "arm",
-        target_arch = "riscv64",
-        target_arch = "s390x",
-        target_arch = "powerpc64",
-        target_arch = "loongarch64"
-    )
-))]
-const OPEN_NON_BLOCKING: i32 = 0o4000;
-#[cfg(any(
-    target_os = "macos",
-    target_os = "ios",
-    target_os = "freebsd",
-    target_os = "openbsd",
-    target_os = "netbsd"
-))]
-const OPEN_NON_BLOCKING: i32 = 0x0004;
-#[cfg(not(any(
-    all(
-        any(target_os = "linux", target_os = "android"),
-        any(
-            target_arch = "x86_64",
-            target_arch = "x86",
-            target_arch = "aarch64",
-            target_arch = "arm",
-            target_arch = "riscv64",
-            target_arch = "s390x",
-            target_arch = "powerpc64",
-            target_arch = "loongarch64"
-        )
-    ),
-    target_os = "macos",
-    target_os = "ios",
-    target_os = "freebsd",
-    target_os = "openbsd",
-    target_os = "netbsd"
-)))]
-const OPEN_NON_BLOCKING: i32 = 0;
-
 /// Opens `path` for reading without waiting on a FIFO (reads of regular files are unaffected).
 fn open_without_blocking(path: &std::path::Path) -> std::io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new().read(true).custom_flags(OPEN_NON_BLOCKING).open(path)
+    // O_NONBLOCK: opening a FIFO returns at once instead of waiting for a writer.
+    std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path)
 }

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::db::fresh_store;
 use crate::git::{TestRepo, component, group};
+use crate::https::RecordingServer;
 
 fn sextant(args: &[&str], database_url: &str, data_dir: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_sextant"))
@@ -191,91 +192,11 @@ async fn crawl_takes_repositories_from_the_config_file_and_flags() {
     assert!(String::from_utf8_lossy(&nothing.stderr).contains("no repositories to crawl"));
 }
 
-/// An https server on 127.0.0.1 that refuses every request with 401, with a certificate made
-/// for the test and trusted through `SSL_CERT_FILE`.
-struct RefusingServer {
-    child: std::process::Child,
-    port: u16,
-    cert: std::path::PathBuf,
-}
-
-impl RefusingServer {
-    fn start(dir: &Path) -> RefusingServer {
-        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-        let made = Command::new("openssl")
-            .args([
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-days",
-                "1",
-                "-subj",
-                "/CN=127.0.0.1",
-                "-addext",
-                "subjectAltName=IP:127.0.0.1",
-                "-keyout",
-            ])
-            .arg(&key)
-            .arg("-out")
-            .arg(&cert)
-            .output()
-            .expect("openssl runs");
-        assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
-        let script = r#"
-import http.server, ssl, sys
-
-class Refuse(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(401)
-        self.send_header('WWW-Authenticate', 'Basic realm="git"')
-        self.send_header('Content-Length', '0')
-        self.end_headers()
-
-    do_POST = do_GET
-
-    def log_message(self, *args):
-        pass
-
-server = http.server.HTTPServer(('127.0.0.1', 0), Refuse)
-context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-context.load_cert_chain(sys.argv[1], sys.argv[2])
-server.socket = context.wrap_socket(server.socket, server_side=True)
-print(server.server_address[1], flush=True)
-server.serve_forever()
-"#;
-        let mut child = Command::new("python3")
-            .arg("-c")
-            .arg(script)
-            .arg(&cert)
-            .arg(&key)
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("python3 runs");
-        let mut line = String::new();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().expect("piped")), &mut line)
-            .expect("the server prints its port");
-        RefusingServer {
-            child,
-            port: line.trim().parse().expect("a port"),
-            cert,
-        }
-    }
-}
-
-impl Drop for RefusingServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn refused_credentials_fail_the_repository_without_showing_the_token() {
     let (_store, url) = fresh_store().await;
     let data = tempfile::tempdir().unwrap();
-    let server = RefusingServer::start(data.path());
+    let server = RecordingServer::start(data.path());
     let remote = format!("https://127.0.0.1:{}/acme/payments.git", server.port);
     let output = Command::new(env!("CARGO_BIN_EXE_sextant"))
         .args(["crawl", "--repo", &remote])

@@ -13,6 +13,7 @@ mod db;
 mod embedded_db;
 mod git;
 mod golden_upstream;
+mod https;
 mod integrity;
 mod model;
 mod schemas;
