@@ -323,7 +323,7 @@ fn with_sources(mut config: Config, repos: &[String], dirs: &[PathBuf]) -> Resul
     }
     config.dedup_sources();
     if config.sources.is_empty() {
-        return Err("no repositories to crawl: list them in sextant.yaml, or pass --repo URL or --dir FOLDER".to_owned());
+        return Err("no repositories to crawl: list them under `repositories` in the config file (./sextant.yaml, or --config FILE), or pass --repo URL or --dir FOLDER".to_owned());
     }
     Ok(config)
 }
@@ -587,7 +587,7 @@ async fn demo_command(config: Config, examples: Option<&Path>, reset: bool) -> E
         Ok(sources) => sources,
         Err(message) => return fail(&message),
     };
-    say_line!("built {} example repositories under {}", sources.len(), repositories.display());
+    say_line!("{} example repositories ready under {}", sources.len(), repositories.display());
     let store = match open_store(&config, Catalog::Demo).await {
         Ok(store) => store,
         Err(message) => return fail(&message),

@@ -32,7 +32,7 @@ async fn demo_builds_crawls_and_answers_show_and_problems() {
     let first = sextant(&["demo"], &url, data.path());
     let text = stdout(&first);
     assert_eq!(first.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&first.stderr));
-    assert!(text.contains("built 13 example repositories"), "{text}");
+    assert!(text.contains("13 example repositories ready"), "{text}");
     assert!(text.contains("13 crawled") && text.contains("0 failed"), "{text}");
     assert!(
         text.contains("conflict: component:default/checkout-widget is held by"),
@@ -153,7 +153,7 @@ async fn demo_finds_its_examples_at_run_time_or_says_where_it_looked() {
         String::from_utf8_lossy(&from_environment.stderr)
     );
     assert!(
-        stdout(&from_environment).contains("built 2 example repositories"),
+        stdout(&from_environment).contains("2 example repositories ready"),
         "{}",
         stdout(&from_environment)
     );
