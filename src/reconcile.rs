@@ -354,8 +354,11 @@ pub struct Plan<'input> {
     /// Rows deleted, by id.
     pub deletes: Vec<i64>,
     pub conflicts: Vec<ConflictWrite<'input>>,
-    /// References and aliases whose resolution may have changed.
+    /// References and aliases that appeared or went: relations left dangling on them resolve
+    /// again (a relation that pointed at a deleted row is dangling by then).
     pub touched_targets: Vec<String>,
+    /// Aliases a row stopped listing: relations resolved through them are resolved anew.
+    pub dropped_aliases: Vec<String>,
     /// Descriptor files gone from their tips (their rows and diagnostics go).
     pub gone_files: Vec<(i64, String)>,
     /// Files read in this batch: their rows are written and their diagnostics replaced.
@@ -440,7 +443,8 @@ pub fn plan<'input>(changes: &'input [RepoChange], stored: &'input Stored) -> Pl
                     || write.stale_reason != row.stale_reason
                     || moved;
                 if let Some(data) = data {
-                    plan.touched_targets.extend(row.aliases.iter().cloned());
+                    plan.dropped_aliases
+                        .extend(row.aliases.iter().filter(|alias| !data.aliases.contains(alias)).cloned());
                     plan.touched_targets.extend(data.aliases.iter().cloned());
                     if data.document != row.document || moved {
                         plan.counts[change_of(claim.repo_id)].updated += 1;

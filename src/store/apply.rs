@@ -177,7 +177,8 @@ async fn apply_in(transaction: &mut Transaction<'_, Postgres>, changes: &[RepoCh
         replace_aliases(transaction, &written).await?;
         replace_relations(transaction, &written).await?;
     }
-    resolve_targets(transaction, &plan.touched_targets).await?;
+    resolve_dangling(transaction, &plan.touched_targets).await?;
+    resolve_targets(transaction, &plan.dropped_aliases).await?;
     insert_conflicts(transaction, &plan.conflicts).await?;
     write_files(transaction, &plan).await?;
     replace_diagnostics(transaction, &plan).await?;
@@ -573,6 +574,26 @@ async fn replace_relations(transaction: &mut Transaction<'_, Postgres>, written:
     .bind(&types)
     .bind(&targets)
     .bind(&lines)
+    .execute(&mut **transaction)
+    .await?;
+    Ok(())
+}
+
+/// Resolves the dangling relations that name one of `targets` (references and aliases that
+/// appeared, or whose entity went), through the partial index on dangling targets.
+async fn resolve_dangling(transaction: &mut Transaction<'_, Postgres>, targets: &[String]) -> Result<(), StoreError> {
+    if targets.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE relations r SET target_id = resolved.id
+         FROM (SELECT t.target,
+                      COALESCE((SELECT id FROM entities WHERE entity_ref = t.target),
+                               (SELECT min(entity_id) FROM entity_aliases WHERE alias = t.target)) AS id
+               FROM (SELECT DISTINCT target FROM UNNEST($1::text[]) AS t (target)) t) resolved
+         WHERE r.target_id IS NULL AND r.target_ref = resolved.target AND resolved.id IS NOT NULL",
+    )
+    .bind(targets)
     .execute(&mut **transaction)
     .await?;
     Ok(())
