@@ -359,6 +359,9 @@ pub struct Plan<'input> {
     pub touched_targets: Vec<String>,
     /// Aliases a row stopped listing: relations resolved through them are resolved anew.
     pub dropped_aliases: Vec<String>,
+    /// References of new rows: relations naming them resolve to them (a reference wins over
+    /// an alias that happened to have the same text).
+    pub new_references: Vec<String>,
     /// Descriptor files gone from their tips (their rows and diagnostics go).
     pub gone_files: Vec<(i64, String)>,
     /// Files read in this batch: their rows are written and their diagnostics replaced.
@@ -422,7 +425,7 @@ pub fn plan<'input>(changes: &'input [RepoChange], stored: &'input Stored) -> Pl
                     continue;
                 };
                 plan.inserts.push(write_of(entity_ref, claim, Some(data)));
-                plan.touched_targets.push(entity_ref.clone());
+                plan.new_references.push(entity_ref.clone());
                 plan.touched_targets.extend(data.aliases.iter().cloned());
                 plan.counts[change_of(claim.repo_id)].added += 1;
             }

@@ -177,6 +177,7 @@ async fn apply_in(transaction: &mut Transaction<'_, Postgres>, changes: &[RepoCh
         replace_aliases(transaction, &written).await?;
         replace_relations(transaction, &written).await?;
     }
+    resolve_to_new_references(transaction, &plan.new_references).await?;
     resolve_dangling(transaction, &plan.touched_targets).await?;
     resolve_targets(transaction, &plan.dropped_aliases).await?;
     insert_conflicts(transaction, &plan.conflicts).await?;
@@ -574,6 +575,21 @@ async fn replace_relations(transaction: &mut Transaction<'_, Postgres>, written:
     .bind(&types)
     .bind(&targets)
     .bind(&lines)
+    .execute(&mut **transaction)
+    .await?;
+    Ok(())
+}
+
+/// Points every relation that names one of `references` (new rows) at that row.
+async fn resolve_to_new_references(transaction: &mut Transaction<'_, Postgres>, references: &[String]) -> Result<(), StoreError> {
+    if references.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE relations r SET target_id = e.id FROM entities e
+         WHERE e.entity_ref = ANY($1) AND r.target_ref = e.entity_ref AND r.target_id IS DISTINCT FROM e.id",
+    )
+    .bind(references)
     .execute(&mut **transaction)
     .await?;
     Ok(())
