@@ -435,17 +435,18 @@ async fn catalog_after_crawl(
     summary: &crate::ingest::CrawlSummary,
     catalog: Catalog,
 ) -> Result<crate::terminal::CatalogAfterCrawl, crate::store::StoreError> {
-    let applied: Vec<String> = summary
+    let applied: Vec<crate::store::RepoKey> = summary
         .outcomes
         .iter()
-        .filter(|(_, outcome)| matches!(outcome, RepoOutcome::Applied(_)))
-        .map(|(url, _)| url.clone())
+        .zip(&summary.repos)
+        .filter(|((_, outcome), _)| matches!(outcome, RepoOutcome::Applied(_)))
+        .map(|(_, key)| key.clone())
         .collect();
     let stale = store
         .unhealthy_repos(&applied)
         .await?
         .into_iter()
-        .map(|(url, status, error)| (url, error.unwrap_or(status)))
+        .map(|(label, status, error)| (label, error.unwrap_or(status)))
         .collect();
     Ok(crate::terminal::CatalogAfterCrawl {
         stale,

@@ -64,7 +64,10 @@ pub enum RepoOutcome {
 /// The result of a crawl, for the summary table.
 #[derive(Debug, Clone, Default)]
 pub struct CrawlSummary {
+    /// Each repository's label (its URL, and its branch when one is set) and outcome.
     pub outcomes: Vec<(String, RepoOutcome)>,
+    /// Each repository's identity, in the order of `outcomes`.
+    pub repos: Vec<RepoKey>,
     pub totals: ApplyStats,
     pub elapsed: Duration,
     /// The crawl's byte budget at the end: what was held in flight at most.
@@ -313,6 +316,7 @@ pub async fn crawl(
             let label = repo_label(work[position].0);
             on_outcome(&label, &outcome);
             summary.outcomes.push((label, outcome));
+            summary.repos.push(repo_key(work[position].0));
         }
     }
     summary.elapsed = started.elapsed();

@@ -558,14 +558,20 @@ impl Store {
         })
     }
 
-    /// The status and error of the repositories named, for those that are not `ok`, by URL.
-    pub async fn unhealthy_repos(&self, urls: &[String]) -> Result<Vec<(String, String, Option<String>)>, StoreError> {
-        Ok(
-            sqlx::query_as("SELECT url, status, error FROM repos WHERE url = ANY($1) AND status <> 'ok' ORDER BY url, branch")
-                .bind(urls)
-                .fetch_all(&self.pool)
-                .await?,
+    /// The label (URL, and branch when set), status and error of the repositories named that are
+    /// not `ok`.
+    pub async fn unhealthy_repos(&self, repos: &[super::RepoKey]) -> Result<Vec<(String, String, Option<String>)>, StoreError> {
+        let urls: Vec<&str> = repos.iter().map(|key| key.url.as_str()).collect();
+        let branches: Vec<Option<&str>> = repos.iter().map(|key| key.branch.as_deref()).collect();
+        Ok(sqlx::query_as(
+            "SELECT CASE WHEN r.branch IS NULL THEN r.url ELSE r.url || ' (' || r.branch || ')' END, r.status, r.error
+             FROM repos r JOIN UNNEST($1::text[], $2::text[]) AS w (url, branch) ON r.url = w.url AND r.branch IS NOT DISTINCT FROM w.branch
+             WHERE r.status <> 'ok' ORDER BY r.url, r.branch",
         )
+        .bind(&urls)
+        .bind(&branches)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// Every entity reference in the catalog, for suggestions when one is not found: the refs
