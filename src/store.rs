@@ -276,6 +276,16 @@ impl Store {
         Ok(())
     }
 
+    /// Refreshes the planner's statistics of the catalog tables (no vacuum), in the middle of a
+    /// crawl that grows them: plans made for the empty tables of a first crawl (seq scans, and
+    /// cached generic plans) would otherwise slow every later batch.
+    pub async fn analyze(&self) -> Result<(), StoreError> {
+        sqlx::query("ANALYZE entities, relations, entity_aliases, descriptor_files, conflicts, diagnostics, repos")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Marks a repository stale after a failed read that started at `generation`: its entities
     /// stay, and the reason is shown. Returns false (and writes nothing) when a newer read was
     /// written in between.
