@@ -178,8 +178,8 @@ async fn apply_in(transaction: &mut Transaction<'_, Postgres>, changes: &[RepoCh
         replace_relations(transaction, &written).await?;
     }
     resolve_to_new_references(transaction, &plan.new_references).await?;
-    resolve_dangling(transaction, &plan.touched_targets).await?;
-    resolve_targets(transaction, &plan.dropped_aliases).await?;
+    resolve_targets(transaction, &plan.touched_targets, Relations::Dangling).await?;
+    resolve_targets(transaction, &plan.dropped_aliases, Relations::All).await?;
     insert_conflicts(transaction, &plan.conflicts).await?;
     write_files(transaction, &plan).await?;
     replace_diagnostics(transaction, &plan).await?;
@@ -595,41 +595,34 @@ async fn resolve_to_new_references(transaction: &mut Transaction<'_, Postgres>, 
     Ok(())
 }
 
-/// Resolves the dangling relations that name one of `targets` (references and aliases that
-/// appeared, or whose entity went), through the partial index on dangling targets.
-async fn resolve_dangling(transaction: &mut Transaction<'_, Postgres>, targets: &[String]) -> Result<(), StoreError> {
-    if targets.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        "UPDATE relations r SET target_id = resolved.id
-         FROM (SELECT t.target,
-                      COALESCE((SELECT id FROM entities WHERE entity_ref = t.target),
-                               (SELECT min(entity_id) FROM entity_aliases WHERE alias = t.target)) AS id
-               FROM (SELECT DISTINCT target FROM UNNEST($1::text[]) AS t (target)) t) resolved
-         WHERE r.target_id IS NULL AND r.target_ref = resolved.target AND resolved.id IS NOT NULL",
-    )
-    .bind(targets)
-    .execute(&mut **transaction)
-    .await?;
-    Ok(())
+/// Which relations naming a target are resolved again.
+#[derive(Clone, Copy)]
+enum Relations {
+    /// Only dangling ones (references and aliases that appeared, or whose entity went: a
+    /// relation that pointed at a deleted row is dangling by then), through the partial index.
+    Dangling,
+    /// All of them (aliases a row dropped: what they resolved must be unlinked or moved).
+    All,
 }
 
-/// Resolves again every relation that names one of `targets` (references and aliases whose
-/// holder changed): to the entity with that reference, else to an entity with that alias, else
-/// to nothing (dangling).
-async fn resolve_targets(transaction: &mut Transaction<'_, Postgres>, targets: &[String]) -> Result<(), StoreError> {
+/// Resolves the relations that name one of `targets`: to the entity with that reference, else
+/// to an entity with that alias, else to nothing (dangling).
+async fn resolve_targets(transaction: &mut Transaction<'_, Postgres>, targets: &[String], which: Relations) -> Result<(), StoreError> {
     if targets.is_empty() {
         return Ok(());
     }
-    sqlx::query(
+    let condition = match which {
+        Relations::Dangling => "r.target_id IS NULL AND resolved.id IS NOT NULL",
+        Relations::All => "r.target_id IS DISTINCT FROM resolved.id",
+    };
+    sqlx::query(&format!(
         "UPDATE relations r SET target_id = resolved.id
          FROM (SELECT t.target,
                       COALESCE((SELECT id FROM entities WHERE entity_ref = t.target),
                                (SELECT min(entity_id) FROM entity_aliases WHERE alias = t.target)) AS id
                FROM (SELECT DISTINCT target FROM UNNEST($1::text[]) AS t (target)) t) resolved
-         WHERE r.target_ref = resolved.target AND r.target_id IS DISTINCT FROM resolved.id",
-    )
+         WHERE r.target_ref = resolved.target AND {condition}"
+    ))
     .bind(targets)
     .execute(&mut **transaction)
     .await?;
