@@ -190,10 +190,7 @@ fn file_read(blob: crawler::DescriptorBlob) -> FileRead {
 
 /// How a crawl names a repository in its outcomes: the URL, and the branch when one is set.
 pub fn repo_label(source: &Source) -> String {
-    match &source.branch {
-        Some(branch) => format!("{} ({branch})", source.url),
-        None => source.url.clone(),
-    }
+    crate::store::repo_label(&source.url, source.branch.as_deref())
 }
 
 fn repo_key(source: &Source) -> RepoKey {

@@ -389,7 +389,7 @@ pub fn plan<'input>(changes: &'input [RepoChange], stored: &'input Stored) -> Pl
         ..Plan::default()
     };
     let references = references_in_question(changes, stored);
-    let book = ClaimBook::of(changes, stored, &references);
+    let book = ClaimBook::of(changes, stored, &references, &batch);
     let rows: HashMap<&str, &StoredEntity> = stored.entities.iter().map(|row| (row.entity_ref.as_str(), row)).collect();
     let stored_conflicts: HashSet<(&str, i64, &str, i32)> = stored
         .conflicts
@@ -505,17 +505,18 @@ struct ClaimBook<'input> {
 }
 
 impl<'input> ClaimBook<'input> {
-    fn of(changes: &'input [RepoChange], stored: &'input Stored, references: &BTreeSet<String>) -> ClaimBook<'input> {
+    /// `position_of` maps each repository of the batch to its change's index.
+    fn of(
+        changes: &'input [RepoChange],
+        stored: &'input Stored,
+        references: &BTreeSet<String>,
+        position_of: &HashMap<i64, usize>,
+    ) -> ClaimBook<'input> {
         let mut book = ClaimBook {
             before: HashMap::new(),
             after: HashMap::new(),
             touching: HashMap::new(),
         };
-        let position_of: HashMap<i64, usize> = changes
-            .iter()
-            .enumerate()
-            .map(|(index, change)| (change.repo_id(), index))
-            .collect();
         let mut rows_by_file: HashMap<(i64, &str), Vec<&StoredEntity>> = HashMap::new();
         for row in &stored.entities {
             rows_by_file.entry((row.repo_id, row.path.as_str())).or_default().push(row);

@@ -122,6 +122,14 @@ pub struct RepoRecord {
     pub blobs: HashMap<String, String>,
 }
 
+/// How a repository is named to people: its URL, and its branch when one is set.
+pub fn repo_label(url: &str, branch: Option<&str>) -> String {
+    match branch {
+        Some(branch) => format!("{url} ({branch})"),
+        None => url.to_owned(),
+    }
+}
+
 /// A registered repository's row, as `register_repos` reads it.
 #[derive(sqlx::FromRow)]
 struct RegisteredRow {

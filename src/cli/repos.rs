@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use super::{ViewFormat, fail, open_store, say};
 use crate::config::Config;
-use crate::store::{Catalog, ForgetPreview, RepoKey, RepoListing, Store};
+use crate::store::{Catalog, ForgetPreview, RepoKey, RepoListing, Store, repo_label};
 use crate::terminal::{counted, json_line, printable};
 
 /// Lists every repository with its status, tip, last crawl, entity count and problems.
@@ -36,12 +36,7 @@ fn repos_text(repos: &[RepoListing]) -> String {
         return output;
     }
     for repo in repos {
-        let branch = repo
-            .branch
-            .as_deref()
-            .map(|branch| format!(" ({})", printable(branch)))
-            .unwrap_or_default();
-        let _ = writeln!(output, "{}{branch}", printable(&repo.url));
+        let _ = writeln!(output, "{}", printable(&repo_label(&repo.url, repo.branch.as_deref())));
         let tip = repo
             .last_commit
             .as_deref()
@@ -139,15 +134,10 @@ async fn forget(store: &Store, url: &str, branch: Option<String>, yes: bool) -> 
 fn forget_summary(previews: &[ForgetPreview]) -> String {
     let mut output = String::new();
     for preview in previews {
-        let branch = preview
-            .branch
-            .as_deref()
-            .map(|branch| format!(" ({})", printable(branch)))
-            .unwrap_or_default();
         let _ = writeln!(
             output,
-            "forgetting {}{branch}: {} from {}",
-            printable(&preview.url),
+            "forgetting {}: {} from {}",
+            printable(&repo_label(&preview.url, preview.branch.as_deref())),
             counted(preview.entities.len(), "entity", "entities"),
             counted(preview.descriptor_files as usize, "descriptor file", "descriptor files"),
         );

@@ -563,15 +563,19 @@ impl Store {
     pub async fn unhealthy_repos(&self, repos: &[super::RepoKey]) -> Result<Vec<(String, String, Option<String>)>, StoreError> {
         let urls: Vec<&str> = repos.iter().map(|key| key.url.as_str()).collect();
         let branches: Vec<Option<&str>> = repos.iter().map(|key| key.branch.as_deref()).collect();
-        Ok(sqlx::query_as(
-            "SELECT CASE WHEN r.branch IS NULL THEN r.url ELSE r.url || ' (' || r.branch || ')' END, r.status, r.error
+        let rows: Vec<(String, Option<String>, String, Option<String>)> = sqlx::query_as(
+            "SELECT r.url, r.branch, r.status, r.error
              FROM repos r JOIN UNNEST($1::text[], $2::text[]) AS w (url, branch) ON r.url = w.url AND r.branch IS NOT DISTINCT FROM w.branch
              WHERE r.status <> 'ok' ORDER BY r.url, r.branch",
         )
         .bind(&urls)
         .bind(&branches)
         .fetch_all(&self.pool)
-        .await?)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(url, branch, status, error)| (super::repo_label(&url, branch.as_deref()), status, error))
+            .collect())
     }
 
     /// Every entity reference in the catalog, for suggestions when one is not found: the refs

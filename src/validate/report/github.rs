@@ -34,26 +34,12 @@ pub fn render(report: &Report) -> String {
     output
 }
 
-/// Escapes a workflow command's message. Control characters other than line breaks (which
-/// the workflow syntax encodes) are shown as `\u{..}` escapes: a CI log is a terminal too.
+/// Escapes a workflow command's message: line breaks as the workflow syntax encodes them, then
+/// every other control character made visible the way the terminal views do (a CI log is a
+/// terminal too).
 fn escape_data(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for character in text.chars() {
-        match character {
-            '%' => escaped.push_str("%25"),
-            '\r' => escaped.push_str("%0D"),
-            '\n' => escaped.push_str("%0A"),
-            '\t' => escaped.push(character),
-            _ if character.is_control()
-                || ('\u{202a}'..='\u{202e}').contains(&character)
-                || ('\u{2066}'..='\u{2069}').contains(&character) =>
-            {
-                escaped.push_str(&format!("\\u{{{:x}}}", u32::from(character)));
-            }
-            _ => escaped.push(character),
-        }
-    }
-    escaped
+    let encoded = text.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
+    crate::terminal::printable(&encoded).into_owned()
 }
 
 /// Escapes a workflow command's property value.
