@@ -21,6 +21,17 @@
 //!     username: x-access-token
 //! dataDir: ./data             # relative to this file
 //! database: postgres://...
+//! server:                     # `sextant serve`
+//!   listen: 127.0.0.1:7878
+//!   tokenEnv: SEXTANT_TOKEN   # the bearer token that mutations need (default SEXTANT_TOKEN)
+//!   crawlIntervalSeconds: 600 # a crawl of every source on this interval (jittered); 0: none
+//!   jobLeaseSeconds: 60       # a crawl job whose replica stops renewing it is taken over after this
+//!   requestTimeoutSeconds: 30
+//!   introspection: true
+//!   hooks:                    # the environment variables holding each provider's secret
+//!     githubSecretEnv: SEXTANT_GITHUB_SECRET
+//!     gitlabTokenEnv: SEXTANT_GITLAB_TOKEN
+//!     bitbucketSecretEnv: SEXTANT_BITBUCKET_SECRET
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -49,6 +60,48 @@ pub struct Config {
     pub data_dir: Option<PathBuf>,
     /// `DATABASE_URL`; may hold a password, so it is never printed.
     pub database_url: Option<String>,
+    /// The settings of `sextant serve`.
+    pub server: ServerConfig,
+}
+
+/// The `server` section: how `sextant serve` listens, authenticates and schedules. Secrets are
+/// read from the environment variables the file names, when the server starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    pub listen: Option<String>,
+    /// The environment variable holding the bearer token of mutations.
+    pub token_env: String,
+    /// `None`: no scheduled crawl.
+    pub crawl_interval: Option<Duration>,
+    pub job_lease: Duration,
+    pub request_timeout: Duration,
+    pub introspection: bool,
+    pub github_secret_env: String,
+    pub gitlab_token_env: String,
+    pub bitbucket_secret_env: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: None,
+            token_env: "SEXTANT_TOKEN".to_owned(),
+            crawl_interval: Some(Duration::from_secs(600)),
+            job_lease: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(30),
+            introspection: true,
+            github_secret_env: "SEXTANT_GITHUB_SECRET".to_owned(),
+            gitlab_token_env: "SEXTANT_GITLAB_TOKEN".to_owned(),
+            bitbucket_secret_env: "SEXTANT_BITBUCKET_SECRET".to_owned(),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The value of the environment variable `name`, when set and not empty.
+    pub fn secret(name: &str) -> Option<Secret> {
+        std::env::var(name).ok().filter(|value| !value.is_empty()).map(Secret::new)
+    }
 }
 
 /// One entry of `credentials`: a token for one host, read from an environment variable when a
@@ -76,6 +129,7 @@ impl std::fmt::Debug for Config {
             .field("credentials", &self.credentials)
             .field("data_dir", &self.data_dir)
             .field("database_url", &self.database_url.as_ref().map(|url| crate::crawler::redact(url)))
+            .field("server", &self.server)
             .finish()
     }
 }
@@ -92,7 +146,17 @@ impl std::fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-const TOP_LEVEL_KEYS: &[&str] = &["repositories", "directories", "crawl", "credentials", "dataDir", "database"];
+const TOP_LEVEL_KEYS: &[&str] = &["repositories", "directories", "crawl", "credentials", "dataDir", "database", "server"];
+const SERVER_KEYS: &[&str] = &[
+    "listen",
+    "tokenEnv",
+    "crawlIntervalSeconds",
+    "jobLeaseSeconds",
+    "requestTimeoutSeconds",
+    "introspection",
+    "hooks",
+];
+const HOOK_KEYS: &[&str] = &["githubSecretEnv", "gitlabTokenEnv", "bitbucketSecretEnv"];
 const REPOSITORY_KEYS: &[&str] = &["url", "branch", "name"];
 const CRAWL_KEYS: &[&str] = &[
     "concurrency",
@@ -151,6 +215,7 @@ impl Config {
                     }
                 }
                 Some("crawl") => reader.crawl(value, &mut config)?,
+                Some("server") => reader.server(value, &mut config.server)?,
                 Some("credentials") => {
                     for item in reader.list(value, "credentials")? {
                         config.credentials.push(reader.credential(item)?);
@@ -367,6 +432,59 @@ impl Reader<'_> {
                 texts.push(text);
             }
             config.descriptor_patterns = DescriptorMatcher::new(&texts).map_err(|error| self.at(patterns, &error.to_string()))?;
+        }
+        Ok(())
+    }
+
+    fn server(&self, value: &Node, server: &mut ServerConfig) -> Result<(), ConfigError> {
+        if value.as_mapping().is_none() {
+            return Err(self.at(value, &format!("`server` must be a mapping, not {}", value.type_name())));
+        }
+        self.check_keys(value, SERVER_KEYS, Some("server"))?;
+        let seconds = |key: &str, zero_allowed: bool| -> Result<Option<u64>, ConfigError> {
+            match value.get(key) {
+                None => Ok(None),
+                Some(node) => match node.to_json().as_u64() {
+                    Some(number) if number > 0 || zero_allowed => Ok(Some(number)),
+                    _ => Err(self.at(node, &format!("`{key}` must be a positive integer"))),
+                },
+            }
+        };
+        if let Some(listen) = self.optional_text(value, "listen")? {
+            server.listen = Some(listen.to_owned());
+        }
+        if let Some(name) = self.optional_text(value, "tokenEnv")? {
+            server.token_env = name.to_owned();
+        }
+        if let Some(interval) = seconds("crawlIntervalSeconds", true)? {
+            server.crawl_interval = (interval > 0).then(|| Duration::from_secs(interval));
+        }
+        if let Some(lease) = seconds("jobLeaseSeconds", false)? {
+            server.job_lease = Duration::from_secs(lease);
+        }
+        if let Some(timeout) = seconds("requestTimeoutSeconds", false)? {
+            server.request_timeout = Duration::from_secs(timeout);
+        }
+        if let Some(node) = value.get("introspection") {
+            server.introspection = node
+                .to_json()
+                .as_bool()
+                .ok_or_else(|| self.at(node, "`introspection` must be true or false"))?;
+        }
+        if let Some(hooks) = value.get("hooks") {
+            if hooks.as_mapping().is_none() {
+                return Err(self.at(hooks, &format!("`hooks` must be a mapping, not {}", hooks.type_name())));
+            }
+            self.check_keys(hooks, HOOK_KEYS, Some("server.hooks"))?;
+            for (key, target) in [
+                ("githubSecretEnv", &mut server.github_secret_env),
+                ("gitlabTokenEnv", &mut server.gitlab_token_env),
+                ("bitbucketSecretEnv", &mut server.bitbucket_secret_env),
+            ] {
+                if let Some(name) = self.optional_text(hooks, key)? {
+                    *target = name.to_owned();
+                }
+            }
         }
         Ok(())
     }

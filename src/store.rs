@@ -5,6 +5,7 @@
 mod apply;
 mod graph;
 mod repos;
+mod snapshot;
 
 use std::collections::HashMap;
 
@@ -17,6 +18,7 @@ pub use crate::reconcile::RepoChange;
 pub use apply::{Applied, ApplyStats, NewConflict};
 pub use graph::{Dependent, Direction, EntitySummary, ProblemCounts, Problems, RelationRow, paths};
 pub use repos::{ForgetPreview, RepoListing};
+pub use snapshot::Snapshot;
 
 /// Errors of the store boundary, each with a stable code for the CLI and the API.
 #[derive(Debug)]

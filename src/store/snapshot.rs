@@ -1,0 +1,62 @@
+//! One consistent view of the catalog for one request: a REPEATABLE READ, READ ONLY transaction,
+//! begun at the first query and shared by every resolver and DataLoader of the request, so that
+//! an apply committed meanwhile never makes a request mix two versions of the catalog.
+
+use sqlx::{PgConnection, Postgres, Transaction};
+use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
+
+use super::{Store, StoreError};
+
+/// A request's view of the catalog. Queries run one at a time on its one connection.
+pub struct Snapshot {
+    store: Store,
+    transaction: Mutex<Option<Transaction<'static, Postgres>>>,
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_struct("Snapshot").finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// A new view of the catalog; nothing is read (and no connection taken) before its first query.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            store: self.clone(),
+            transaction: Mutex::new(None),
+        }
+    }
+}
+
+impl Snapshot {
+    /// The store the snapshot reads (for its in-memory graph, which is tagged with the catalog
+    /// version and must be checked against [`Snapshot::catalog_version`]).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The snapshot's connection, inside its transaction (begun on first use). Hold the guard
+    /// for one statement or a few: other resolvers of the request wait for it.
+    pub(crate) async fn connection(&self) -> Result<MappedMutexGuard<'_, PgConnection>, StoreError> {
+        let mut slot = self.transaction.lock().await;
+        if slot.is_none() {
+            let transaction = self
+                .store
+                .pool()
+                .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .await?;
+            *slot = Some(transaction);
+        }
+        MutexGuard::try_map(slot, |slot| slot.as_deref_mut())
+            .map_err(|_| StoreError::Invariant("the snapshot's transaction was not begun".to_owned()))
+    }
+
+    /// The catalog version this snapshot sees (bumped by every apply).
+    pub async fn catalog_version(&self) -> Result<i64, StoreError> {
+        let mut connection = self.connection().await?;
+        Ok(sqlx::query_scalar("SELECT version FROM catalog_state")
+            .fetch_one(&mut *connection)
+            .await?)
+    }
+}
