@@ -208,6 +208,33 @@ pub async fn crawl(
     store: &Store,
     sources: &[Source],
     options: &CrawlOptions,
+    on_outcome: impl FnMut(&str, &RepoOutcome),
+) -> Result<CrawlSummary, StoreError> {
+    let result = crawl_sources(store, sources, options, on_outcome).await;
+    // Metrics (a no-op unless a recorder is installed, as `sextant serve` does).
+    match &result {
+        Ok(summary) => {
+            metrics::counter!("sextant_crawls_total", "outcome" => "finished").increment(1);
+            metrics::histogram!("sextant_crawl_duration_seconds").record(summary.elapsed.as_secs_f64());
+            for (_, outcome) in &summary.outcomes {
+                let outcome = match outcome {
+                    RepoOutcome::Unchanged => "unchanged",
+                    RepoOutcome::Applied(_) => "applied",
+                    RepoOutcome::Failed(_) => "failed",
+                    RepoOutcome::Superseded => "superseded",
+                };
+                metrics::counter!("sextant_crawl_repos_total", "outcome" => outcome).increment(1);
+            }
+        }
+        Err(error) => metrics::counter!("sextant_crawls_total", "outcome" => error.code()).increment(1),
+    }
+    result
+}
+
+async fn crawl_sources(
+    store: &Store,
+    sources: &[Source],
+    options: &CrawlOptions,
     mut on_outcome: impl FnMut(&str, &RepoOutcome),
 ) -> Result<CrawlSummary, StoreError> {
     let started = Instant::now();

@@ -4,6 +4,7 @@
 
 mod apply;
 mod graph;
+mod probes;
 mod repos;
 mod snapshot;
 
@@ -18,6 +19,7 @@ pub use crate::reconcile::RepoChange;
 pub use apply::{Applied, ApplyStats, NewConflict};
 pub use graph::{Dependent, Direction, EntitySummary, ProblemCounts, Problems, RelationRow, paths};
 pub use repos::{ForgetPreview, RepoListing};
+pub use probes::{Gauges, LastCrawl, SchemaState};
 pub use snapshot::Snapshot;
 
 /// Errors of the store boundary, each with a stable code for the CLI and the API.
@@ -165,7 +167,7 @@ impl Store {
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options.disable_statement_logging())
             .await?;
-        if let Err(error) = sqlx::migrate!("./migrations").run(&pool).await {
+        if let Err(error) = probes::MIGRATOR.run(&pool).await {
             pool.close().await;
             return Err(StoreError::Migration(error));
         }
