@@ -4,6 +4,7 @@
 
 mod apply;
 mod graph;
+mod jobs;
 mod probes;
 mod repos;
 mod snapshot;
@@ -17,6 +18,7 @@ use crate::pg::{Cluster, PgError};
 
 pub use crate::reconcile::RepoChange;
 pub use apply::{Applied, ApplyStats, NewConflict};
+pub use jobs::{ClaimedJob, Finished, Job, JobFinish, JobKind, JobState, JobTrigger, StoredRepo};
 pub use graph::{Dependent, Direction, EntitySummary, ProblemCounts, Problems, RelationRow, paths};
 pub use repos::{ForgetPreview, RepoListing};
 pub use probes::{Gauges, LastCrawl, SchemaState};
