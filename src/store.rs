@@ -6,6 +6,7 @@ mod apply;
 mod graph;
 mod jobs;
 mod probes;
+pub mod read;
 mod repos;
 mod snapshot;
 

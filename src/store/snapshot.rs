@@ -2,6 +2,8 @@
 //! begun at the first query and shared by every resolver and DataLoader of the request, so that
 //! an apply committed meanwhile never makes a request mix two versions of the catalog.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use sqlx::{PgConnection, Postgres, Transaction};
 use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 
@@ -11,6 +13,9 @@ use super::{Store, StoreError};
 pub struct Snapshot {
     store: Store,
     transaction: Mutex<Option<Transaction<'static, Postgres>>>,
+    /// Statements sent through [`Snapshot::connection`] (the `BEGIN` included): the N+1 test
+    /// reads it, and the server may log it.
+    statements: AtomicU64,
 }
 
 impl std::fmt::Debug for Snapshot {
@@ -25,6 +30,7 @@ impl Store {
         Snapshot {
             store: self.clone(),
             transaction: Mutex::new(None),
+            statements: AtomicU64::new(0),
         }
     }
 }
@@ -36,11 +42,14 @@ impl Snapshot {
         &self.store
     }
 
-    /// The snapshot's connection, inside its transaction (begun on first use). Hold the guard
-    /// for one statement or a few: other resolvers of the request wait for it.
+    /// The snapshot's connection, inside its transaction (begun on first use). Take it once per
+    /// statement (each call counts as one) and drop the guard after it: other resolvers of the
+    /// request wait for it.
     pub(crate) async fn connection(&self) -> Result<MappedMutexGuard<'_, PgConnection>, StoreError> {
         let mut slot = self.transaction.lock().await;
+        self.statements.fetch_add(1, Ordering::Relaxed);
         if slot.is_none() {
+            self.statements.fetch_add(1, Ordering::Relaxed);
             let transaction = self
                 .store
                 .pool()
@@ -50,6 +59,22 @@ impl Snapshot {
         }
         MutexGuard::try_map(slot, |slot| slot.as_deref_mut())
             .map_err(|_| StoreError::Invariant("the snapshot's transaction was not begun".to_owned()))
+    }
+
+    /// How many statements the snapshot has sent so far, its `BEGIN` included.
+    pub fn statement_count(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
+    }
+
+    /// Ends the snapshot's transaction (a rollback: it wrote nothing) and gives its connection
+    /// back to the pool now rather than when the last reference is dropped. A later query begins
+    /// a new transaction.
+    pub async fn release(&self) {
+        let transaction = self.transaction.lock().await.take();
+        if let Some(transaction) = transaction {
+            // A failed rollback leaves a broken connection, which the pool discards.
+            let _ = transaction.rollback().await;
+        }
     }
 
     /// The catalog version this snapshot sees (bumped by every apply).

@@ -1,0 +1,151 @@
+//! The catalog's queries: one entity by the reference people type, lists of entities as Relay
+//! connections (filter, order, keyset pagination, total count), and groups and users.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, Object, Result, SimpleObject};
+
+use super::entity::{Entity, Group, User, entity_by_ref};
+use super::filter::{EntityFilter, EntityOrder, complexity_page_size, decode_cursor, encode_cursor, page_size};
+use super::{snapshot, store_error};
+use crate::store::read::{self, EntityQuery, EntityRecord, SortField, SortPosition};
+
+/// The catalog's query fields.
+#[derive(Default)]
+pub struct CatalogQuery;
+
+#[Object]
+impl CatalogQuery {
+    /// One entity, by the reference people type: `booking-service` (a Component in the default
+    /// namespace), `component:booking-service`, `Component:Default/Booking-Service`, with or
+    /// without surrounding spaces; or by an alias (a Compass component id or ARI). Null when
+    /// nothing in the catalog answers to it; a malformed reference is a `BAD_REQUEST`.
+    async fn entity(&self, context: &Context<'_>, #[graphql(name = "ref")] entity_ref: String) -> Result<Option<Entity>> {
+        entity_by_ref(context, &entity_ref, "component").await
+    }
+
+    /// Entities, a page at a time, sorted by `orderBy` (the reference by default). `first` is
+    /// the page size (50 when absent, at most 500: more is a `PAGE_TOO_LARGE` error); `after`
+    /// is the `endCursor` of the previous page.
+    #[graphql(complexity = "1 + complexity_page_size(first) * child_complexity")]
+    async fn entities(
+        &self,
+        context: &Context<'_>,
+        filter: Option<EntityFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        order_by: Option<EntityOrder>,
+    ) -> Result<EntityConnection> {
+        let limit = page_size(first)?;
+        let query = filter.unwrap_or_default().to_query()?;
+        let order = order_by.unwrap_or_default().sort_order();
+        let position = after.as_deref().map(|cursor| decode_cursor(order.field, cursor)).transpose()?;
+        let snapshot = snapshot(context)?;
+        let mut records = read::entities_page(snapshot, &query, order, position.as_ref(), limit + 1)
+            .await
+            .map_err(|error| store_error(&error))?;
+        let has_next_page = records.len() > limit;
+        records.truncate(limit);
+        Ok(EntityConnection {
+            records: records.into_iter().map(Arc::new).collect(),
+            sort_field: order.field,
+            has_next_page,
+            has_previous_page: position.is_some(),
+            query,
+        })
+    }
+
+    /// A group, by reference (`platform` means `group:default/platform`); null when the catalog
+    /// has no group of that reference.
+    async fn group(&self, context: &Context<'_>, #[graphql(name = "ref")] group_ref: String) -> Result<Option<Group>> {
+        Ok(match entity_by_ref(context, &group_ref, "group").await? {
+            Some(Entity::Group(group)) => Some(group),
+            _ => None,
+        })
+    }
+
+    /// A user, by reference (`jane` means `user:default/jane`); null when the catalog has no
+    /// user of that reference.
+    async fn user(&self, context: &Context<'_>, #[graphql(name = "ref")] user_ref: String) -> Result<Option<User>> {
+        Ok(match entity_by_ref(context, &user_ref, "user").await? {
+            Some(Entity::User(user)) => Some(user),
+            _ => None,
+        })
+    }
+}
+
+/// A page of entities.
+pub struct EntityConnection {
+    records: Vec<Arc<EntityRecord>>,
+    sort_field: SortField,
+    has_next_page: bool,
+    has_previous_page: bool,
+    /// The list's filter, for `totalCount`.
+    query: EntityQuery,
+}
+
+impl EntityConnection {
+    fn cursor(&self, record: &EntityRecord) -> String {
+        encode_cursor(
+            self.sort_field,
+            &SortPosition {
+                key: self.sort_field.key_of(record),
+                entity_ref: record.entity_ref.clone(),
+            },
+        )
+    }
+}
+
+#[Object]
+impl EntityConnection {
+    async fn edges(&self) -> Vec<EntityEdge> {
+        self.records
+            .iter()
+            .map(|record| EntityEdge {
+                cursor: self.cursor(record),
+                node: Entity::from_record(record.clone()),
+            })
+            .collect()
+    }
+
+    /// The page's entities (the edges' nodes).
+    async fn nodes(&self) -> Vec<Entity> {
+        self.records.iter().cloned().map(Entity::from_record).collect()
+    }
+
+    async fn page_info(&self) -> PageInfo {
+        PageInfo {
+            has_next_page: self.has_next_page,
+            has_previous_page: self.has_previous_page,
+            start_cursor: self.records.first().map(|record| self.cursor(record)),
+            end_cursor: self.records.last().map(|record| self.cursor(record)),
+        }
+    }
+
+    /// How many entities match the filter, over all pages (counted only when asked for).
+    #[graphql(complexity = 10)]
+    async fn total_count(&self, context: &Context<'_>) -> Result<i32> {
+        let count = read::count_entities(snapshot(context)?, &self.query)
+            .await
+            .map_err(|error| store_error(&error))?;
+        Ok(i32::try_from(count).unwrap_or(i32::MAX))
+    }
+}
+
+/// An entity and its cursor.
+#[derive(SimpleObject)]
+pub struct EntityEdge {
+    /// Opaque: pass it as `after` for the entities that follow this one.
+    cursor: String,
+    node: Entity,
+}
+
+/// Where a page stands in its list.
+#[derive(SimpleObject)]
+pub struct PageInfo {
+    has_next_page: bool,
+    /// Whether the page was asked for with `after`.
+    has_previous_page: bool,
+    start_cursor: Option<String>,
+    end_cursor: Option<String>,
+}
