@@ -18,6 +18,7 @@ use crate::validate::report::{OutputFormat, render};
 use crate::validate::{self, Options};
 
 mod repos;
+mod serve;
 
 /// `println!` through the one stdout writer, which survives a reader that went away.
 macro_rules! say_line {
@@ -148,7 +149,31 @@ enum Command {
         /// Delete the demo's catalog and example repositories first, and build them anew.
         #[arg(long)]
         reset: bool,
+        /// Crawl the examples and stop, without serving them.
+        #[arg(long)]
+        no_serve: bool,
+        /// Where to serve the demo (default: 127.0.0.1:7878, or a free port when that is taken).
+        #[arg(long)]
+        listen: Option<String>,
     },
+    /// Serve the catalog: GraphQL (GraphiQL on GET /graphql), /healthz, /readyz, /metrics, push
+    /// hooks, and scheduled crawls of the configured repositories.
+    Serve {
+        /// `host:port` to listen on (default: `server.listen` in the config, else 127.0.0.1:7878).
+        #[arg(long)]
+        listen: Option<String>,
+        /// Log lines as text or JSON (on stderr; RUST_LOG filters them).
+        #[arg(long, value_enum, default_value = "text")]
+        log_format: serve::LogFormat,
+        /// Seconds between scheduled crawls of every repository (0: none; default from the config, 600).
+        #[arg(long)]
+        crawl_interval: Option<u64>,
+        /// Seconds after which a crawl job whose replica stopped renewing it is taken over (default 60).
+        #[arg(long)]
+        job_lease: Option<u64>,
+    },
+    /// Apply the database migrations of this version (`serve` applies them too when it starts).
+    Migrate,
     /// The embedded database (used when no database URL is configured): status, stop, reset.
     Db {
         #[command(subcommand)]
@@ -235,7 +260,27 @@ fn run_command() -> ExitCode {
         Command::Forget { url, branch, yes } => block_on(repos::forget_command(&config, catalog, &url, branch, yes)),
         Command::Show { entity, depth, format } => block_on(show_command(&config, &entity, depth, format, catalog)),
         Command::Problems { format, fail_on } => block_on(problems_command(&config, format, &fail_on, catalog)),
-        Command::Demo { examples, reset } => block_on(demo_command(config, examples.as_deref(), reset)),
+        Command::Demo {
+            examples,
+            reset,
+            no_serve,
+            listen,
+        } => block_on(demo_command(config, examples.as_deref(), reset, (!no_serve).then_some(listen))),
+        Command::Serve {
+            listen,
+            log_format,
+            crawl_interval,
+            job_lease,
+        } => {
+            serve::init_logging(log_format);
+            let flags = serve::ServeFlags {
+                listen,
+                crawl_interval,
+                job_lease,
+            };
+            block_on(serve::serve_command(config, flags, catalog))
+        }
+        Command::Migrate => block_on(migrate_command(&config, catalog)),
         Command::Db { action } => block_on(db_command(&config, action)),
         Command::Codes => {
             let mut output = String::new();
@@ -568,7 +613,28 @@ async fn problems_command(config: &Config, format: ViewFormat, fail_on: &[FailOn
     }
 }
 
-async fn demo_command(config: Config, examples: Option<&Path>, reset: bool) -> ExitCode {
+/// `sextant migrate`: the catalog's schema brought to this version.
+async fn migrate_command(config: &Config, catalog: Catalog) -> ExitCode {
+    // Opening the catalog applies the migrations it lacks (under the migrator's lock).
+    let store = match open_store(config, catalog).await {
+        Ok(store) => store,
+        Err(message) => return fail(&message),
+    };
+    let state = store.schema_state().await;
+    store.close().await;
+    match state {
+        Ok(state) if state.is_current() => {
+            say_line!("the catalog's schema is current");
+            ExitCode::SUCCESS
+        }
+        Ok(state) => fail(&format!("migrations not applied: {:?}; failed: {:?}", state.pending, state.failed)),
+        Err(error) => fail(&format!("{error} [{}]", error.code())),
+    }
+}
+
+/// `sextant demo`: the example repositories built, crawled into the demo's catalog, then served
+/// (unless `serve` is `None`: `Some(listen)` names the address, or the default).
+async fn demo_command(config: Config, examples: Option<&Path>, reset: bool, serve: Option<Option<String>>) -> ExitCode {
     let examples = match crate::demo::find_examples_dir(examples) {
         Ok(examples) => examples,
         Err(message) => return fail(&message),
@@ -596,11 +662,29 @@ async fn demo_command(config: Config, examples: Option<&Path>, reset: bool) -> E
     let options = CrawlOptions::new(ReadOptions::new(data_dir.join("mirrors")));
     let code = run_crawl(&store, &sources, &options, ViewFormat::Human, &[], Catalog::Demo).await;
     say_line!("\n(the demo's problems are on purpose: its `invalid` repository holds one mistake per diagnostic code)");
-    store.close().await;
     say_line!(
         "\nthe demo has a catalog of its own; `--demo` reads it:\n  sextant show --demo component:booking-service\n  \
          sextant show --demo group:platform-team\n  sextant problems --demo"
     );
+    let Some(listen) = serve else {
+        store.close().await;
+        return code;
+    };
+    serve::init_logging(serve::LogFormat::Text);
+    let listener = match serve::demo_listener(listen.as_deref()).await {
+        Ok(listener) => listener,
+        Err(message) => {
+            store.close().await;
+            return fail(&message);
+        }
+    };
+    // The demo serves what it crawled: no scheduled crawl of the user's configured repositories.
+    let mut demo_config = Config::default();
+    demo_config.sources = sources;
+    demo_config.server.crawl_interval = None;
+    demo_config.data_dir = Some(data_dir.clone());
+    let code = serve::serve(&store, &demo_config, listener, "\nserving the demo (Ctrl-C stops it): GraphiQL at ").await;
+    store.close().await;
     code
 }
 

@@ -29,7 +29,7 @@ fn stdout(output: &Output) -> String {
 async fn demo_builds_crawls_and_answers_show_and_problems() {
     let (_store, url) = fresh_store().await;
     let data = tempfile::tempdir().unwrap();
-    let first = sextant(&["demo"], &url, data.path());
+    let first = sextant(&["demo", "--no-serve"], &url, data.path());
     let text = stdout(&first);
     assert_eq!(first.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&first.stderr));
     assert!(text.contains("13 example repositories ready"), "{text}");
@@ -39,7 +39,7 @@ async fn demo_builds_crawls_and_answers_show_and_problems() {
         "conflicts are named in the crawl output: {text}"
     );
 
-    let second = stdout(&sextant(&["demo"], &url, data.path()));
+    let second = stdout(&sextant(&["demo", "--no-serve"], &url, data.path()));
     assert!(second.contains("13 unchanged"), "the second run reads nothing again: {second}");
 
     // The demo's catalog is its own: the user's stays empty, `--demo` reads the demo's.
@@ -107,7 +107,7 @@ async fn demo_builds_crawls_and_answers_show_and_problems() {
     let missing = sextant(&["show", "--demo", "component:no-such-thing"], &url, data.path());
     assert_eq!(missing.status.code(), Some(1));
 
-    let reset = sextant(&["demo", "--reset"], &url, data.path());
+    let reset = sextant(&["demo", "--no-serve", "--reset"], &url, data.path());
     let text = stdout(&reset);
     assert_eq!(reset.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&reset.stderr));
     assert!(text.contains("deleted the demo catalog"), "{text}");
@@ -120,11 +120,11 @@ async fn demo_finds_its_examples_at_run_time_or_says_where_it_looked() {
     let data = tempfile::tempdir().unwrap();
     // From an empty current folder, the examples are found next to the binary's ancestors
     // (target/debug/sextant in this checkout).
-    let found = sextant(&["demo"], &url, data.path());
+    let found = sextant(&["demo", "--no-serve"], &url, data.path());
     assert_eq!(found.status.code(), Some(0), "{}", String::from_utf8_lossy(&found.stderr));
 
     let missing = data.path().join("no-examples-here");
-    let flag = sextant(&["demo", "--examples", &missing.to_string_lossy()], &url, data.path());
+    let flag = sextant(&["demo", "--no-serve", "--examples", &missing.to_string_lossy()], &url, data.path());
     assert_eq!(flag.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&flag.stderr).contains("no-examples-here"));
 
@@ -139,7 +139,7 @@ async fn demo_finds_its_examples_at_run_time_or_says_where_it_looked() {
         std::fs::copy(source, folder.join("catalog-info.yaml")).unwrap();
     }
     let from_environment = Command::new(env!("CARGO_BIN_EXE_sextant"))
-        .args(["demo", "--reset"])
+        .args(["demo", "--no-serve", "--reset"])
         .env("DATABASE_URL", &url)
         .env("SEXTANT_DATA_DIR", data.path())
         .env("SEXTANT_EXAMPLES", &two)
