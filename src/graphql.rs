@@ -11,11 +11,12 @@ mod catalog;
 mod entity;
 mod filter;
 mod limits;
+mod mutation;
 pub mod loaders;
 
 use std::sync::Arc;
 
-use async_graphql::{BatchRequest, BatchResponse, EmptyMutation, EmptySubscription, MergedObject, Request, Response, Schema, ServerError};
+use async_graphql::{BatchRequest, BatchResponse, EmptySubscription, MergedObject, Request, Response, Schema, ServerError};
 
 use crate::store::{Snapshot, Store, StoreError};
 
@@ -31,12 +32,13 @@ pub use filter::MAX_PAGE_SIZE;
 #[derive(MergedObject, Default)]
 pub struct QueryRoot(
     CatalogQuery,
+    mutation::JobQuery,
     // The graph and health concerns add their query objects here.
 );
 
-/// The mutations. `EmptyMutation` until the job queue's mutations (src/graphql/mutation.rs)
-/// replace it; what they need goes into the schema's data in [`build_schema`].
-pub type MutationRoot = EmptyMutation;
+/// The mutations (the job queue's: `crawlRepo`, `crawlAll`, `forgetRepo`); they need the
+/// [`crate::jobs::Queue`] in the schema's data ([`build_schema_with_jobs`]).
+pub use mutation::{JobQuery, MutationRoot};
 
 /// The API's schema type.
 pub type CatalogSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
@@ -92,6 +94,11 @@ pub fn build_schema(store: Store, options: &SchemaOptions) -> CatalogSchema {
     // Mutations: the job queue (and anything else the mutations need) goes in here with
     // `builder.data(...)`.
     builder.finish()
+}
+
+/// The schema with the job queue in its data: the mutations and the `job` query use it.
+pub fn build_schema_with_jobs(store: Store, queue: crate::jobs::Queue, options: &SchemaOptions) -> CatalogSchema {
+    schema_builder(options).data(store).data(queue).finish()
 }
 
 fn schema_builder(options: &SchemaOptions) -> async_graphql::SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
