@@ -16,6 +16,9 @@
 #    with the compose file's config (container/sextant.yaml) mounted; from the host, through the
 #    published port: /healthz answers 200, /readyz answers 200, a GraphQL query is answered; the
 #    image's HEALTHCHECK passes; `podman stop` (SIGTERM) ends the server with status 0.
+# 5. `sextant demo --listen 0.0.0.0:8080` in the image, on the same database server: the example
+#    organisation in the image is built into git repositories, crawled into a `sextant_demo`
+#    database and served; GraphQL finds component:default/booking-service among its entities.
 #
 # Exits non-zero at the first failed check; prints each check as it passes.
 # Settings (environment): SEXTANT_BINARY (default target/release/sextant),
@@ -144,54 +147,76 @@ PGPASSWORD=$password "$psql" --host "$work/postgres/socket" --username sextant -
     --command 'CREATE DATABASE sextant' || fail "CREATE DATABASE sextant"
 pass "throwaway PostgreSQL ($("$pg_bin/postgres" --version)) on a Unix socket with a password"
 
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null ||
-    echo 18080)
 token=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
-"${podman[@]}" run --detach --name "$container" "${limits[@]}" \
-    --publish "127.0.0.1:$port:8080" \
-    --volume "$work/postgres/socket:/run/postgresql" \
-    --volume "$repo/container/sextant.yaml:/etc/sextant/sextant.yaml:ro" \
-    --env SEXTANT_CONFIG=/etc/sextant/sextant.yaml \
-    --env "DATABASE_URL=postgres://sextant:$password@localhost/sextant?host=/run/postgresql" \
-    --env "SEXTANT_TOKEN=$token" \
-    "$image" >/dev/null 2>"$work/podman-run.err" ||
-    fail "podman run of the image's default command: $(cat "$work/podman-run.err")"
-# (Podman's complaint that it cannot add systemd timers for the health check is expected here:
-# the check is run by hand below.)
-pass "started the image's default command: $("${podman[@]}" image inspect "$image" --format '{{json .Config.Entrypoint}} {{json .Config.Cmd}}')"
-
+database_url="postgres://sextant:$password@localhost/sextant?host=/run/postgresql"
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+# Starts the image as container $container with its port 8080 published on $port, the cluster's
+# socket and the compose file's config mounted; the arguments, if any, replace the image's command.
+start_container() {
+    port=$(free_port)
+    "${podman[@]}" run --detach --name "$container" "${limits[@]}" \
+        --publish "127.0.0.1:$port:8080" \
+        --volume "$work/postgres/socket:/run/postgresql" \
+        --volume "$repo/container/sextant.yaml:/etc/sextant/sextant.yaml:ro" \
+        --env SEXTANT_CONFIG=/etc/sextant/sextant.yaml \
+        --env "DATABASE_URL=$database_url" \
+        --env "SEXTANT_TOKEN=$token" \
+        "$image" "$@" >/dev/null 2>"$work/podman-run.err" ||
+        fail "podman run: $(cat "$work/podman-run.err")"
+    # (Podman's complaint that it cannot add systemd timers for the health check is expected
+    # here: the check is run by hand.)
+}
 server_log() { "${podman[@]}" logs "$container" 2>&1 | tail -20; }
-status=""
-for _ in $(seq 1 120); do
-    status=$(curl --silent --max-time 2 --output /dev/null --write-out '%{http_code}' "http://127.0.0.1:$port/healthz" || true)
-    [[ $status == 200 ]] && break
-    [[ $("${podman[@]}" inspect "$container" --format '{{.State.Running}}') == true ]] ||
-        fail "the server stopped before answering /healthz:"$'\n'"$(server_log)"
-    sleep 0.5
-done
-[[ $status == 200 ]] || fail "GET /healthz through the published port answered '$status' after 60 s:"$'\n'"$(server_log)"
+# Waits up to $1 seconds for GET $2 to answer 200 while the container runs.
+wait_for_200() {
+    local status=""
+    for _ in $(seq 1 $(($1 * 2))); do
+        status=$(curl --silent --max-time 5 --output "$work/answer" --write-out '%{http_code}' "http://127.0.0.1:$port$2" || true)
+        [[ $status == 200 ]] && return 0
+        [[ $("${podman[@]}" inspect "$container" --format '{{.State.Running}}') == true ]] ||
+            fail "the container stopped before GET $2 answered 200:"$'\n'"$(server_log)"
+        sleep 0.5
+    done
+    fail "GET $2 through the published port answered '$status' after $1 s: $(cat "$work/answer" 2>/dev/null)"$'\n'"$(server_log)"
+}
+graphql() {
+    curl --silent --max-time 10 --header 'Content-Type: application/json' --data "$1" "http://127.0.0.1:$port/graphql" ||
+        fail "POST /graphql $1"
+}
+stop_container() {
+    "${podman[@]}" stop --time 20 "$container" >/dev/null 2>&1 || fail "podman stop"
+    local exit_code
+    exit_code=$("${podman[@]}" inspect "$container" --format '{{.State.ExitCode}}')
+    [[ $exit_code == 0 ]] || fail "after SIGTERM the container exited with $exit_code:"$'\n'"$(server_log)"
+    "${podman[@]}" rm "$container" >/dev/null 2>&1 || true
+}
+
+start_container
+pass "started the image's default command: $("${podman[@]}" image inspect "$image" --format '{{json .Config.Entrypoint}} {{json .Config.Cmd}}')"
+wait_for_200 60 /healthz
 pass "GET http://127.0.0.1:$port/healthz (published from the container's 0.0.0.0:8080) answers 200"
-
-status=""
-for _ in $(seq 1 60); do
-    status=$(curl --silent --max-time 5 --output "$work/readyz" --write-out '%{http_code}' "http://127.0.0.1:$port/readyz" || true)
-    [[ $status == 200 ]] && break
-    sleep 0.5
-done
-[[ $status == 200 ]] || fail "GET /readyz answered '$status': $(cat "$work/readyz" 2>/dev/null)"$'\n'"$(server_log)"
+wait_for_200 30 /readyz
 pass "GET /readyz answers 200: the database is reached through the mounted socket and migrated"
-
-answer=$(curl --silent --max-time 10 --header 'Content-Type: application/json' \
-    --data '{"query":"{ __typename }"}' "http://127.0.0.1:$port/graphql") || fail "POST /graphql"
+answer=$(graphql '{"query":"{ __typename }"}')
 [[ $answer == *'"__typename"'* && $answer != *'"errors"'* ]] || fail "POST /graphql { __typename } answered: $answer"
 pass "POST /graphql answers: $answer"
-
 "${podman[@]}" healthcheck run "$container" >/dev/null 2>&1 || fail "the image's HEALTHCHECK (sextant-healthcheck) failed"
 pass "the image's HEALTHCHECK passes inside the container"
-
-"${podman[@]}" stop --time 20 "$container" >/dev/null || fail "podman stop"
-exit_code=$("${podman[@]}" inspect "$container" --format '{{.State.ExitCode}}')
-[[ $exit_code == 0 ]] || fail "after SIGTERM the server exited with $exit_code:"$'\n'"$(server_log)"
+stop_container
 pass "SIGTERM (podman stop) ends the server with status 0"
+
+# --- 5. the demo in the image: the example organisation, git2 and a crawl ---------------------
+start_container demo --listen 0.0.0.0:8080
+wait_for_200 180 /healthz
+answer=$(graphql '{"query":"{ entity(ref: \"booking-service\") { ref } entities { totalCount } }"}')
+[[ $answer == *'"ref":"component:default/booking-service"'* && $answer != *'"errors"'* ]] ||
+    fail "the demo's catalog does not answer for booking-service: $answer"
+count=$(sed -n 's/.*"totalCount":\([0-9]*\).*/\1/p' <<<"$answer")
+[[ ${count:-0} -gt 10 ]] || fail "the demo's catalog holds ${count:-no} entities: $answer"
+pass "sextant demo in the image: the example organisation built into git repositories, crawled ($count entities) and served"
+stop_container
+pass "SIGTERM ends the demo with status 0"
 
 printf 'all container checks passed\n'
