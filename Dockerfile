@@ -4,9 +4,9 @@
 #   docker run --rm -p 8080:8080 -e DATABASE_URL=postgres://user:password@db-host/sextant sextant
 #   docker compose up          # Postgres, Meilisearch and sextant together (docker-compose.yml)
 #
-# The image holds no PostgreSQL server: it serves a catalog in the database that DATABASE_URL
-# names. (`sextant demo` and the other commands' embedded default database need Postgres's
-# server binaries on the machine; run those outside the image.)
+# The image holds no PostgreSQL server (sextant's embedded default database needs one): every
+# command in it uses the database that DATABASE_URL names. `sextant demo --listen 0.0.0.0:8080`
+# serves the example organisation, from a second database beside it (`<name>_demo`).
 #
 # Two build arguments:
 #   BASE    the runtime stage's base image (default debian:bookworm-slim). container/check.sh
