@@ -26,6 +26,40 @@ pub const MAX_GRAPHQL_BODY: usize = 256 * 1024;
 pub const MAX_HOOK_BODY: usize = 1024 * 1024;
 /// Most operations in one batched request.
 pub const MAX_BATCH: usize = 10;
+/// A body over its cap is read on (and dropped) up to this many bytes, so that the client, still
+/// sending, receives the refusal instead of a reset connection; a larger one is cut off.
+const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
+
+/// Why a request body was not read.
+enum BodyError {
+    /// Larger than the cap.
+    TooLarge,
+    /// The client stopped sending, or the connection broke.
+    Broken,
+}
+
+/// Reads a body of at most `cap` bytes. A larger body is read on without being kept (up to
+/// [`DRAIN_LIMIT`]), so memory stays within `cap` whatever the client sends.
+async fn read_body(body: axum::body::Body, cap: usize) -> Result<axum::body::Bytes, BodyError> {
+    use http_body_util::BodyExt;
+    let mut body = body;
+    let mut kept = Vec::new();
+    let mut total = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| BodyError::Broken)?;
+        let Ok(data) = frame.into_data() else { continue };
+        total = total.saturating_add(data.len());
+        if total <= cap {
+            kept.extend_from_slice(&data);
+        } else if total > DRAIN_LIMIT {
+            return Err(BodyError::TooLarge);
+        }
+    }
+    if total > cap {
+        return Err(BodyError::TooLarge);
+    }
+    Ok(kept.into())
+}
 
 /// What the server needs to answer requests; cheap to clone (one `Arc`).
 #[derive(Clone)]
@@ -88,6 +122,8 @@ impl AppState {
 
 /// Every route, with the metrics middleware around them.
 pub fn router(state: AppState) -> Router {
+    // The recorder is installed before the first request, so that nothing recorded is lost.
+    metrics::handle();
     Router::new()
         .route("/graphql", get(graphql::graphiql).post(graphql::execute))
         .route("/healthz", get(probes::healthz))
@@ -165,15 +201,16 @@ async fn hook(
             );
         }
     };
-    let body = match axum::body::to_bytes(body, MAX_HOOK_BODY).await {
+    let body = match read_body(body, MAX_HOOK_BODY).await {
         Ok(body) => body,
-        Err(_) => {
+        Err(BodyError::TooLarge) => {
             return error_response(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload-too-large",
                 &format!("a hook body is at most {MAX_HOOK_BODY} bytes"),
             );
         }
+        Err(BodyError::Broken) => return error_response(StatusCode::BAD_REQUEST, "bad-request", "the body could not be read"),
     };
     let answer = crate::jobs::hooks::receive(provider, &headers, &body, &state.settings().hooks, &state.inner.queue).await;
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

@@ -14,6 +14,21 @@ use crate::graphql::Caller;
 /// The keys a GraphQL-over-HTTP request object may have.
 const REQUEST_KEYS: &[&str] = &["query", "operationName", "variables", "extensions"];
 
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_first_operation_name_is_read_from_the_document() {
+        assert_eq!(
+            super::first_operation_name("query ComponentPage($ref: String!) { a }"),
+            Some("ComponentPage")
+        );
+        assert_eq!(super::first_operation_name("# note\n  mutation Crawl { a }"), Some("Crawl"));
+        assert_eq!(super::first_operation_name("{ a }"), None);
+        assert_eq!(super::first_operation_name("query { a }"), None);
+        assert_eq!(super::first_operation_name("queryX { a }"), None);
+    }
+}
+
 pub(super) async fn graphiql() -> Html<String> {
     Html(
         async_graphql::http::GraphiQLSource::build()
@@ -34,9 +49,10 @@ pub(super) fn graphql_error(status: StatusCode, code: &'static str, message: &st
 }
 
 pub(super) async fn execute(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Body) -> Response {
-    let body = match axum::body::to_bytes(body, MAX_GRAPHQL_BODY).await {
+    let body = match super::read_body(body, MAX_GRAPHQL_BODY).await {
         Ok(body) => body,
-        Err(_) => {
+        Err(super::BodyError::Broken) => return graphql_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", "the body could not be read"),
+        Err(super::BodyError::TooLarge) => {
             return graphql_error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "PAYLOAD_TOO_LARGE",
@@ -53,7 +69,9 @@ pub(super) async fn execute(State(state): State<AppState>, headers: HeaderMap, b
         Err((code, message)) => return graphql_error(StatusCode::BAD_REQUEST, code, &message),
     };
     let operation = match &batch {
-        async_graphql::BatchRequest::Single(request) => operation_label(request.operation_name.as_deref()),
+        async_graphql::BatchRequest::Single(request) => {
+            operation_label(request.operation_name.as_deref().or_else(|| first_operation_name(&request.query)))
+        }
         async_graphql::BatchRequest::Batch(_) => "batch".to_owned(),
     };
     let timeout = state.settings().request_timeout;
@@ -88,6 +106,24 @@ pub(super) async fn execute(State(state): State<AppState>, headers: HeaderMap, b
     };
     response.extensions_mut().insert(OperationName(operation));
     response
+}
+
+/// The name of the document's first operation (`query Name ...`), read without parsing the
+/// whole document: the label of requests that do not send `operationName`.
+fn first_operation_name(query: &str) -> Option<&str> {
+    let mut rest = query.trim_start();
+    while let Some(comment) = rest.strip_prefix('#') {
+        rest = comment.split_once('\n').map_or("", |(_, after)| after).trim_start();
+    }
+    let after_keyword = ["query", "mutation", "subscription"]
+        .iter()
+        .find_map(|keyword| rest.strip_prefix(keyword))
+        .filter(|after| !after.starts_with(|character: char| character.is_ascii_alphanumeric() || character == '_'))?
+        .trim_start();
+    let end = after_keyword
+        .find(|character: char| !(character.is_ascii_alphanumeric() || character == '_'))
+        .unwrap_or(after_keyword.len());
+    Some(&after_keyword[..end]).filter(|name| !name.is_empty())
 }
 
 /// The request body as a GraphQL request or batch, refusing what is not one: malformed JSON,

@@ -38,13 +38,24 @@ async fn small_catalog() -> (String, tempfile::TempDir, Vec<TestRepo>) {
     let services = TestRepo::new();
     services.commit(
         &[
-            ("payments/catalog-info.yaml", &component("payments", "payments-team", &["ledger"])),
+            (
+                "payments/catalog-info.yaml",
+                &component("payments", "payments-team", &["component:ledger"]),
+            ),
             ("ledger/catalog-info.yaml", &component("ledger", "payments-team", &[])),
         ],
         "services",
     );
     let data = tempfile::tempdir().unwrap();
     crawl_into(&store, &[team.source(), services.source()], &data.path().join("mirrors")).await;
+    assert_eq!(
+        crate::db::entity_refs(&store).await,
+        [
+            "component:default/ledger",
+            "component:default/payments",
+            "group:default/payments-team"
+        ]
+    );
     store.close().await;
     (url, data, vec![team, services])
 }
