@@ -105,7 +105,7 @@ pub async fn serve(store: &Store, config: &Config, listener: tokio::net::TcpList
         introspection: server.introspection,
         ..Default::default()
     };
-    let schema = crate::graphql::build_schema(store.clone(), &options);
+    let schema = crate::graphql::build_schema_with_jobs(store.clone(), queue.clone(), &options);
     let address = match listener.local_addr() {
         Ok(address) => address,
         Err(error) => return super::fail(&format!("cannot read the listening address: {error}")),

@@ -18,6 +18,8 @@ mod https;
 mod integrity;
 mod jobs;
 mod model;
+mod replicas;
 mod schemas;
+mod server;
 mod sources_cli;
 mod support;
