@@ -10,6 +10,8 @@
 mod catalog;
 mod entity;
 mod filter;
+mod graph;
+mod health;
 mod limits;
 mod mutation;
 pub mod loaders;
@@ -32,6 +34,8 @@ pub use filter::MAX_PAGE_SIZE;
 #[derive(MergedObject, Default)]
 pub struct QueryRoot(
     CatalogQuery,
+    graph::GraphQuery,
+    health::HealthQuery,
     mutation::JobQuery,
     // The graph and health concerns add their query objects here.
 );

@@ -4,6 +4,7 @@
 
 mod apply;
 mod graph;
+mod health;
 mod jobs;
 mod probes;
 pub mod read;
@@ -20,7 +21,15 @@ use crate::pg::{Cluster, PgError};
 pub use crate::reconcile::RepoChange;
 pub use apply::{Applied, ApplyStats, NewConflict};
 pub use jobs::{ClaimedJob, Finished, Job, JobFinish, JobKind, JobState, JobTrigger, StoredRepo};
-pub use graph::{Dependent, Direction, EntitySummary, ProblemCounts, Problems, RelationRow, paths};
+pub use graph::{
+    Dependent, Direction, EntityPath, EntitySummary, GraphEdge, Impact, ImpactEdge, ImpactNode, OwnerGroup, RelationRow, RelationSet, Risk,
+    Walk, WalkNode, WalkSpec, paths, points_outward,
+};
+pub use health::{
+    CatalogStats, Conflict, ConflictKey, CrawlRun, Cycle, DanglingKey, DanglingReference, DuplicateAlias, FileDiagnostic, InvalidFile,
+    InvalidFileKey, InvalidOwner, InvalidOwnerKey, Keyed, Orphan, Page, PageRequest, ProblemCounts, Problems, RepoOrderKey, RepoState,
+    StaleRepo, TypeCount, ValueCount,
+};
 pub use repos::{ForgetPreview, RepoListing};
 pub use probes::{Gauges, LastCrawl, SchemaState};
 pub use snapshot::Snapshot;
@@ -109,8 +118,8 @@ impl From<sqlx::Error> for StoreError {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: PgPool,
-    /// The dependency graph as of some catalog version, kept once a walk needed all of it.
-    graph: std::sync::Arc<std::sync::Mutex<Option<std::sync::Arc<graph::GraphSnapshot>>>>,
+    /// The relation graph as of some catalog version, kept once a walk needed all of it.
+    graph: std::sync::Arc<graph::GraphCache>,
 }
 
 /// What the store remembers of a repository between crawls.

@@ -517,8 +517,9 @@ pub fn problems_text(problems: &Problems) -> String {
             let _ = writeln!(output, "  {row}");
         }
     };
-    let field = |value: &serde_json::Value, key: &str| printable(value[key].as_str().unwrap_or_default()).into_owned();
-    let optional = |value: &serde_json::Value, key: &str, absent: &str| printable(value[key].as_str().unwrap_or(absent)).into_owned();
+    let field = |value: &str| printable(value).into_owned();
+    let optional = |value: Option<&str>, absent: &str| printable(value.unwrap_or(absent)).into_owned();
+    let repo = |url: &str, branch: Option<&str>| printable(&crate::store::repo_label(url, branch)).into_owned();
     section(
         &mut output,
         "conflicts",
@@ -528,12 +529,12 @@ pub fn problems_text(problems: &Problems) -> String {
             .map(|row| {
                 format!(
                     "{} is held by {} : {}; also claimed by {} : {}:{}",
-                    field(row, "ref"),
-                    field(row, "holder"),
-                    field(row, "holderFile"),
-                    field(row, "claimant"),
-                    field(row, "claimantFile"),
-                    row["claimantLine"]
+                    field(&row.entity_ref),
+                    repo(&row.holder, row.holder_branch.as_deref()),
+                    field(&row.holder_file),
+                    repo(&row.claimant, row.claimant_branch.as_deref()),
+                    field(&row.claimant_file),
+                    row.claimant_line
                 )
             })
             .collect(),
@@ -547,12 +548,12 @@ pub fn problems_text(problems: &Problems) -> String {
             .map(|row| {
                 format!(
                     "{} {} {}   ({} : {}:{})",
-                    field(row, "source"),
-                    field(row, "relation"),
-                    field(row, "target"),
-                    field(row, "repo"),
-                    field(row, "file"),
-                    row["line"]
+                    field(&row.source),
+                    field(&row.relation),
+                    field(&row.target),
+                    repo(&row.repo, row.branch.as_deref()),
+                    field(&row.file),
+                    row.line
                 )
             })
             .collect(),
@@ -563,7 +564,7 @@ pub fn problems_text(problems: &Problems) -> String {
         problems
             .orphans
             .iter()
-            .map(|row| format!("{}   (owner: {})", field(row, "ref"), optional(row, "owner", "none")))
+            .map(|row| format!("{}   (owner: {})", field(&row.entity_ref), optional(row.owner.as_deref(), "none")))
             .collect(),
     );
     section(
@@ -572,7 +573,7 @@ pub fn problems_text(problems: &Problems) -> String {
         problems
             .invalid_owners
             .iter()
-            .map(|row| format!("{} is owned by {}", field(row, "ref"), field(row, "owner")))
+            .map(|row| format!("{} is owned by {}", field(&row.entity_ref), field(&row.owner)))
             .collect(),
     );
     section(
@@ -582,13 +583,8 @@ pub fn problems_text(problems: &Problems) -> String {
             .duplicate_aliases
             .iter()
             .map(|row| {
-                let entities: Vec<String> = row["entities"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|entity| printable(entity.as_str().unwrap_or_default()).into_owned())
-                    .collect();
-                format!("{} claimed by {}", field(row, "alias"), entities.join(", "))
+                let entities: Vec<String> = row.entities.iter().map(|entity| field(entity)).collect();
+                format!("{} claimed by {}", field(&row.alias), entities.join(", "))
             })
             .collect(),
     );
@@ -613,9 +609,9 @@ pub fn problems_text(problems: &Problems) -> String {
             .map(|row| {
                 format!(
                     "{} ({}): {}",
-                    field(row, "repo"),
-                    field(row, "status"),
-                    optional(row, "error", "never read")
+                    repo(&row.repo, row.branch.as_deref()),
+                    field(&row.status),
+                    optional(row.error.as_deref(), "never read")
                 )
             })
             .collect(),
@@ -627,11 +623,11 @@ pub fn problems_text(problems: &Problems) -> String {
             .invalid_files
             .iter()
             .map(|row| {
-                let errors = usize::try_from(row["errors"].as_u64().unwrap_or_default()).unwrap_or_default();
+                let errors = usize::try_from(row.errors).unwrap_or_default();
                 format!(
                     "{} : {} ({})",
-                    field(row, "repo"),
-                    field(row, "file"),
+                    repo(&row.repo, row.branch.as_deref()),
+                    field(&row.file),
                     counted(errors, "error", "errors")
                 )
             })

@@ -1,24 +1,27 @@
-//! Graph queries over the catalog: dependencies and dependents (direct and transitive, with a
-//! depth limit and a node cap), the path between two entities, ownership through sub-groups,
-//! orphans, dangling references, cycles, and the problem list.
+//! Graph queries over the catalog: walks along chosen relation types in either direction (with a
+//! depth limit, a node cap and cycle safety), impact analysis grouped by owner with risky edges,
+//! the shortest path between two entities, ownership through sub-groups, and cycles.
 //!
-//! Walks are breadth-first in Rust with one indexed query per level: each node is visited once,
-//! cycles end the walk, and the node cap bounds the work even on dense graphs.
+//! Walks are breadth-first on the caller's [`Snapshot`], with one indexed query per level (`= ANY`
+//! over the frontier): each node is visited once, so cycles end the walk, and the node cap bounds
+//! the work even on dense graphs. A walk whose frontier fans out switches to the whole graph in
+//! memory, which is kept tagged with the catalog version and used only by snapshots of that version.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, PoisonError};
 
 use serde::Serialize;
 use sqlx::Row;
 
-use super::{Store, StoreError};
+use super::{Snapshot, Store, StoreError};
 use crate::domain::{RelationType, find_cycles};
 
-/// Which way a dependency walk goes.
+/// Which way a walk goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
-    /// What the entity needs (its dependencies).
+    /// Outgoing: what the entity needs, belongs to or is owned by (its dependencies).
     Dependencies,
-    /// What needs the entity (what breaks if it goes down).
+    /// Incoming: what needs the entity, or is part of or owned by it (what breaks if it goes down).
     Dependents,
 }
 
@@ -54,7 +57,11 @@ pub fn paths(start: &str, dependents: &[Dependent]) -> Vec<Vec<String>> {
         .map(|dependent| {
             let mut path = vec![dependent.entity_ref.clone()];
             let mut current = dependent.entity_ref.as_str();
-            while current != start {
+            // Bounded by the number of dependents, so a malformed tree cannot loop.
+            for _ in 0..dependents.len() {
+                if current == start {
+                    break;
+                }
                 let Some(&previous) = via.get(current) else { break };
                 path.push(previous.to_owned());
                 current = previous;
@@ -74,83 +81,206 @@ pub struct RelationRow {
     pub resolved: bool,
 }
 
-/// Everything `sextant problems` lists. Places are given as separate fields: `repo` (the URL),
-/// `file` (the path in the repository) and `line`.
-#[derive(Debug, Clone, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Problems {
-    pub conflicts: Vec<serde_json::Value>,
-    pub dangling: Vec<serde_json::Value>,
-    pub orphans: Vec<serde_json::Value>,
-    /// Owners that resolve to something other than a Group or a User.
-    pub invalid_owners: Vec<serde_json::Value>,
-    /// Aliases (Compass ids, `sextant.dev/aliases`) claimed by more than one entity.
-    pub duplicate_aliases: Vec<serde_json::Value>,
-    pub cycles: Vec<Vec<String>>,
-    pub stale_repos: Vec<serde_json::Value>,
-    pub invalid_files: Vec<serde_json::Value>,
+/// Whether a declared relation of this type points the way an outgoing walk goes: from the
+/// entity that depends, consumes, belongs or is owned, to what it depends on, consumes, belongs
+/// to or is owned by. An API depends on the component that provides it, so `apiProvidedBy`
+/// points outwards and `providesApi` inwards.
+pub fn points_outward(relation_type: RelationType) -> bool {
+    use RelationType::*;
+    matches!(
+        relation_type,
+        DependsOn | ConsumesApi | ApiProvidedBy | PartOf | OwnedBy | ChildOf | MemberOf
+    )
 }
 
-impl Problems {
-    pub fn total(&self) -> usize {
-        self.conflicts.len()
-            + self.dangling.len()
-            + self.orphans.len()
-            + self.invalid_owners.len()
-            + self.duplicate_aliases.len()
-            + self.cycles.len()
-            + self.stale_repos.len()
-            + self.invalid_files.len()
+/// A set of relation types (a bit per [`RelationType`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RelationSet(u32);
+
+impl RelationSet {
+    fn bit(relation_type: RelationType) -> u32 {
+        let position = RelationType::ALL
+            .iter()
+            .position(|known| *known == relation_type)
+            .unwrap_or_default();
+        1 << position
+    }
+
+    /// The given types, each with its inverse (both spellings of one fact).
+    pub fn of(relation_types: &[RelationType]) -> RelationSet {
+        RelationSet(relation_types.iter().fold(0, |bits, relation_type| {
+            bits | Self::bit(*relation_type) | Self::bit(relation_type.inverse())
+        }))
+    }
+
+    /// The dependency family: dependsOn/dependencyOf, consumesApi/apiConsumedBy and
+    /// providesApi/apiProvidedBy.
+    pub fn dependencies() -> RelationSet {
+        RelationSet::of(&[RelationType::DependsOn, RelationType::ConsumesApi, RelationType::ProvidesApi])
+    }
+
+    /// Every relation type.
+    pub fn everything() -> RelationSet {
+        RelationSet::of(&RelationType::ALL)
+    }
+
+    pub fn contains(self, relation_type: RelationType) -> bool {
+        self.0 & Self::bit(relation_type) != 0
+    }
+
+    /// The members whose declared edges point outwards (`true`) or inwards (`false`), spelled
+    /// as stored.
+    #[cfg(test)]
+    fn names(self, outward: bool) -> Vec<&'static str> {
+        RelationType::ALL
+            .into_iter()
+            .filter(|relation_type| self.contains(*relation_type) && points_outward(*relation_type) == outward)
+            .map(RelationType::as_str)
+            .collect()
+    }
+
+    /// The members spelled as stored.
+    fn all_names(self) -> Vec<&'static str> {
+        RelationType::ALL
+            .into_iter()
+            .filter(|relation_type| self.contains(*relation_type))
+            .map(RelationType::as_str)
+            .collect()
     }
 }
 
-/// How many problems of each kind the catalog holds (the lengths of [`Problems`]' lists, and
-/// the error diagnostics of its files), counted without reading the rows.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ProblemCounts {
-    pub conflicts: usize,
-    pub dangling: usize,
-    pub orphans: usize,
-    pub invalid_owners: usize,
-    pub duplicate_aliases: usize,
-    pub cycles: usize,
-    pub stale_repos: usize,
-    pub invalid_files: usize,
-    /// Error diagnostics in the catalog's files and trees (an invalid file has at least one).
-    pub error_diagnostics: usize,
+/// What a walk follows, how far, and how many entities it may return.
+#[derive(Debug, Clone, Copy)]
+pub struct WalkSpec {
+    pub direction: Direction,
+    pub relations: RelationSet,
+    /// Steps from the start (1: direct neighbours only).
+    pub max_depth: u32,
+    /// Entities returned at most (the start not counted).
+    pub max_nodes: usize,
 }
 
-impl ProblemCounts {
-    /// The same total as [`Problems::total`].
-    pub fn total(&self) -> usize {
-        self.conflicts
-            + self.dangling
-            + self.orphans
-            + self.invalid_owners
-            + self.duplicate_aliases
-            + self.cycles
-            + self.stale_repos
-            + self.invalid_files
-    }
+/// An entity reached by a walk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WalkNode {
+    pub id: i64,
+    pub entity_ref: String,
+    /// Steps from the start (1 for a direct neighbour).
+    pub depth: u32,
+    /// The refs from the start to this entity, both included (one shortest way).
+    pub path: Vec<String>,
 }
 
-/// The dependency graph in memory, as of one catalog version.
+/// A declared relation between two entities of a result, in its declared direction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphEdge {
+    pub source_id: i64,
+    pub source_ref: String,
+    pub relation_type: RelationType,
+    pub target_id: i64,
+    pub target_ref: String,
+}
+
+/// The result of a walk: the entities reached, nearest first (then by ref), and every relation of the walked
+/// types between any two of them (the start included).
+#[derive(Debug, Clone)]
+pub struct Walk {
+    pub root_id: i64,
+    pub root_ref: String,
+    pub nodes: Vec<WalkNode>,
+    pub edges: Vec<GraphEdge>,
+    /// Whether the node cap left out entities the walk would otherwise have reached.
+    pub truncated: bool,
+}
+
+/// Why a dependency is risky: an active (production) or tier-1 entity depends on something
+/// deprecated or experimental.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Risk {
+    pub dependent_ref: String,
+    pub dependency_ref: String,
+    pub reason: String,
+}
+
+/// An entity that depends, directly or not, on the impact's start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImpactNode {
+    pub node: WalkNode,
+    /// The owner it resolves to (any kind), as id and ref.
+    pub owner_id: Option<i64>,
+    /// The resolved owner's ref, else the owner as declared, else `None` (unowned).
+    pub owner_ref: Option<String>,
+    /// The first of its risky dependencies within the result (the start included), by ref.
+    pub risk: Option<Risk>,
+}
+
+/// A dependency edge of an impact, with its risk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImpactEdge {
+    pub edge: GraphEdge,
+    pub risk: Option<Risk>,
+}
+
+/// The dependents of one owner within an impact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnerGroup {
+    /// The owner entity, when the owner resolves.
+    pub owner_id: Option<i64>,
+    /// The owner's ref (resolved or as declared); `None` for the unowned.
+    pub owner_ref: Option<String>,
+    /// Positions in [`Impact::nodes`], nearest first.
+    pub members: Vec<usize>,
+}
+
+/// What breaks if an entity goes down: its transitive dependents with depth and path, grouped
+/// by owner, and the risky edges among them.
+#[derive(Debug, Clone)]
+pub struct Impact {
+    pub root_id: i64,
+    pub root_ref: String,
+    pub nodes: Vec<ImpactNode>,
+    pub edges: Vec<ImpactEdge>,
+    /// By owner ref; the unowned last.
+    pub owners: Vec<OwnerGroup>,
+    pub truncated: bool,
+}
+
+/// The shortest chain of relations between two entities.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntityPath {
+    pub ids: Vec<i64>,
+    pub refs: Vec<String>,
+    /// The relation that links each consecutive pair, in its declared direction.
+    pub steps: Vec<GraphEdge>,
+}
+
+/// The catalog's resolved relations in memory, as of one catalog version.
 #[derive(Debug)]
 pub(crate) struct GraphSnapshot {
     version: i64,
-    /// Entity → the entities that depend on it.
-    dependents: HashMap<i64, Vec<i64>>,
-    /// Entity → the entities it depends on.
-    dependencies: HashMap<i64, Vec<i64>>,
+    /// Entity → (type, target) of the relations it declares.
+    declared: HashMap<i64, Vec<(RelationType, i64)>>,
+    /// Entity → (type, source) of the relations declared towards it.
+    received: HashMap<i64, Vec<(RelationType, i64)>>,
     refs: HashMap<i64, String>,
 }
 
-impl GraphSnapshot {
-    fn edges(&self, direction: Direction) -> &HashMap<i64, Vec<i64>> {
-        match direction {
-            Direction::Dependents => &self.dependents,
-            Direction::Dependencies => &self.dependencies,
+/// The kept in-memory graph, and a lock so that one snapshot at a time loads it.
+#[derive(Debug, Default)]
+pub(crate) struct GraphCache {
+    kept: std::sync::Mutex<Option<Arc<GraphSnapshot>>>,
+    loading: tokio::sync::Mutex<()>,
+}
+
+impl GraphCache {
+    fn kept(&self) -> Option<Arc<GraphSnapshot>> {
+        self.kept.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    fn keep(&self, graph: Arc<GraphSnapshot>) {
+        let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
+        if kept.as_ref().is_none_or(|kept| kept.version <= graph.version) {
+            *kept = Some(graph);
         }
     }
 }
@@ -160,9 +290,616 @@ const LARGE_FRONTIER: usize = 256;
 /// Past this many ids, references are read with one scan of the entities.
 const LARGE_RESULT: usize = 4_096;
 
-/// Relation types along which "A depends on B" holds, declared on A (forward) or on B (reverse).
-const FORWARD_DEPENDENCY: &[&str] = &["dependsOn", "consumesApi"];
-const REVERSE_DEPENDENCY: &[&str] = &["dependencyOf", "providesApi"];
+/// One step of a breadth-first walk: `node` reached from `from` along a declared relation.
+#[derive(Debug, Clone, Copy)]
+struct Step {
+    node: i64,
+    from: i64,
+    source: i64,
+    relation_type: RelationType,
+    target: i64,
+}
+
+/// What a breadth-first walk reached: the order of discovery, the step that reached each node,
+/// and each node's depth.
+struct Reached {
+    order: Vec<i64>,
+    step_to: HashMap<i64, Step>,
+    depth_of: HashMap<i64, u32>,
+    truncated: bool,
+    graph: Option<Arc<GraphSnapshot>>,
+}
+
+impl Reached {
+    /// The ids from the start to `node`, both included.
+    fn chain(&self, start: i64, node: i64) -> Vec<i64> {
+        let mut chain = vec![node];
+        let mut current = node;
+        while current != start {
+            let Some(step) = self.step_to.get(&current) else { break };
+            chain.push(step.from);
+            current = step.from;
+            if chain.len() > self.order.len() + 1 {
+                break;
+            }
+        }
+        chain.reverse();
+        chain
+    }
+}
+
+/// Whether a lifecycle counts as active (in production).
+fn is_active(lifecycle: Option<&str>) -> bool {
+    lifecycle.is_some_and(|lifecycle| lifecycle.eq_ignore_ascii_case("production") || lifecycle.eq_ignore_ascii_case("active"))
+}
+
+/// Whether a lifecycle is one that dependents should not rely on.
+fn is_fragile(lifecycle: Option<&str>) -> bool {
+    lifecycle.is_some_and(|lifecycle| {
+        ["deprecated", "experimental", "pre-release"]
+            .iter()
+            .any(|fragile| lifecycle.eq_ignore_ascii_case(fragile))
+    })
+}
+
+/// What impact analysis needs to know of an entity.
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
+struct Facts {
+    id: i64,
+    lifecycle: Option<String>,
+    tier: Option<i16>,
+    declared_owner: Option<String>,
+    owner_id: Option<i64>,
+    owner_ref: Option<String>,
+}
+
+/// The risk of `dependent` depending on `dependency`, if any.
+fn risk_of(dependent_ref: &str, dependent: &Facts, dependency_ref: &str, dependency: &Facts) -> Option<Risk> {
+    let dependency_lifecycle = dependency.lifecycle.as_deref().filter(|lifecycle| is_fragile(Some(lifecycle)))?;
+    let why = if is_active(dependent.lifecycle.as_deref()) {
+        format!("is {}", dependent.lifecycle.as_deref().unwrap_or_default())
+    } else if dependent.tier == Some(1) {
+        "is tier 1".to_owned()
+    } else {
+        return None;
+    };
+    Some(Risk {
+        dependent_ref: dependent_ref.to_owned(),
+        dependency_ref: dependency_ref.to_owned(),
+        reason: format!("{dependent_ref} {why} and depends on {dependency_ref}, which is {dependency_lifecycle}"),
+    })
+}
+
+impl Snapshot {
+    /// The id of an entity reference (canonical: `kind:namespace/name`, any case).
+    pub async fn entity_id(&self, entity_ref: &str) -> Result<i64, StoreError> {
+        let mut connection = self.connection().await?;
+        sqlx::query_scalar("SELECT id FROM entities WHERE entity_ref = $1")
+            .bind(entity_ref.trim().to_ascii_lowercase())
+            .fetch_optional(&mut *connection)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("`{entity_ref}`")))
+    }
+
+    /// The kept in-memory graph, if it is of this snapshot's catalog version.
+    async fn current_graph(&self) -> Result<Option<Arc<GraphSnapshot>>, StoreError> {
+        let Some(kept) = self.store().graph.kept() else { return Ok(None) };
+        let version = self.catalog_version().await?;
+        Ok((kept.version == version).then_some(kept))
+    }
+
+    /// The in-memory graph of this snapshot's version: the kept one, or read now (one snapshot
+    /// at a time reads it; the others wait and then use it when their version is the same).
+    async fn graph_in_memory(&self) -> Result<Arc<GraphSnapshot>, StoreError> {
+        let cache = &self.store().graph;
+        let _loading = cache.loading.lock().await;
+        if let Some(graph) = self.current_graph().await? {
+            return Ok(graph);
+        }
+        let version = self.catalog_version().await?;
+        let mut connection = self.connection().await?;
+        let relations: Vec<(i64, String, i64)> =
+            sqlx::query_as("SELECT source_id, type, target_id FROM relations WHERE target_id IS NOT NULL")
+                .fetch_all(&mut *connection)
+                .await?;
+        let refs: HashMap<i64, String> = sqlx::query_as::<_, (i64, String)>("SELECT id, entity_ref FROM entities")
+            .fetch_all(&mut *connection)
+            .await?
+            .into_iter()
+            .collect();
+        drop(connection);
+        let mut graph = GraphSnapshot {
+            version,
+            declared: HashMap::new(),
+            received: HashMap::new(),
+            refs,
+        };
+        for (source, relation_type, target) in relations {
+            let Some(relation_type) = RelationType::parse(&relation_type) else {
+                continue;
+            };
+            graph.declared.entry(source).or_default().push((relation_type, target));
+            graph.received.entry(target).or_default().push((relation_type, source));
+        }
+        let graph = Arc::new(graph);
+        cache.keep(graph.clone());
+        Ok(graph)
+    }
+
+    /// The refs of `ids`, from the in-memory graph when there is one.
+    async fn refs_of(&self, graph: Option<&GraphSnapshot>, ids: Vec<i64>) -> Result<HashMap<i64, String>, StoreError> {
+        if let Some(graph) = graph {
+            return Ok(ids
+                .into_iter()
+                .filter_map(|id| graph.refs.get(&id).map(|entity_ref| (id, entity_ref.clone())))
+                .collect());
+        }
+        let mut connection = self.connection().await?;
+        let query = if ids.len() > LARGE_RESULT {
+            // Reading the whole table is cheaper than probing thousands of ids.
+            sqlx::query_as::<_, (i64, String)>("SELECT id, entity_ref FROM entities")
+        } else {
+            sqlx::query_as::<_, (i64, String)>("SELECT id, entity_ref FROM entities WHERE id = ANY($1)").bind(ids)
+        };
+        Ok(query.fetch_all(&mut *connection).await?.into_iter().collect())
+    }
+
+    /// One level of a walk: the relations of `from_source` types declared by frontier nodes
+    /// (towards their targets), and of `from_target` types declared towards them (towards their
+    /// sources). Sorted by frontier position, then by the ref of the node reached, so that a walk
+    /// is the same whatever the ids and whichever way the edges are read.
+    async fn step(
+        &self,
+        graph: Option<&GraphSnapshot>,
+        frontier: &[i64],
+        from_source: RelationSet,
+        from_target: RelationSet,
+    ) -> Result<Vec<Step>, StoreError> {
+        // The refs of the nodes reached, when read from the database.
+        let mut refs: HashMap<i64, String> = HashMap::new();
+        let mut steps: Vec<Step> = match graph {
+            Some(graph) => {
+                let mut steps = Vec::new();
+                for &from in frontier {
+                    for &(relation_type, target) in graph.declared.get(&from).into_iter().flatten() {
+                        if from_source.contains(relation_type) {
+                            steps.push(Step {
+                                node: target,
+                                from,
+                                source: from,
+                                relation_type,
+                                target,
+                            });
+                        }
+                    }
+                    for &(relation_type, source) in graph.received.get(&from).into_iter().flatten() {
+                        if from_target.contains(relation_type) {
+                            steps.push(Step {
+                                node: source,
+                                from,
+                                source,
+                                relation_type,
+                                target: from,
+                            });
+                        }
+                    }
+                }
+                steps
+            }
+            None => {
+                let mut connection = self.connection().await?;
+                // Each row is one step: towards the target (true) or towards the source, with the
+                // ref of the node reached.
+                let rows: Vec<(i64, String, i64, bool, String)> = sqlx::query_as(
+                    "SELECT r.source_id, r.type, r.target_id, true, e.entity_ref FROM relations r JOIN entities e ON e.id = r.target_id
+                     WHERE r.source_id = ANY($1) AND r.type = ANY($2)
+                     UNION ALL
+                     SELECT r.source_id, r.type, r.target_id, false, e.entity_ref FROM relations r JOIN entities e ON e.id = r.source_id
+                     WHERE r.target_id = ANY($1) AND r.type = ANY($3)",
+                )
+                .bind(frontier)
+                .bind(from_source.all_names())
+                .bind(from_target.all_names())
+                .fetch_all(&mut *connection)
+                .await?;
+                let mut steps = Vec::with_capacity(rows.len());
+                for (source, relation_type, target, towards_target, node_ref) in rows {
+                    let Some(relation_type) = RelationType::parse(&relation_type) else {
+                        continue;
+                    };
+                    let (node, from) = if towards_target { (target, source) } else { (source, target) };
+                    refs.insert(node, node_ref);
+                    steps.push(Step {
+                        node,
+                        from,
+                        source,
+                        relation_type,
+                        target,
+                    });
+                }
+                steps
+            }
+        };
+        let position: HashMap<i64, usize> = frontier.iter().enumerate().map(|(index, id)| (*id, index)).collect();
+        let ref_of = |id: i64| -> &str {
+            match graph {
+                Some(graph) => graph.refs.get(&id),
+                None => refs.get(&id),
+            }
+            .map_or("", String::as_str)
+        };
+        steps.sort_by(|left, right| {
+            let key = |step: &Step| (position.get(&step.from).copied().unwrap_or(usize::MAX), step.node);
+            (key(left).0, ref_of(left.node), key(left).1).cmp(&(key(right).0, ref_of(right.node), key(right).1))
+        });
+        steps.dedup_by_key(|step| (step.from, step.node));
+        Ok(steps)
+    }
+
+    /// Breadth-first from `start`; stops at `max_depth`, at `max_nodes` nodes (flagging the
+    /// result truncated when more were reachable), or once `goal` is reached.
+    async fn breadth_first(
+        &self,
+        start: i64,
+        from_source: RelationSet,
+        from_target: RelationSet,
+        max_depth: u32,
+        max_nodes: usize,
+        goal: Option<i64>,
+    ) -> Result<Reached, StoreError> {
+        let mut reached = Reached {
+            order: Vec::new(),
+            step_to: HashMap::new(),
+            depth_of: HashMap::from([(start, 0)]),
+            truncated: false,
+            graph: self.current_graph().await?,
+        };
+        let mut frontier = vec![start];
+        let mut depth = 0;
+        'walk: while !frontier.is_empty() && depth < max_depth {
+            depth += 1;
+            let steps = self.step(reached.graph.as_deref(), &frontier, from_source, from_target).await?;
+            let mut next = Vec::new();
+            for step in steps {
+                if reached.depth_of.contains_key(&step.node) {
+                    continue;
+                }
+                if reached.order.len() >= max_nodes {
+                    reached.truncated = true;
+                    break 'walk;
+                }
+                reached.depth_of.insert(step.node, depth);
+                reached.step_to.insert(step.node, step);
+                reached.order.push(step.node);
+                next.push(step.node);
+                if goal == Some(step.node) {
+                    break 'walk;
+                }
+            }
+            frontier = next;
+            if reached.graph.is_none() && frontier.len() > LARGE_FRONTIER {
+                reached.graph = Some(self.graph_in_memory().await?);
+            }
+        }
+        // A walk that filled its cap exactly at the last level may still have had more to reach.
+        if !reached.truncated && reached.order.len() >= max_nodes && !frontier.is_empty() && depth < max_depth {
+            let steps = self.step(reached.graph.as_deref(), &frontier, from_source, from_target).await?;
+            reached.truncated = steps.iter().any(|step| !reached.depth_of.contains_key(&step.node));
+        }
+        Ok(reached)
+    }
+
+    /// Every declared relation of `relations` types between two of `ids`, sorted by source ref,
+    /// type and target ref.
+    async fn edges_among(
+        &self,
+        graph: Option<&GraphSnapshot>,
+        ids: &[i64],
+        relations: RelationSet,
+        refs: &HashMap<i64, String>,
+    ) -> Result<Vec<GraphEdge>, StoreError> {
+        let members: HashSet<i64> = ids.iter().copied().collect();
+        let rows: Vec<(i64, RelationType, i64)> = match graph {
+            Some(graph) => ids
+                .iter()
+                .flat_map(|source| {
+                    graph
+                        .declared
+                        .get(source)
+                        .into_iter()
+                        .flatten()
+                        .filter(|(relation_type, target)| relations.contains(*relation_type) && members.contains(target))
+                        .map(|(relation_type, target)| (*source, *relation_type, *target))
+                })
+                .collect(),
+            None => {
+                let mut connection = self.connection().await?;
+                let rows: Vec<(i64, String, i64)> = sqlx::query_as(
+                    "SELECT source_id, type, target_id FROM relations WHERE source_id = ANY($1) AND target_id = ANY($1) AND type = ANY($2)",
+                )
+                .bind(ids)
+                .bind(relations.all_names())
+                .fetch_all(&mut *connection)
+                .await?;
+                rows.into_iter()
+                    .filter_map(|(source, relation_type, target)| {
+                        RelationType::parse(&relation_type).map(|parsed| (source, parsed, target))
+                    })
+                    .collect()
+            }
+        };
+        let mut edges: Vec<GraphEdge> = rows
+            .into_iter()
+            .filter_map(|(source, relation_type, target)| {
+                Some(GraphEdge {
+                    source_id: source,
+                    source_ref: refs.get(&source)?.clone(),
+                    relation_type,
+                    target_id: target,
+                    target_ref: refs.get(&target)?.clone(),
+                })
+            })
+            .collect();
+        edges.sort_by(|left, right| {
+            (&left.source_ref, left.relation_type.as_str(), &left.target_ref).cmp(&(
+                &right.source_ref,
+                right.relation_type.as_str(),
+                &right.target_ref,
+            ))
+        });
+        Ok(edges)
+    }
+
+    /// A walk from `start`: the entities reached with their depth and path, nearest first, and
+    /// every relation of the walked types between them (the start included).
+    pub async fn walk(&self, start: i64, spec: &WalkSpec) -> Result<Walk, StoreError> {
+        let outward = RelationSet(
+            RelationType::ALL
+                .into_iter()
+                .filter(|relation_type| spec.relations.contains(*relation_type) && points_outward(*relation_type))
+                .fold(0, |bits, relation_type| bits | RelationSet::bit(relation_type)),
+        );
+        let inward = RelationSet(spec.relations.0 & !outward.0);
+        let (from_source, from_target) = match spec.direction {
+            Direction::Dependencies => (outward, inward),
+            Direction::Dependents => (inward, outward),
+        };
+        let reached = self
+            .breadth_first(start, from_source, from_target, spec.max_depth, spec.max_nodes, None)
+            .await?;
+        let ids: Vec<i64> = std::iter::once(start).chain(reached.order.iter().copied()).collect();
+        let refs = self.refs_of(reached.graph.as_deref(), ids.clone()).await?;
+        let ref_of = |id: &i64| refs.get(id).cloned().unwrap_or_default();
+        let mut nodes: Vec<WalkNode> = reached
+            .order
+            .iter()
+            .map(|node| WalkNode {
+                id: *node,
+                entity_ref: ref_of(node),
+                depth: reached.depth_of.get(node).copied().unwrap_or_default(),
+                path: reached.chain(start, *node).iter().map(ref_of).collect(),
+            })
+            .collect();
+        // Nearest first, then by ref: the same order whichever way the edges were read.
+        nodes.sort_by(|left, right| (left.depth, &left.entity_ref).cmp(&(right.depth, &right.entity_ref)));
+        let edges = self.edges_among(reached.graph.as_deref(), &ids, spec.relations, &refs).await?;
+        Ok(Walk {
+            root_id: start,
+            root_ref: ref_of(&start),
+            nodes,
+            edges,
+            truncated: reached.truncated,
+        })
+    }
+
+    /// What breaks if `start` goes down: its transitive dependents (the dependency family), each
+    /// with depth, path, owner and the first risky dependency it has within the result.
+    pub async fn impact(&self, start: i64, max_depth: u32, max_nodes: usize) -> Result<Impact, StoreError> {
+        let spec = WalkSpec {
+            direction: Direction::Dependents,
+            relations: RelationSet::dependencies(),
+            max_depth,
+            max_nodes,
+        };
+        let walk = self.walk(start, &spec).await?;
+        let ids: Vec<i64> = std::iter::once(start).chain(walk.nodes.iter().map(|node| node.id)).collect();
+        let facts = self.facts(&ids).await?;
+        let no_facts = Facts::default();
+        let facts_of = |id: i64| facts.get(&id).unwrap_or(&no_facts);
+        // Each edge in dependency order: (dependent, dependency).
+        let edges: Vec<ImpactEdge> = walk
+            .edges
+            .into_iter()
+            .map(|edge| {
+                let (dependent, dependency) = if points_outward(edge.relation_type) {
+                    ((edge.source_id, &edge.source_ref), (edge.target_id, &edge.target_ref))
+                } else {
+                    ((edge.target_id, &edge.target_ref), (edge.source_id, &edge.source_ref))
+                };
+                let risk = risk_of(dependent.1, facts_of(dependent.0), dependency.1, facts_of(dependency.0));
+                ImpactEdge { edge, risk }
+            })
+            .collect();
+        let mut first_risk: HashMap<&str, &Risk> = HashMap::new();
+        for risk in edges.iter().filter_map(|edge| edge.risk.as_ref()) {
+            first_risk
+                .entry(risk.dependent_ref.as_str())
+                .and_modify(|kept| {
+                    if risk.dependency_ref < kept.dependency_ref {
+                        *kept = risk;
+                    }
+                })
+                .or_insert(risk);
+        }
+        let nodes: Vec<ImpactNode> = walk
+            .nodes
+            .into_iter()
+            .map(|node| {
+                let facts = facts_of(node.id);
+                ImpactNode {
+                    owner_id: facts.owner_id,
+                    owner_ref: facts.owner_ref.clone().or_else(|| facts.declared_owner.clone()),
+                    risk: first_risk.get(node.entity_ref.as_str()).map(|risk| (*risk).clone()),
+                    node,
+                }
+            })
+            .collect();
+        let mut groups: HashMap<(Option<i64>, Option<String>), Vec<usize>> = HashMap::new();
+        for (position, node) in nodes.iter().enumerate() {
+            let key = match node.owner_id {
+                Some(owner) => (Some(owner), None),
+                None => (None, node.owner_ref.clone()),
+            };
+            groups.entry(key).or_default().push(position);
+        }
+        let mut owners: Vec<OwnerGroup> = groups
+            .into_iter()
+            .map(|((owner_id, declared), members)| OwnerGroup {
+                owner_id,
+                owner_ref: declared.or_else(|| members.first().and_then(|first| nodes[*first].owner_ref.clone())),
+                members,
+            })
+            .collect();
+        owners.sort_by(|left, right| match (&left.owner_ref, &right.owner_ref) {
+            (Some(left), Some(right)) => left.cmp(right),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => std::cmp::Ordering::Equal,
+        });
+        Ok(Impact {
+            root_id: walk.root_id,
+            root_ref: walk.root_ref,
+            nodes,
+            edges,
+            owners,
+            truncated: walk.truncated,
+        })
+    }
+
+    /// Lifecycle, tier and owner of each of `ids`, in one query.
+    async fn facts(&self, ids: &[i64]) -> Result<HashMap<i64, Facts>, StoreError> {
+        let mut connection = self.connection().await?;
+        let rows: Vec<Facts> = sqlx::query_as(
+            "SELECT e.id, e.lifecycle, e.tier, e.owner_ref AS declared_owner, owner.id AS owner_id, owner.entity_ref AS owner_ref
+             FROM entities e
+             LEFT JOIN LATERAL (
+                 SELECT o.id, o.entity_ref FROM relations r JOIN entities o ON o.id = r.target_id
+                 WHERE r.source_id = e.id AND r.type = 'ownedBy' ORDER BY o.entity_ref LIMIT 1
+             ) owner ON true
+             WHERE e.id = ANY($1)",
+        )
+        .bind(ids)
+        .fetch_all(&mut *connection)
+        .await?;
+        Ok(rows.into_iter().map(|facts| (facts.id, facts)).collect())
+    }
+
+    /// The shortest chain of resolved relations (either direction, any type) from `from` to
+    /// `to`, or `None` when they are not connected within `max_depth` steps.
+    pub async fn path_between(&self, from: i64, to: i64, max_depth: u32) -> Result<Option<EntityPath>, StoreError> {
+        let everything = RelationSet::everything();
+        let reached = if from == to {
+            None
+        } else {
+            Some(
+                self.breadth_first(from, everything, everything, max_depth, usize::MAX, Some(to))
+                    .await?,
+            )
+        };
+        let (ids, steps): (Vec<i64>, Vec<Step>) = match &reached {
+            None => (vec![from], Vec::new()),
+            Some(reached) if reached.depth_of.contains_key(&to) => {
+                let ids = reached.chain(from, to);
+                let steps = ids.iter().skip(1).filter_map(|id| reached.step_to.get(id).copied()).collect();
+                (ids, steps)
+            }
+            Some(_) => return Ok(None),
+        };
+        let graph = reached.as_ref().and_then(|reached| reached.graph.clone());
+        let refs = self.refs_of(graph.as_deref(), ids.clone()).await?;
+        let ref_of = |id: &i64| refs.get(id).cloned().unwrap_or_default();
+        Ok(Some(EntityPath {
+            refs: ids.iter().map(ref_of).collect(),
+            steps: steps
+                .iter()
+                .map(|step| GraphEdge {
+                    source_id: step.source,
+                    source_ref: ref_of(&step.source),
+                    relation_type: step.relation_type,
+                    target_id: step.target,
+                    target_ref: ref_of(&step.target),
+                })
+                .collect(),
+            ids,
+        }))
+    }
+
+    /// Loops in dependency, partOf and Group parent chains, each as the refs around it (starting
+    /// at the smallest ref), sorted.
+    pub async fn cycles(&self) -> Result<Vec<Vec<String>>, StoreError> {
+        let edges: Vec<(i64, i64, String)> = {
+            let mut connection = self.connection().await?;
+            sqlx::query_as(
+                "SELECT source_id, target_id, type FROM relations
+                 WHERE target_id IS NOT NULL AND type IN ('dependsOn', 'partOf', 'childOf', 'parentOf', 'dependencyOf')",
+            )
+            .fetch_all(&mut *connection)
+            .await?
+        };
+        let mut cycles = Vec::new();
+        for family in [&["dependsOn", "dependencyOf"][..], &["partOf"], &["childOf", "parentOf"]] {
+            let mut index: HashMap<i64, usize> = HashMap::new();
+            let mut ids: Vec<i64> = Vec::new();
+            let mut graph: Vec<Vec<usize>> = Vec::new();
+            let mut node = |id: i64, graph: &mut Vec<Vec<usize>>| {
+                *index.entry(id).or_insert_with(|| {
+                    ids.push(id);
+                    graph.push(Vec::new());
+                    ids.len() - 1
+                })
+            };
+            for (source, target, relation_type) in edges
+                .iter()
+                .filter(|(_, _, relation_type)| family.contains(&relation_type.as_str()))
+            {
+                // Inverse declarations point the other way: B dependencyOf A means A dependsOn B.
+                let (from, to) = if matches!(relation_type.as_str(), "dependencyOf" | "parentOf") {
+                    (*target, *source)
+                } else {
+                    (*source, *target)
+                };
+                let from = node(from, &mut graph);
+                let to = node(to, &mut graph);
+                graph[from].push(to);
+            }
+            let found = find_cycles(&graph);
+            if found.is_empty() {
+                continue;
+            }
+            let refs = self
+                .refs_of(
+                    None,
+                    found.iter().flatten().filter_map(|&position| ids.get(position).copied()).collect(),
+                )
+                .await?;
+            for cycle in found {
+                let mut names: Vec<String> = cycle
+                    .iter()
+                    .filter_map(|&position| ids.get(position).and_then(|id| refs.get(id)).cloned())
+                    .collect();
+                let smallest = names
+                    .iter()
+                    .enumerate()
+                    .min_by(|left, right| left.1.cmp(right.1))
+                    .map_or(0, |(position, _)| position);
+                names.rotate_left(smallest);
+                cycles.push(names);
+            }
+        }
+        cycles.sort();
+        Ok(cycles)
+    }
+}
 
 impl Store {
     /// The id of an entity reference (canonical, lowercased).
@@ -174,8 +911,8 @@ impl Store {
             .ok_or_else(|| StoreError::NotFound(format!("`{entity_ref}`")))
     }
 
-    /// Direct (`max_depth` 1) or transitive dependencies or dependents, nearest first, each
-    /// entity once, at most `max_nodes` of them.
+    /// Direct (`max_depth` 1) or transitive dependencies or dependents along the dependency
+    /// family, nearest first, each entity once, at most `max_nodes` of them.
     pub async fn walk_dependencies(
         &self,
         start: i64,
@@ -183,171 +920,33 @@ impl Store {
         max_depth: u32,
         max_nodes: usize,
     ) -> Result<Vec<Dependent>, StoreError> {
-        let mut parent: HashMap<i64, i64> = HashMap::new();
-        let mut depth_of: HashMap<i64, u32> = HashMap::from([(start, 0)]);
-        let mut order: Vec<i64> = Vec::new();
-        let mut frontier = vec![start];
-        let (towards_source, towards_target) = match direction {
-            Direction::Dependents => (FORWARD_DEPENDENCY, REVERSE_DEPENDENCY),
-            Direction::Dependencies => (REVERSE_DEPENDENCY, FORWARD_DEPENDENCY),
+        let spec = WalkSpec {
+            direction,
+            relations: RelationSet::dependencies(),
+            max_depth,
+            max_nodes,
         };
-        // Small walks ask Postgres level by level; a walk that fans out switches to the whole
-        // graph in memory, which is kept (tagged with the catalog version) for later walks.
-        let mut graph = self.current_graph().await?;
-        let mut depth = 0;
-        'walk: while !frontier.is_empty() && depth < max_depth {
-            depth += 1;
-            // Pairs (next node, the frontier node it was reached from).
-            let rows: Vec<(i64, i64)> = match &graph {
-                Some(graph) => {
-                    let edges = graph.edges(direction);
-                    frontier
-                        .iter()
-                        .flat_map(|from| edges.get(from).into_iter().flatten().map(move |node| (*node, *from)))
-                        .collect()
-                }
-                None => {
-                    sqlx::query_as(
-                        "SELECT source_id, target_id FROM relations WHERE target_id = ANY($1) AND type = ANY($2)
-                     UNION ALL
-                     SELECT target_id, source_id FROM relations WHERE source_id = ANY($1) AND type = ANY($3) AND target_id IS NOT NULL",
-                    )
-                    .bind(&frontier)
-                    .bind(towards_source)
-                    .bind(towards_target)
-                    .fetch_all(&self.pool)
-                    .await?
-                }
-            };
-            let mut next = Vec::new();
-            for (node, from) in rows {
-                if depth_of.contains_key(&node) {
-                    continue;
-                }
-                depth_of.insert(node, depth);
-                parent.insert(node, from);
-                order.push(node);
-                next.push(node);
-                if order.len() >= max_nodes {
-                    break 'walk;
-                }
-            }
-            frontier = next;
-            if graph.is_none() && frontier.len() > LARGE_FRONTIER {
-                graph = Some(self.load_graph().await?);
-            }
-        }
-        let refs = match &graph {
-            Some(graph) => std::borrow::Cow::Borrowed(&graph.refs),
-            None => std::borrow::Cow::Owned(self.refs_of(order.iter().copied().chain(std::iter::once(start)).collect()).await?),
-        };
-        Ok(order
-            .iter()
+        let walk = self.snapshot().walk(start, &spec).await?;
+        Ok(walk
+            .nodes
+            .into_iter()
             .map(|node| Dependent {
-                entity_ref: refs[node].clone(),
-                depth: depth_of[node],
-                via: refs[&parent[node]].clone(),
+                via: node.path.iter().rev().nth(1).cloned().unwrap_or_default(),
+                entity_ref: node.entity_ref,
+                depth: node.depth,
             })
             .collect())
-    }
-
-    /// The kept graph, if it is as new as the catalog.
-    async fn current_graph(&self) -> Result<Option<std::sync::Arc<GraphSnapshot>>, StoreError> {
-        let kept = self.graph.lock().expect("no panic while holding the lock").clone();
-        let Some(kept) = kept else { return Ok(None) };
-        let version: i64 = sqlx::query_scalar("SELECT version FROM catalog_state")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok((kept.version == version).then_some(kept))
-    }
-
-    /// Reads every resolved dependency edge and every reference, consistently with the catalog
-    /// version, and keeps them.
-    async fn load_graph(&self) -> Result<std::sync::Arc<GraphSnapshot>, StoreError> {
-        let mut transaction = self.pool.begin().await?;
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            .execute(&mut *transaction)
-            .await?;
-        let version: i64 = sqlx::query_scalar("SELECT version FROM catalog_state")
-            .fetch_one(&mut *transaction)
-            .await?;
-        // "A depends on B" pairs. The types are spelled out so that the planner can use the
-        // partial index `relations_dependency_edges` (index-only once the table is vacuumed).
-        let pairs: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT CASE WHEN type IN ('dependsOn', 'consumesApi') THEN source_id ELSE target_id END,
-                    CASE WHEN type IN ('dependsOn', 'consumesApi') THEN target_id ELSE source_id END
-             FROM relations WHERE target_id IS NOT NULL AND type IN ('dependsOn', 'consumesApi', 'dependencyOf', 'providesApi')",
-        )
-        .fetch_all(&mut *transaction)
-        .await?;
-        let refs: HashMap<i64, String> = sqlx::query_as::<_, (i64, String)>("SELECT id, entity_ref FROM entities")
-            .fetch_all(&mut *transaction)
-            .await?
-            .into_iter()
-            .collect();
-        transaction.commit().await?;
-        let mut snapshot = GraphSnapshot {
-            version,
-            dependents: HashMap::new(),
-            dependencies: HashMap::new(),
-            refs,
-        };
-        for (dependent, dependency) in pairs {
-            snapshot.dependents.entry(dependency).or_default().push(dependent);
-            snapshot.dependencies.entry(dependent).or_default().push(dependency);
-        }
-        let snapshot = std::sync::Arc::new(snapshot);
-        *self.graph.lock().expect("no panic while holding the lock") = Some(snapshot.clone());
-        Ok(snapshot)
-    }
-
-    async fn refs_of(&self, ids: Vec<i64>) -> Result<HashMap<i64, String>, StoreError> {
-        let query = if ids.len() > LARGE_RESULT {
-            // Reading the whole table is cheaper than probing thousands of ids.
-            sqlx::query_as::<_, (i64, String)>("SELECT id, entity_ref FROM entities")
-        } else {
-            sqlx::query_as::<_, (i64, String)>("SELECT id, entity_ref FROM entities WHERE id = ANY($1)").bind(&ids)
-        };
-        Ok(query.fetch_all(&self.pool).await?.into_iter().collect())
     }
 
     /// The shortest chain of resolved relations (either direction, any type) between two
     /// entities, as refs, or `None` when they are not connected within `max_depth` steps.
     pub async fn path_between(&self, from: i64, to: i64, max_depth: u32) -> Result<Option<Vec<String>>, StoreError> {
-        let mut parent: HashMap<i64, i64> = HashMap::new();
-        let mut seen = HashSet::from([from]);
-        let mut frontier = vec![from];
-        for _ in 0..max_depth {
-            if frontier.is_empty() || seen.contains(&to) {
-                break;
-            }
-            let rows: Vec<(i64, i64)> = sqlx::query_as(
-                "SELECT target_id, source_id FROM relations WHERE source_id = ANY($1) AND target_id IS NOT NULL
-                 UNION ALL
-                 SELECT source_id, target_id FROM relations WHERE target_id = ANY($1)",
-            )
-            .bind(&frontier)
-            .fetch_all(&self.pool)
-            .await?;
-            let mut next = Vec::new();
-            for (node, previous) in rows {
-                if seen.insert(node) {
-                    parent.insert(node, previous);
-                    next.push(node);
-                }
-            }
-            frontier = next;
-        }
-        if !seen.contains(&to) {
-            return Ok(None);
-        }
-        let mut chain = vec![to];
-        while let Some(&previous) = parent.get(chain.last().expect("non-empty")) {
-            chain.push(previous);
-        }
-        chain.reverse();
-        let refs = self.refs_of(chain.clone()).await?;
-        Ok(Some(chain.iter().map(|id| refs[id].clone()).collect()))
+        Ok(self.snapshot().path_between(from, to, max_depth).await?.map(|path| path.refs))
+    }
+
+    /// Loops in dependency, partOf and Group parent chains, each as the refs around it.
+    pub async fn cycles(&self) -> Result<Vec<Vec<String>>, StoreError> {
+        self.snapshot().cycles().await
     }
 
     /// The entities owned by a group or by any of its sub-groups (or by a user).
@@ -463,101 +1062,6 @@ impl Store {
         }))
     }
 
-    /// Everything a platform team should look at.
-    pub async fn problems(&self) -> Result<Problems, StoreError> {
-        let json_rows = |rows: Vec<sqlx::postgres::PgRow>| -> Vec<serde_json::Value> {
-            rows.into_iter().map(|row| row.get::<serde_json::Value, _>(0)).collect()
-        };
-        let conflicts = sqlx::query(
-            "SELECT json_build_object('ref', c.entity_ref, 'holder', h.url, 'holderFile', c.holder_path,
-                 'claimant', k.url, 'claimantFile', c.claimant_path, 'claimantLine', c.claimant_line)
-             FROM conflicts c JOIN repos h ON h.id = c.holder_repo_id JOIN repos k ON k.id = c.claimant_repo_id ORDER BY c.entity_ref, k.url",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        let dangling = sqlx::query(
-            "SELECT json_build_object('source', e.entity_ref, 'relation', r.type, 'target', r.target_ref,
-                 'repo', p.url, 'file', e.file_path, 'line', r.line)
-             FROM relations r JOIN entities e ON e.id = r.source_id JOIN repos p ON p.id = e.repo_id WHERE r.target_id IS NULL ORDER BY e.entity_ref, r.type, r.target_ref",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        let orphans = sqlx::query(
-            "SELECT json_build_object('ref', e.entity_ref, 'owner', e.owner_ref) FROM entities e
-             WHERE e.kind NOT IN ('group', 'user', 'location')
-               AND NOT EXISTS (SELECT 1 FROM relations r WHERE r.source_id = e.id AND r.type = 'ownedBy' AND r.target_id IS NOT NULL)
-             ORDER BY e.entity_ref",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        let invalid_owners = sqlx::query(
-            "SELECT json_build_object('ref', e.entity_ref, 'owner', o.entity_ref) FROM relations r
-             JOIN entities e ON e.id = r.source_id JOIN entities o ON o.id = r.target_id
-             WHERE r.type = 'ownedBy' AND o.kind NOT IN ('group', 'user') ORDER BY e.entity_ref",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        let duplicate_aliases = sqlx::query(
-            "SELECT json_build_object('alias', a.alias, 'entities', array_agg(e.entity_ref ORDER BY e.id))
-             FROM entity_aliases a JOIN entities e ON e.id = a.entity_id GROUP BY a.alias HAVING count(*) > 1 ORDER BY a.alias",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        let stale_repos = sqlx::query(
-            "SELECT json_build_object('repo', url, 'status', status, 'error', error) FROM repos WHERE status <> 'ok' ORDER BY url",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        let invalid_files = sqlx::query(
-            "SELECT json_build_object('repo', r.url, 'file', f.path,
-                 'errors', (SELECT count(*) FROM diagnostics d WHERE d.repo_id = f.repo_id AND d.file_path = f.path AND d.severity = 'error'))
-             FROM descriptor_files f JOIN repos r ON r.id = f.repo_id WHERE NOT f.valid ORDER BY r.url, f.path",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(Problems {
-            conflicts: json_rows(conflicts),
-            dangling: json_rows(dangling),
-            orphans: json_rows(orphans),
-            invalid_owners: json_rows(invalid_owners),
-            duplicate_aliases: json_rows(duplicate_aliases),
-            cycles: self.cycles().await?,
-            stale_repos: json_rows(stale_repos),
-            invalid_files: json_rows(invalid_files),
-        })
-    }
-
-    /// How many problems of each kind the catalog holds: one query for the counts, and the
-    /// cycle search (which needs the edges).
-    pub async fn problem_counts(&self) -> Result<ProblemCounts, StoreError> {
-        let counts: (i64, i64, i64, i64, i64, i64, i64, i64) = sqlx::query_as(
-            "SELECT (SELECT count(*) FROM conflicts),
-                    (SELECT count(*) FROM relations WHERE target_id IS NULL),
-                    (SELECT count(*) FROM entities e WHERE e.kind NOT IN ('group', 'user', 'location')
-                       AND NOT EXISTS (SELECT 1 FROM relations r WHERE r.source_id = e.id AND r.type = 'ownedBy' AND r.target_id IS NOT NULL)),
-                    (SELECT count(*) FROM relations r JOIN entities o ON o.id = r.target_id
-                       WHERE r.type = 'ownedBy' AND o.kind NOT IN ('group', 'user')),
-                    (SELECT count(*) FROM (SELECT 1 FROM entity_aliases GROUP BY alias HAVING count(*) > 1) twice),
-                    (SELECT count(*) FROM repos WHERE status <> 'ok'),
-                    (SELECT count(*) FROM descriptor_files WHERE NOT valid),
-                    (SELECT count(*) FROM diagnostics WHERE severity = 'error')",
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        let count = |value: i64| usize::try_from(value).unwrap_or_default();
-        Ok(ProblemCounts {
-            conflicts: count(counts.0),
-            dangling: count(counts.1),
-            orphans: count(counts.2),
-            invalid_owners: count(counts.3),
-            duplicate_aliases: count(counts.4),
-            cycles: self.cycles().await?.len(),
-            stale_repos: count(counts.5),
-            invalid_files: count(counts.6),
-            error_diagnostics: count(counts.7),
-        })
-    }
-
     /// The label (URL, and branch when set), status and error of the repositories named that are
     /// not `ok`.
     pub async fn unhealthy_repos(&self, repos: &[super::RepoKey]) -> Result<Vec<(String, String, Option<String>)>, StoreError> {
@@ -591,60 +1095,61 @@ impl Store {
         }
         Ok(sqlx::query_scalar("SELECT entity_ref FROM entities").fetch_all(&self.pool).await?)
     }
+}
 
-    /// Loops in dependency, partOf and Group parent chains, each as the refs around it.
-    pub async fn cycles(&self) -> Result<Vec<Vec<String>>, StoreError> {
-        let edges: Vec<(i64, i64, String)> = sqlx::query_as(
-            "SELECT source_id, target_id, type FROM relations
-             WHERE target_id IS NOT NULL AND type IN ('dependsOn', 'partOf', 'childOf', 'parentOf', 'dependencyOf')",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        let mut cycles = Vec::new();
-        for family in [&["dependsOn", "dependencyOf"][..], &["partOf"], &["childOf", "parentOf"]] {
-            let mut index: HashMap<i64, usize> = HashMap::new();
-            let mut ids: Vec<i64> = Vec::new();
-            let mut graph: Vec<Vec<usize>> = Vec::new();
-            let mut node = |id: i64, graph: &mut Vec<Vec<usize>>| {
-                *index.entry(id).or_insert_with(|| {
-                    ids.push(id);
-                    graph.push(Vec::new());
-                    ids.len() - 1
-                })
-            };
-            for (source, target, relation_type) in edges
-                .iter()
-                .filter(|(_, _, relation_type)| family.contains(&relation_type.as_str()))
-            {
-                // Inverse declarations point the other way: B dependencyOf A means A dependsOn B.
-                let (from, to) = if matches!(relation_type.as_str(), "dependencyOf" | "parentOf") {
-                    (*target, *source)
-                } else {
-                    (*source, *target)
-                };
-                let from = node(from, &mut graph);
-                let to = node(to, &mut graph);
-                graph[from].push(to);
-            }
-            let found = find_cycles(&graph);
-            if found.is_empty() {
-                continue;
-            }
-            let refs = self
-                .refs_of(found.iter().flatten().map(|&position| ids[position]).collect())
-                .await?;
-            for cycle in found {
-                let mut names: Vec<String> = cycle.iter().map(|&position| refs[&ids[position]].clone()).collect();
-                let smallest = names
-                    .iter()
-                    .enumerate()
-                    .min_by(|left, right| left.1.cmp(right.1))
-                    .map_or(0, |(position, _)| position);
-                names.rotate_left(smallest);
-                cycles.push(names);
-            }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pair_of_relation_types_is_one_fact_with_one_outward_spelling() {
+        let dependencies = RelationSet::dependencies();
+        assert_eq!(dependencies.names(true), vec!["apiProvidedBy", "consumesApi", "dependsOn"]);
+        assert_eq!(dependencies.names(false), vec!["providesApi", "apiConsumedBy", "dependencyOf"]);
+        assert_eq!(RelationSet::of(&[RelationType::HasPart]), RelationSet::of(&[RelationType::PartOf]));
+        assert!(!dependencies.contains(RelationType::OwnedBy));
+        for relation_type in RelationType::ALL {
+            assert_ne!(
+                points_outward(relation_type),
+                points_outward(relation_type.inverse()),
+                "{relation_type:?}"
+            );
         }
-        cycles.sort();
-        Ok(cycles)
+    }
+
+    #[test]
+    fn only_an_active_or_tier_one_entity_on_a_fragile_dependency_is_risky() {
+        let facts = |lifecycle: &str, tier: Option<i16>| Facts {
+            lifecycle: Some(lifecycle.to_owned()),
+            tier,
+            ..Facts::default()
+        };
+        let risk = risk_of(
+            "component:default/a",
+            &facts("production", None),
+            "component:default/b",
+            &facts("deprecated", None),
+        );
+        assert_eq!(
+            risk.map(|risk| risk.reason),
+            Some("component:default/a is production and depends on component:default/b, which is deprecated".to_owned())
+        );
+        assert!(risk_of("a", &facts("experimental", Some(1)), "b", &facts("Pre-release", None)).is_some());
+        assert!(risk_of("a", &facts("Active", None), "b", &facts("Deprecated", None)).is_some());
+        assert!(risk_of("a", &facts("experimental", Some(2)), "b", &facts("deprecated", None)).is_none());
+        assert!(risk_of("a", &facts("production", None), "b", &facts("production", None)).is_none());
+    }
+
+    #[test]
+    fn paths_stop_at_the_start_and_survive_a_broken_tree() {
+        let dependent = |entity_ref: &str, via: &str| Dependent {
+            entity_ref: entity_ref.to_owned(),
+            depth: 1,
+            via: via.to_owned(),
+        };
+        let walk = [dependent("b", "a"), dependent("c", "b")];
+        assert_eq!(paths("a", &walk), vec![vec!["a", "b"], vec!["a", "b", "c"]]);
+        let looped = [dependent("b", "c"), dependent("c", "b")];
+        assert!(paths("a", &looped).iter().all(|path| path.len() <= 3));
     }
 }

@@ -77,7 +77,7 @@ async fn first_crawl_builds_the_graph_across_repositories() {
         "the database is not defined anywhere: {:?}",
         problems.dangling
     );
-    assert_eq!(problems.dangling[0]["target"], "resource:default/ledger-db");
+    assert_eq!(problems.dangling[0].target, "resource:default/ledger-db");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -225,7 +225,7 @@ async fn the_first_claim_keeps_a_reference_and_the_conflict_is_recorded_without_
     }
     let problems = store.problems().await.unwrap();
     assert_eq!(problems.conflicts.len(), 1);
-    assert!(problems.conflicts[0]["claimant"].as_str().unwrap().contains(&second.source().url));
+    assert!(problems.conflicts[0].claimant.contains(&second.source().url));
 
     // When the holder gives the reference up, the claimant gets it on the next crawls.
     first.remove(&["catalog-info.yaml"], "gone");

@@ -1,5 +1,6 @@
 //! The integration test suite, compiled as one binary to keep link times down.
 
+mod api_graph;
 mod bad_input;
 mod catalog_cli;
 mod cli;
