@@ -174,6 +174,13 @@ async fn finish(store: &Store, job: &ClaimedJob, owner: &str, finish: JobFinish,
     match store.finish_job(job.id, owner, &finish).await {
         Ok(finished) => {
             report.count(finished);
+            let finished_as = match finished {
+                Finished::Done => "done",
+                Finished::Retrying => "retrying",
+                Finished::Failed => "failed",
+                Finished::LeaseLost => "lease-lost",
+            };
+            metrics::counter!("sextant_jobs_finished_total", "kind" => job.kind.as_str(), "state" => finished_as).increment(1);
             tracing::info!(
                 job.id = job.id,
                 job.kind = job.kind.as_str(),
