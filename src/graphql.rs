@@ -106,7 +106,7 @@ pub fn build_schema_with_jobs(store: Store, queue: crate::jobs::Queue, options: 
 }
 
 fn schema_builder(options: &SchemaOptions) -> async_graphql::SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
-    let builder = Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription)
+    let builder = Schema::build(QueryRoot::default(), MutationRoot, EmptySubscription)
         .limit_depth(options.max_depth)
         .limit_complexity(options.max_complexity)
         .extension(limits::Limits::new(options))

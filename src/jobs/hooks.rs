@@ -212,7 +212,7 @@ pub fn constant_time_equal(given: &[u8], expected: &[u8]) -> bool {
 
 fn decode_hex(text: &str) -> Option<Vec<u8>> {
     // Hex digits only: `from_str_radix` alone would take a sign.
-    if text.len() % 2 != 0 || !text.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+    if !text.len().is_multiple_of(2) || !text.bytes().all(|byte| byte.is_ascii_hexdigit()) {
         return None;
     }
     text.as_bytes()
