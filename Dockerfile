@@ -14,6 +14,8 @@
 #   BINARY  where the binary comes from: `build` (default) compiles it in the rust image;
 #           `prebuilt` takes target/release/sextant from the build context (a binary built on
 #           Debian bookworm or an older glibc), which is how container/check.sh builds the image.
+# The build stage strips the binary's debug information (the release profile keeps line tables,
+# which more than quadruple its size): a panic's backtrace names functions but not lines.
 ARG BASE=debian:bookworm-slim
 ARG BINARY=build
 
@@ -23,7 +25,7 @@ COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     cargo build --release --locked --bin sextant \
-    && install -D -m 0755 target/release/sextant /out/sextant
+    && mkdir -p /out && objcopy --strip-debug target/release/sextant /out/sextant
 
 FROM scratch AS prebuilt
 COPY target/release/sextant /out/sextant

@@ -41,8 +41,8 @@ fail() {
     exit 1
 }
 
-for tool in podman mmdebstrap curl; do
-    command -v "$tool" >/dev/null || fail "$tool is not installed (Debian: apt-get install podman runc mmdebstrap curl)"
+for tool in podman mmdebstrap curl objcopy; do
+    command -v "$tool" >/dev/null || fail "$tool is not installed (Debian: apt-get install podman runc mmdebstrap curl binutils)"
 done
 [[ -x $binary ]] || fail "no binary at $binary: build it first (cargo build --release --locked --bin sextant)"
 
@@ -89,10 +89,16 @@ mkdir -p "$context/target/release" "$context/container"
 cp "$repo/Dockerfile" "$repo/.dockerignore" "$context/"
 cp "$repo/container/healthcheck" "$context/container/"
 cp -r "$repo/catalog-examples" "$context/"
-cp "$binary" "$context/target/release/sextant"
+# Without debug information, as the Dockerfile's build stage makes it.
+objcopy --strip-debug "$binary" "$context/target/release/sextant" || fail "objcopy --strip-debug $binary"
+previous=$("${podman[@]}" image inspect "$image" --format '{{.Id}}' 2>/dev/null || true)
 "${podman[@]}" build --quiet --isolation chroot --format docker --target runtime \
     --build-arg BINARY=prebuilt --build-arg BASE="$base_image" --tag "$image" "$context" >/dev/null ||
     fail "podman build of the runtime stage"
+# The image this run replaced, with its intermediate layers, unless it is the same one.
+if [[ -n $previous && $previous != $("${podman[@]}" image inspect "$image" --format '{{.Id}}') ]]; then
+    "${podman[@]}" rmi "$previous" >/dev/null 2>&1 || true
+fi
 size=$("${podman[@]}" image inspect "$image" --format '{{.Size}}')
 pass "image $image built ($((size / 1000000)) MB; the base alone: $(($("${podman[@]}" image inspect "$base_image" --format '{{.Size}}') / 1000000)) MB)"
 
@@ -107,6 +113,10 @@ if grep -q "not found" <<<"$libraries"; then
     fail "libraries missing in the image: $(grep "not found" <<<"$libraries" | tr -s ' \t\n' ' ')"
 fi
 pass "every shared library of the binary is in the image ($(grep -c '=>' <<<"$libraries") resolved by ldd)"
+
+"${podman[@]}" run --rm --no-healthcheck "${limits[@]}" --entrypoint test "$image" -s /etc/ssl/certs/ca-certificates.crt ||
+    fail "no CA certificates in the image (/etc/ssl/certs/ca-certificates.crt)"
+pass "the CA certificates for https clones are in the image"
 
 user=$("${podman[@]}" run --rm --no-healthcheck "${limits[@]}" --entrypoint id "$image" -u) || fail "id in the image"
 [[ $user != 0 ]] || fail "the image runs as root"
