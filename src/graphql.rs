@@ -13,8 +13,8 @@ mod filter;
 mod graph;
 mod health;
 mod limits;
-mod mutation;
 pub mod loaders;
+mod mutation;
 
 use std::sync::Arc;
 
@@ -24,8 +24,8 @@ use crate::store::{Snapshot, Store, StoreError};
 
 pub use catalog::CatalogQuery;
 pub use entity::{
-    Api, Component, Diagnostic, Domain, Entity, Group, KeyValue, Link, Location, Provenance, Relation, RelationDirection, Resource,
-    System, Template, User, entities_by_ids, entity_by_id, entity_by_ref, parse_ref,
+    Api, Component, Diagnostic, Domain, Entity, Group, KeyValue, Link, Location, Provenance, Relation, RelationDirection, Resource, System,
+    Template, User, entities_by_ids, entity_by_id, entity_by_ref, parse_ref, prefetch,
 };
 pub use filter::MAX_PAGE_SIZE;
 
@@ -130,7 +130,9 @@ pub async fn execute(schema: &CatalogSchema, store: &Store, request: BatchReques
     match request {
         BatchRequest::Single(request) => BatchResponse::Single(execute_one(schema, Arc::new(store.snapshot()), request, caller).await),
         BatchRequest::Batch(requests) => {
-            let max_batch = schema.data::<SchemaOptions>().map_or(SchemaOptions::default().max_batch, |options| options.max_batch);
+            let max_batch = schema
+                .data::<SchemaOptions>()
+                .map_or(SchemaOptions::default().max_batch, |options| options.max_batch);
             if requests.len() > max_batch {
                 return BatchResponse::Single(Response::from_errors(vec![server_error(
                     ErrorCode::BatchTooLarge,
@@ -229,9 +231,12 @@ pub fn store_error(error: &StoreError) -> async_graphql::Error {
 
 /// The request's snapshot (inserted by [`execute_one`]).
 pub fn snapshot<'context>(context: &async_graphql::Context<'context>) -> async_graphql::Result<&'context Arc<Snapshot>> {
-    context
-        .data::<Arc<Snapshot>>()
-        .map_err(|_| api_error(ErrorCode::Internal, "the request has no snapshot; it was not run through graphql::execute"))
+    context.data::<Arc<Snapshot>>().map_err(|_| {
+        api_error(
+            ErrorCode::Internal,
+            "the request has no snapshot; it was not run through graphql::execute",
+        )
+    })
 }
 
 /// The request's caller (inserted by [`execute_one`]); a request without one is not authorized.

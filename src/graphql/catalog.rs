@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
+use async_graphql::connection::PageInfo;
 use async_graphql::{Context, Object, Result, SimpleObject};
 
-use super::entity::{Entity, Group, User, entity_by_ref};
+use super::entity::{Entity, Group, User, entity_by_ref, prefetch};
 use super::filter::{EntityFilter, EntityOrder, complexity_page_size, decode_cursor, encode_cursor, page_size};
 use super::{snapshot, store_error};
 use crate::store::read::{self, EntityQuery, EntityRecord, SortField, SortPosition};
@@ -98,19 +99,22 @@ impl EntityConnection {
 
 #[Object]
 impl EntityConnection {
-    async fn edges(&self) -> Vec<EntityEdge> {
-        self.records
+    async fn edges(&self, context: &Context<'_>) -> Result<Vec<EntityEdge>> {
+        prefetch(context, &self.records, &context.look_ahead().field("node")).await?;
+        Ok(self
+            .records
             .iter()
             .map(|record| EntityEdge {
                 cursor: self.cursor(record),
                 node: Entity::from_record(record.clone()),
             })
-            .collect()
+            .collect())
     }
 
     /// The page's entities (the edges' nodes).
-    async fn nodes(&self) -> Vec<Entity> {
-        self.records.iter().cloned().map(Entity::from_record).collect()
+    async fn nodes(&self, context: &Context<'_>) -> Result<Vec<Entity>> {
+        prefetch(context, &self.records, &context.look_ahead()).await?;
+        Ok(self.records.iter().cloned().map(Entity::from_record).collect())
     }
 
     async fn page_info(&self) -> PageInfo {
@@ -138,14 +142,4 @@ pub struct EntityEdge {
     /// Opaque: pass it as `after` for the entities that follow this one.
     cursor: String,
     node: Entity,
-}
-
-/// Where a page stands in its list.
-#[derive(SimpleObject)]
-pub struct PageInfo {
-    has_next_page: bool,
-    /// Whether the page was asked for with `after`.
-    has_previous_page: bool,
-    start_cursor: Option<String>,
-    end_cursor: Option<String>,
 }

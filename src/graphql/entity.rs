@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use async_graphql::{Context, Enum, Interface, Object, Result, SimpleObject};
+use async_graphql::{Context, Enum, Interface, Lookahead, Object, Result, SimpleObject};
 
 use super::loaders::{DeclaredBy, DeclaredTowards, DefinitionOf, EntityId, EntityRefKey, FileKey, OwnedBy, load_many, load_one};
 use super::{ErrorCode, api_error};
@@ -14,16 +14,32 @@ use crate::domain::{DEFAULT_NAMESPACE, EntityRef, RelationType};
 use crate::store::read::{self, EntityRecord};
 
 /// An entity of the catalog, of any kind.
+// Clippy takes the interface's repeated `field(...)` arguments for duplicated attributes.
+#[allow(clippy::duplicated_attributes)]
 #[derive(Interface, Clone)]
 #[graphql(
     name = "Entity",
-    field(name = "ref", method = "entity_ref", ty = "String", desc = "The canonical reference, `kind:namespace/name`, lowercased."),
-    field(name = "kind", ty = "String", desc = "The kind as Backstage spells it: Component, API, Resource, System, Domain, Group, User, Location or Template."),
+    field(
+        name = "ref",
+        method = "entity_ref",
+        ty = "String",
+        desc = "The canonical reference, `kind:namespace/name`, lowercased."
+    ),
+    field(
+        name = "kind",
+        ty = "String",
+        desc = "The kind as Backstage spells it: Component, API, Resource, System, Domain, Group, User, Location or Template."
+    ),
     field(name = "namespace", ty = "String"),
     field(name = "name", ty = "String"),
     field(name = "title", ty = "Option<String>"),
     field(name = "description", ty = "Option<String>"),
-    field(name = "type", method = "entity_type", ty = "Option<String>", desc = "`spec.type` (a Compass component's type); null for kinds without one."),
+    field(
+        name = "type",
+        method = "entity_type",
+        ty = "Option<String>",
+        desc = "`spec.type` (a Compass component's type); null for kinds without one."
+    ),
     field(name = "lifecycle", ty = "Option<String>"),
     field(name = "tier", ty = "Option<i32>", desc = "The Compass tier, 1 (most critical) to 4."),
     field(name = "tags", ty = "Vec<String>"),
@@ -31,7 +47,11 @@ use crate::store::read::{self, EntityRecord};
     field(name = "annotations", ty = "Vec<KeyValue>"),
     field(name = "links", ty = "Vec<Link>"),
     field(name = "owner_ref", ty = "Option<String>", desc = "The owner as written in the descriptor."),
-    field(name = "owner", ty = "Option<Entity>", desc = "The owner entity, or null when the owner is not in the catalog."),
+    field(
+        name = "owner",
+        ty = "Option<Entity>",
+        desc = "The owner entity, or null when the owner is not in the catalog."
+    ),
     field(name = "system_ref", ty = "Option<String>"),
     field(name = "system", ty = "Option<System>"),
     field(name = "domain_ref", ty = "Option<String>"),
@@ -43,7 +63,11 @@ use crate::store::read::{self, EntityRecord};
         arg(name = "direction", ty = "Option<RelationDirection>"),
         arg(name = "types", ty = "Option<Vec<String>>")
     ),
-    field(name = "diagnostics", ty = "Vec<Diagnostic>", desc = "The diagnostics of the entity's descriptor file.")
+    field(
+        name = "diagnostics",
+        ty = "Vec<Diagnostic>",
+        desc = "The diagnostics of the entity's descriptor file."
+    )
 )]
 pub enum Entity {
     Component(Component),
@@ -149,6 +173,98 @@ pub async fn entity_by_ref(context: &Context<'_>, text: &str, default_kind: &str
         Some((_, id)) => entity_by_id(context, *id).await,
         None => Ok(None),
     }
+}
+
+/// Fields whose resolvers read an entity's relations (declared and towards it).
+const RELATION_FIELDS: &[&str] = &["owner", "relations", "members", "parent", "children", "groups", "owned"];
+
+/// Loads, for a list of entities, what `selection` will ask of each of them, a level at a time:
+/// their relations, then the entities at the other end (owners, relation targets), systems and
+/// domains, and diagnostics, each with one statement for the whole list. The resolvers then
+/// find it in the request's loaders' cache. Without it, DataLoaders batch only the keys asked
+/// for within their delay, which a long list can outlast.
+pub async fn prefetch(context: &Context<'_>, records: &[Arc<EntityRecord>], selection: &Lookahead<'_>) -> Result<()> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = records.iter().map(|record| record.id).collect();
+    let owner = selection.field("owner");
+    let relations = selection.field("relations");
+    let targets = relations.field("target");
+    let mut related: Vec<i64> = Vec::new();
+    if RELATION_FIELDS.iter().any(|field| selection.field(field).exists()) {
+        let declared = load_many(context, ids.iter().copied().map(DeclaredBy)).await?;
+        let towards = load_many(context, ids.iter().copied().map(DeclaredTowards)).await?;
+        if owner.exists() {
+            related.extend(
+                declared
+                    .values()
+                    .flat_map(|relations| relations.iter())
+                    .filter(|relation| relation.relation_type == RelationType::OwnedBy.as_str())
+                    .filter_map(|relation| relation.target_id),
+            );
+            related.extend(
+                towards
+                    .values()
+                    .flat_map(|relations| relations.iter())
+                    .filter(|relation| relation.relation_type == RelationType::OwnerOf.as_str())
+                    .map(|relation| relation.source_id),
+            );
+        }
+        if targets.exists() {
+            related.extend(
+                declared
+                    .values()
+                    .flat_map(|relations| relations.iter())
+                    .filter_map(|relation| relation.target_id),
+            );
+            related.extend(
+                towards
+                    .values()
+                    .flat_map(|relations| relations.iter())
+                    .map(|relation| relation.source_id),
+            );
+        }
+    }
+    let system = selection.field("system");
+    let domain = selection.field("domain");
+    let mut refs: Vec<String> = Vec::new();
+    if system.exists() {
+        refs.extend(records.iter().filter_map(|record| record.system_ref.clone()));
+    }
+    if domain.exists() {
+        refs.extend(records.iter().filter_map(|record| record.domain_ref.clone()));
+    }
+    if selection.field("diagnostics").exists() {
+        load_many(
+            context,
+            records
+                .iter()
+                .map(|record| FileKey(record.provenance.repo_id, record.provenance.path.clone())),
+        )
+        .await?;
+    }
+    let loaded = load_many(context, related.iter().copied().map(EntityId)).await?;
+    let by_ref = load_many(context, refs.into_iter().map(EntityRefKey)).await?;
+    // One level down: the owners, the targets, the systems and domains, each with its own selection.
+    let owners: Vec<Arc<EntityRecord>> = if owner.exists() {
+        loaded.values().cloned().collect()
+    } else {
+        Vec::new()
+    };
+    let target_records: Vec<Arc<EntityRecord>> = if targets.exists() {
+        loaded.values().cloned().collect()
+    } else {
+        Vec::new()
+    };
+    let systems: Vec<Arc<EntityRecord>> = by_ref.values().filter(|record| record.kind == "system").cloned().collect();
+    let domains: Vec<Arc<EntityRecord>> = by_ref.values().filter(|record| record.kind == "domain").cloned().collect();
+    for (next, next_selection) in [(owners, owner), (target_records, targets), (systems, system), (domains, domain)] {
+        if next_selection.exists() {
+            Box::pin(prefetch(context, &next, &next_selection)).await?;
+        }
+    }
+    Ok(())
 }
 
 /// A label or annotation.
@@ -325,10 +441,18 @@ impl EntityNode {
         }
     }
 
-    async fn by_ref<T>(&self, context: &Context<'_>, entity_ref: Option<&String>, wanted_kind: &str, wrap: fn(EntityNode) -> T) -> Result<Option<T>> {
+    async fn by_ref<T>(
+        &self,
+        context: &Context<'_>,
+        entity_ref: Option<&String>,
+        wanted_kind: &str,
+        wrap: fn(EntityNode) -> T,
+    ) -> Result<Option<T>> {
         let Some(entity_ref) = entity_ref else { return Ok(None) };
         let record = load_one(context, EntityRefKey(entity_ref.clone())).await?;
-        Ok(record.filter(|record| record.kind == wanted_kind).map(|record| wrap(EntityNode(record))))
+        Ok(record
+            .filter(|record| record.kind == wanted_kind)
+            .map(|record| wrap(EntityNode(record))))
     }
 
     /// The entity's relations seen from its side: those it declares, then those declared
@@ -339,7 +463,11 @@ impl EntityNode {
         direction: Option<RelationDirection>,
         types: Option<Vec<String>>,
     ) -> Result<Vec<Relation>> {
-        let wanted = |relation_type: &str| types.as_ref().is_none_or(|types| types.iter().any(|wanted| wanted == relation_type));
+        let wanted = |relation_type: &str| {
+            types
+                .as_ref()
+                .is_none_or(|types| types.iter().any(|wanted| wanted == relation_type))
+        };
         let mut relations = Vec::new();
         if direction.is_none_or(|direction| direction == RelationDirection::Outgoing) {
             let declared = load_one(context, DeclaredBy(self.0.id)).await?.unwrap_or_default();
@@ -388,7 +516,13 @@ impl EntityNode {
     }
 
     /// The related entities of one kind (e.g. a group's members: `hasMember` users).
-    async fn related_of_kind<T>(&self, context: &Context<'_>, relation_type: RelationType, kind: &str, wrap: fn(EntityNode) -> T) -> Result<Vec<T>> {
+    async fn related_of_kind<T>(
+        &self,
+        context: &Context<'_>,
+        relation_type: RelationType,
+        kind: &str,
+        wrap: fn(EntityNode) -> T,
+    ) -> Result<Vec<T>> {
         let ids = self.related_ids(context, relation_type).await?;
         let loaded = load_many(context, ids.iter().copied().map(EntityId)).await?;
         Ok(ids

@@ -128,9 +128,7 @@ impl EntityFilter {
         };
         let tiers = checked("tiers", &self.tiers)?
             .iter()
-            .map(|tier| {
-                i16::try_from(*tier).map_err(|_| api_error(ErrorCode::BadRequest, format!("`{tier}` is not a tier (1 to 4)")))
-            })
+            .map(|tier| i16::try_from(*tier).map_err(|_| api_error(ErrorCode::BadRequest, format!("`{tier}` is not a tier (1 to 4)"))))
             .collect::<Result<Vec<i16>>>()?;
         let labels = checked("labels", &self.labels)?
             .iter()
@@ -196,7 +194,7 @@ pub fn encode_cursor(field: SortField, position: &SortPosition) -> String {
 /// The position a cursor holds, checked against the list's order.
 pub fn decode_cursor(field: SortField, cursor: &str) -> Result<SortPosition> {
     let invalid = || api_error(ErrorCode::BadRequest, "`after` is not a cursor of this list");
-    if cursor.len() % 2 != 0 || cursor.len() > 8_192 {
+    if !cursor.len().is_multiple_of(2) || cursor.len() > 8_192 {
         return Err(invalid());
     }
     let bytes = (0..cursor.len())

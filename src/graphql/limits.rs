@@ -77,7 +77,12 @@ impl Extension for LimitsExtension {
         response
     }
 
-    async fn prepare_request(&self, context: &ExtensionContext<'_>, request: Request, next: NextPrepareRequest<'_>) -> ServerResult<Request> {
+    async fn prepare_request(
+        &self,
+        context: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
         let query = request.query.as_str();
         if query.len() > self.max_query_bytes {
             return Err(server_error(
@@ -95,15 +100,26 @@ impl Extension for LimitsExtension {
         if shape.directives > self.max_directives {
             return Err(server_error(
                 ErrorCode::TooManyDirectives,
-                format!("the query has {} directives; the limit is {}", shape.directives, self.max_directives),
+                format!(
+                    "the query has {} directives; the limit is {}",
+                    shape.directives, self.max_directives
+                ),
             ));
         }
         if shape.nesting > self.max_nesting {
             return Err(server_error(
                 ErrorCode::QueryTooDeep,
-                format!("the query nests {} selections deep; the limit is {}", shape.nesting, self.max_nesting),
+                format!(
+                    "the query nests {} selections deep; the limit is {}",
+                    shape.nesting, self.max_nesting
+                ),
             ));
         }
+        // Parsed here (and kept in the request) so that fragments are measured before
+        // async-graphql's own checks, which expand every fragment spread.
+        let mut request = request;
+        let document = request.parsed_query().map_err(parse_error)?;
+        self.check_fragments(document)?;
         next.run(context, request).await
     }
 
@@ -114,29 +130,7 @@ impl Extension for LimitsExtension {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(context, query, variables).await.map_err(|mut error| {
-            let code = if error.message.contains("recursion") {
-                ErrorCode::QueryTooDeep
-            } else {
-                ErrorCode::BadRequest
-            };
-            error.extensions.get_or_insert_with(Default::default).set("code", code.as_str());
-            error
-        })?;
-        if document.fragments.len() > self.max_fields {
-            return Err(server_error(
-                ErrorCode::QueryTooComplex,
-                format!("the query defines {} fragments; the limit is {}", document.fragments.len(), self.max_fields),
-            ));
-        }
-        let fields = expanded_fields(&document, self.max_fields);
-        if fields > self.max_fields {
-            return Err(server_error(
-                ErrorCode::QueryTooComplex,
-                format!("the query selects more than {} fields once its fragments are expanded", self.max_fields),
-            ));
-        }
-        Ok(document)
+        next.run(context, query, variables).await.map_err(parse_error)
     }
 
     async fn validation(&self, context: &ExtensionContext<'_>, next: NextValidation<'_>) -> Result<ValidationResult, Vec<ServerError>> {
@@ -155,6 +149,45 @@ impl Extension for LimitsExtension {
                 .collect()
         })
     }
+}
+
+impl LimitsExtension {
+    /// Refuses fragment cycles, too many fragments, and documents whose operations select too
+    /// many fields once fragments are expanded.
+    fn check_fragments(&self, document: &ExecutableDocument) -> ServerResult<()> {
+        if document.fragments.len() > self.max_fields {
+            return Err(server_error(
+                ErrorCode::QueryTooComplex,
+                format!(
+                    "the query defines {} fragments; the limit is {}",
+                    document.fragments.len(),
+                    self.max_fields
+                ),
+            ));
+        }
+        match expanded_fields(document, self.max_fields) {
+            Err(FragmentCycle) => Err(server_error(ErrorCode::BadRequest, "a fragment of the query spreads itself")),
+            Ok(fields) if fields > self.max_fields => Err(server_error(
+                ErrorCode::QueryTooComplex,
+                format!(
+                    "the query selects more than {} fields once its fragments are expanded",
+                    self.max_fields
+                ),
+            )),
+            Ok(_) => Ok(()),
+        }
+    }
+}
+
+/// A syntax error (or the parser's recursion limit) with its code.
+fn parse_error(mut error: ServerError) -> ServerError {
+    let code = if error.message.contains("recursion") {
+        ErrorCode::QueryTooDeep
+    } else {
+        ErrorCode::BadRequest
+    };
+    error.extensions.get_or_insert_with(Default::default).set("code", code.as_str());
+    error
 }
 
 /// What one pass over a query's text finds.
@@ -219,49 +252,58 @@ fn scan(query: &str) -> Shape {
     shape
 }
 
+/// A fragment that spreads itself, directly or through others.
+#[derive(Debug, PartialEq, Eq)]
+struct FragmentCycle;
+
 /// The fields of the document's operations with every fragment spread expanded, counted
-/// without expanding anything (each fragment's size is computed once), stopping past `limit`.
-fn expanded_fields(document: &ExecutableDocument, limit: usize) -> usize {
-    let mut sizes: HashMap<&str, usize> = HashMap::new();
+/// without expanding anything (each fragment's size is computed once), saturating just past
+/// `limit`.
+fn expanded_fields(document: &ExecutableDocument, limit: usize) -> Result<usize, FragmentCycle> {
+    // A fragment's expanded size; `None` while it is being computed.
+    let mut sizes: HashMap<&str, Option<usize>> = HashMap::new();
     let mut total = 0usize;
     for (_, operation) in document.operations.iter() {
-        total = total.saturating_add(selection_size(&operation.node.selection_set.node, document, &mut sizes, limit, 0));
+        total = total.saturating_add(selection_size(&operation.node.selection_set.node, document, &mut sizes, limit, 0)?);
         if total > limit {
             break;
         }
     }
-    total
+    Ok(total)
 }
 
-/// The expanded size of a selection set; a fragment being computed counts 0 (a cycle, which
-/// validation refuses), and sizes saturate just past `limit`. `depth` bounds the recursion
-/// through fragments (the parser bounds the nesting of selection sets).
+/// The expanded size of a selection set. `depth` bounds the recursion through fragments (the
+/// parser bounds the nesting of selection sets): past 64, the size counts as too large.
 fn selection_size<'document>(
     selection_set: &'document SelectionSet,
     document: &'document ExecutableDocument,
-    sizes: &mut HashMap<&'document str, usize>,
+    sizes: &mut HashMap<&'document str, Option<usize>>,
     limit: usize,
     depth: usize,
-) -> usize {
+) -> Result<usize, FragmentCycle> {
     if depth > 64 {
-        return limit.saturating_add(1);
+        return Ok(limit.saturating_add(1));
     }
     let mut size = 0usize;
     for selection in &selection_set.items {
         let added = match &selection.node {
-            Selection::Field(field) => 1usize.saturating_add(selection_size(&field.node.selection_set.node, document, sizes, limit, depth + 1)),
-            Selection::InlineFragment(fragment) => selection_size(&fragment.node.selection_set.node, document, sizes, limit, depth + 1),
+            Selection::Field(field) => {
+                1usize.saturating_add(selection_size(&field.node.selection_set.node, document, sizes, limit, depth + 1)?)
+            }
+            Selection::InlineFragment(fragment) => selection_size(&fragment.node.selection_set.node, document, sizes, limit, depth + 1)?,
             Selection::FragmentSpread(spread) => {
                 let name = spread.node.fragment_name.node.as_str();
                 match sizes.get(name) {
-                    Some(known) => *known,
+                    Some(Some(known)) => *known,
+                    Some(None) => return Err(FragmentCycle),
                     None => match document.fragments.get(&spread.node.fragment_name.node) {
                         Some(fragment) => {
-                            sizes.insert(name, 0);
-                            let computed = selection_size(&fragment.node.selection_set.node, document, sizes, limit, depth + 1);
-                            sizes.insert(name, computed);
+                            sizes.insert(name, None);
+                            let computed = selection_size(&fragment.node.selection_set.node, document, sizes, limit, depth + 1)?;
+                            sizes.insert(name, Some(computed));
                             computed
                         }
+                        // Validation reports unknown fragments.
                         None => 0,
                     },
                 }
@@ -269,10 +311,10 @@ fn selection_size<'document>(
         };
         size = size.saturating_add(added);
         if size > limit {
-            return limit.saturating_add(1);
+            return Ok(limit.saturating_add(1));
         }
     }
-    size
+    Ok(size)
 }
 
 #[cfg(test)]
@@ -299,7 +341,13 @@ mod tests {
                 nesting: 4
             }
         );
-        let many = format!("{{ {} }}", (0..10_000).map(|index| format!("a{index}: __typename")).collect::<Vec<_>>().join(" "));
+        let many = format!(
+            "{{ {} }}",
+            (0..10_000)
+                .map(|index| format!("a{index}: __typename"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
         assert_eq!(scan(&many).aliases, 10_000);
         let deep = format!("{}{}", "{ a ".repeat(50), "}".repeat(50));
         assert_eq!(scan(&deep).nesting, 50);
@@ -311,12 +359,18 @@ mod tests {
     fn fragment_bombs_are_measured_without_expanding_them() {
         let mut query = String::from("query { ...F0 }\n");
         for level in 0..30 {
-            query.push_str(&format!("fragment F{level} on Query {{ ...F{next} ...F{next} }}\n", next = level + 1));
+            query.push_str(&format!(
+                "fragment F{level} on Query {{ ...F{next} ...F{next} }}\n",
+                next = level + 1
+            ));
         }
         query.push_str("fragment F30 on Query { __typename }\n");
         let document = async_graphql::parser::parse_query(&query).expect("valid syntax");
-        assert!(expanded_fields(&document, 5_000) > 5_000);
-        let small = async_graphql::parser::parse_query("{ a { b c } ...G } fragment G on Query { d }").expect("valid syntax");
-        assert_eq!(expanded_fields(&small, 5_000), 4);
+        assert!(expanded_fields(&document, 5_000).is_ok_and(|fields| fields > 5_000));
+        let small = async_graphql::parser::parse_query("{ a { b c } ...G ...G } fragment G on Query { d }").expect("valid syntax");
+        assert_eq!(expanded_fields(&small, 5_000), Ok(5));
+        let cycle = async_graphql::parser::parse_query("{ ...A } fragment A on Query { ...B ...B } fragment B on Query { ...A }")
+            .expect("valid syntax");
+        assert_eq!(expanded_fields(&cycle, 5_000), Err(FragmentCycle));
     }
 }

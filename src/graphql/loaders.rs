@@ -178,9 +178,12 @@ impl Loader<DefinitionOf> for CatalogLoader {
 
 /// The request's loaders (inserted by `graphql::execute_one`).
 pub fn loaders<'context>(context: &Context<'context>) -> async_graphql::Result<&'context Loaders> {
-    context
-        .data::<Loaders>()
-        .map_err(|_| api_error(ErrorCode::Internal, "the request has no loaders; it was not run through graphql::execute"))
+    context.data::<Loaders>().map_err(|_| {
+        api_error(
+            ErrorCode::Internal,
+            "the request has no loaders; it was not run through graphql::execute",
+        )
+    })
 }
 
 /// Loads one key through the request's loaders, mapping a store failure to its API error.

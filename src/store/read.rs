@@ -96,7 +96,7 @@ pub struct IncomingRelation {
 }
 
 /// A diagnostic of a descriptor file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct DiagnosticRecord {
     pub repo_id: i64,
     pub file_path: String,
@@ -551,28 +551,15 @@ pub async fn diagnostics_of_files(snapshot: &Snapshot, files: &[(i64, String)]) 
     let repo_ids: Vec<i64> = files.iter().map(|(repo_id, _)| *repo_id).collect();
     let paths: Vec<&str> = files.iter().map(|(_, path)| path.as_str()).collect();
     let mut connection = snapshot.connection().await?;
-    let rows: Vec<(i64, String, i32, i32, String, String, String, Option<String>)> = sqlx::query_as(
-        "SELECT d.repo_id, d.file_path, d.line, d.col, d.code, d.severity, d.message, d.hint
+    Ok(sqlx::query_as(
+        "SELECT d.repo_id, d.file_path, d.line, d.col AS \"column\", d.code, d.severity, d.message, d.hint
          FROM diagnostics d JOIN UNNEST($1::bigint[], $2::text[]) AS w (repo_id, path) ON d.repo_id = w.repo_id AND d.file_path = w.path
          ORDER BY d.repo_id, d.file_path, d.line, d.col, d.code",
     )
     .bind(&repo_ids)
     .bind(&paths)
     .fetch_all(&mut *connection)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(repo_id, file_path, line, column, code, severity, message, hint)| DiagnosticRecord {
-            repo_id,
-            file_path,
-            line,
-            column,
-            code,
-            severity,
-            message,
-            hint,
-        })
-        .collect())
+    .await?)
 }
 
 /// (owner id, entity id) for what these groups or users own (whose `ownedBy` resolves to
