@@ -679,10 +679,12 @@ async fn demo_command(config: Config, examples: Option<&Path>, reset: bool, serv
         }
     };
     // The demo serves what it crawled: no scheduled crawl of the user's configured repositories.
-    let mut demo_config = Config::default();
-    demo_config.sources = sources;
+    let mut demo_config = Config {
+        sources,
+        data_dir: Some(data_dir.clone()),
+        ..Config::default()
+    };
     demo_config.server.crawl_interval = None;
-    demo_config.data_dir = Some(data_dir.clone());
     let code = serve::serve(&store, &demo_config, listener, "\nserving the demo (Ctrl-C stops it): GraphiQL at ").await;
     store.close().await;
     code

@@ -146,7 +146,15 @@ impl std::fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-const TOP_LEVEL_KEYS: &[&str] = &["repositories", "directories", "crawl", "credentials", "dataDir", "database", "server"];
+const TOP_LEVEL_KEYS: &[&str] = &[
+    "repositories",
+    "directories",
+    "crawl",
+    "credentials",
+    "dataDir",
+    "database",
+    "server",
+];
 const SERVER_KEYS: &[&str] = &[
     "listen",
     "tokenEnv",

@@ -20,7 +20,6 @@ use crate::pg::{Cluster, PgError};
 
 pub use crate::reconcile::RepoChange;
 pub use apply::{Applied, ApplyStats, NewConflict};
-pub use jobs::{ClaimedJob, Finished, Job, JobFinish, JobKind, JobState, JobTrigger, StoredRepo};
 pub use graph::{
     Dependent, Direction, EntityPath, EntitySummary, GraphEdge, Impact, ImpactEdge, ImpactNode, OwnerGroup, RelationRow, RelationSet, Risk,
     Walk, WalkNode, WalkSpec, paths, points_outward,
@@ -30,8 +29,9 @@ pub use health::{
     InvalidFileKey, InvalidOwner, InvalidOwnerKey, Keyed, Orphan, Page, PageRequest, ProblemCounts, Problems, RepoOrderKey, RepoState,
     StaleRepo, TypeCount, ValueCount,
 };
-pub use repos::{ForgetPreview, RepoListing};
+pub use jobs::{ClaimedJob, Finished, Job, JobFinish, JobKind, JobState, JobTrigger, StoredRepo};
 pub use probes::{Gauges, LastCrawl, SchemaState};
+pub use repos::{ForgetPreview, RepoListing};
 pub use snapshot::Snapshot;
 
 /// Errors of the store boundary, each with a stable code for the CLI and the API.

@@ -14,21 +14,6 @@ use crate::graphql::Caller;
 /// The keys a GraphQL-over-HTTP request object may have.
 const REQUEST_KEYS: &[&str] = &["query", "operationName", "variables", "extensions"];
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_first_operation_name_is_read_from_the_document() {
-        assert_eq!(
-            super::first_operation_name("query ComponentPage($ref: String!) { a }"),
-            Some("ComponentPage")
-        );
-        assert_eq!(super::first_operation_name("# note\n  mutation Crawl { a }"), Some("Crawl"));
-        assert_eq!(super::first_operation_name("{ a }"), None);
-        assert_eq!(super::first_operation_name("query { a }"), None);
-        assert_eq!(super::first_operation_name("queryX { a }"), None);
-    }
-}
-
 pub(super) async fn graphiql() -> Html<String> {
     Html(
         async_graphql::http::GraphiQLSource::build()
@@ -163,5 +148,20 @@ fn parse_batch(body: &[u8]) -> Result<async_graphql::BatchRequest, (&'static str
             ))
         }
         value => Ok(async_graphql::BatchRequest::Single(single(value)?)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_first_operation_name_is_read_from_the_document() {
+        assert_eq!(
+            super::first_operation_name("query ComponentPage($ref: String!) { a }"),
+            Some("ComponentPage")
+        );
+        assert_eq!(super::first_operation_name("# note\n  mutation Crawl { a }"), Some("Crawl"));
+        assert_eq!(super::first_operation_name("{ a }"), None);
+        assert_eq!(super::first_operation_name("query { a }"), None);
+        assert_eq!(super::first_operation_name("queryX { a }"), None);
     }
 }
