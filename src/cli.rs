@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::crawler::ReadOptions;
 use crate::domain::{EntityRef, Severity};
 use crate::ingest::{CrawlOptions, RepoOutcome};
-use crate::store::{Catalog, Direction, Store};
+use crate::store::{Catalog, Direction, Migrations, OpenOptions, Store};
 use crate::validate::report::{OutputFormat, render};
 use crate::validate::{self, Options};
 
@@ -174,6 +174,8 @@ enum Command {
     },
     /// Apply the database migrations of this version (`serve` applies them too when it starts).
     Migrate,
+    /// Print the GraphQL schema that `serve` answers (SDL; committed as schema/catalog.graphql).
+    Schema,
     /// The embedded database (used when no database URL is configured): status, stop, reset.
     Db {
         #[command(subcommand)]
@@ -218,7 +220,7 @@ fn run_command() -> ExitCode {
     };
     let catalog = if cli.demo { Catalog::Demo } else { Catalog::Main };
     // Every catalog command reads the same configuration; `validate` and `codes` need none.
-    let config = if matches!(cli.command, Command::Validate { .. } | Command::Codes) {
+    let config = if matches!(cli.command, Command::Validate { .. } | Command::Codes | Command::Schema) {
         Config::default()
     } else {
         match load_config(cli.config.as_deref()) {
@@ -281,6 +283,10 @@ fn run_command() -> ExitCode {
             block_on(serve::serve_command(config, flags, catalog))
         }
         Command::Migrate => block_on(migrate_command(&config, catalog)),
+        Command::Schema => {
+            say(&crate::graphql::sdl());
+            ExitCode::SUCCESS
+        }
         Command::Db { action } => block_on(db_command(&config, action)),
         Command::Codes => {
             let mut output = String::new();
@@ -373,9 +379,19 @@ fn with_sources(mut config: Config, repos: &[String], dirs: &[PathBuf]) -> Resul
     Ok(config)
 }
 
+/// Opens the catalog, requiring its migrations applied (only `serve` and `migrate` apply them
+/// to the operator's database; sextant's own databases are always brought up to date).
 async fn open_store(config: &Config, catalog: Catalog) -> Result<Store, String> {
+    let open = OpenOptions {
+        migrations: Migrations::Require,
+        ..OpenOptions::default()
+    };
+    open_store_with(config, catalog, &open).await
+}
+
+async fn open_store_with(config: &Config, catalog: Catalog, open: &OpenOptions) -> Result<Store, String> {
     let data_dir = config.data_dir.clone().unwrap_or_else(crate::pg::default_data_dir);
-    Store::open_default(config.database_url.as_deref(), &data_dir, catalog)
+    Store::open_default(config.database_url.as_deref(), &data_dir, catalog, open)
         .await
         .map_err(|error| format!("{error} [{}]", error.code()))
 }
@@ -616,7 +632,7 @@ async fn problems_command(config: &Config, format: ViewFormat, fail_on: &[FailOn
 /// `sextant migrate`: the catalog's schema brought to this version.
 async fn migrate_command(config: &Config, catalog: Catalog) -> ExitCode {
     // Opening the catalog applies the migrations it lacks (under the migrator's lock).
-    let store = match open_store(config, catalog).await {
+    let store = match open_store_with(config, catalog, &OpenOptions::default()).await {
         Ok(store) => store,
         Err(message) => return fail(&message),
     };

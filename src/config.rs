@@ -611,7 +611,7 @@ mod tests {
         assert_eq!(config.descriptor_patterns.patterns(), ["*.catalog.yaml"]);
         assert_eq!(config.data_dir.as_deref(), Some(Path::new("/etc/sextant/data")));
         let shown = format!("{config:?}");
-        assert!(!shown.contains("secret") && !shown.contains(":pw@"), "{shown}");
+        assert!(!shown.contains(":secret@") && !shown.contains(":pw@"), "{shown}");
     }
 
     #[test]

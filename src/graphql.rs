@@ -44,6 +44,12 @@ pub struct QueryRoot(
 /// [`crate::jobs::Queue`] in the schema's data ([`build_schema_with_jobs`]).
 pub use mutation::{JobQuery, MutationRoot};
 
+/// How many items a list without a page size (relations, members, owned entities, a walk's
+/// nodes) counts for in the limit on expanded fields (`SchemaOptions::max_fields`): nested lists
+/// multiply, so a query that would fan out without bound is refused (`QUERY_TOO_COMPLEX`)
+/// before it runs.
+pub const LIST_WEIGHT: usize = 25;
+
 /// The API's schema type.
 pub type CatalogSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 

@@ -34,6 +34,32 @@ pub use probes::{Gauges, LastCrawl, SchemaState};
 pub use repos::{ForgetPreview, RepoListing};
 pub use snapshot::Snapshot;
 
+/// Whether opening a catalog applies the migrations it lacks, or requires them applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Migrations {
+    /// Apply what is missing (under the migrator's advisory lock: replicas may start together).
+    Apply,
+    /// Refuse a database whose schema is older than this build ([`StoreError::SchemaOutdated`]).
+    Require,
+}
+
+/// How a catalog is opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenOptions {
+    pub migrations: Migrations,
+    /// The most connections the pool holds.
+    pub connections: u32,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            migrations: Migrations::Apply,
+            connections: 8,
+        }
+    }
+}
+
 /// Errors of the store boundary, each with a stable code for the CLI and the API.
 #[derive(Debug)]
 pub enum StoreError {
@@ -49,6 +75,8 @@ pub enum StoreError {
     NotFound(String),
     /// The store found its own data inconsistent (a bug, reported instead of a panic).
     Invariant(String),
+    /// The database lacks migrations of this build (their versions): `sextant migrate` applies them.
+    SchemaOutdated(Vec<i64>),
 }
 
 impl StoreError {
@@ -62,6 +90,7 @@ impl StoreError {
             StoreError::Migration(_) => "store-migration",
             StoreError::NotFound(_) => "not-found",
             StoreError::Invariant(_) => "store-invariant",
+            StoreError::SchemaOutdated(_) => "store-schema-outdated",
         }
     }
 
@@ -74,7 +103,11 @@ impl StoreError {
             StoreError::Migration(
                 sqlx::migrate::MigrateError::Execute(error) | sqlx::migrate::MigrateError::ExecuteMigration(error, _),
             ) => is_connection_error(error),
-            StoreError::Cluster(_) | StoreError::Migration(_) | StoreError::NotFound(_) | StoreError::Invariant(_) => false,
+            StoreError::Cluster(_)
+            | StoreError::Migration(_)
+            | StoreError::NotFound(_)
+            | StoreError::Invariant(_)
+            | StoreError::SchemaOutdated(_) => false,
         }
     }
 }
@@ -98,6 +131,11 @@ impl std::fmt::Display for StoreError {
             StoreError::Migration(error) => write!(formatter, "cannot migrate the database: {error}"),
             StoreError::NotFound(what) => write!(formatter, "{what} is not in the catalog"),
             StoreError::Invariant(what) => write!(formatter, "internal error in the store: {what}"),
+            StoreError::SchemaOutdated(pending) => write!(
+                formatter,
+                "the catalog's database lacks {} migration(s) of this version of sextant: run `sextant migrate`",
+                pending.len()
+            ),
         }
     }
 }
@@ -170,34 +208,52 @@ impl Store {
     /// [`ACQUIRE_TIMEOUT`] for a connection, so a dead server fails it within seconds.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
         let options: PgConnectOptions = url.parse()?;
-        Store::connect_with(options).await
+        Store::connect_with(options, &OpenOptions::default()).await
     }
 
-    async fn connect_with(options: PgConnectOptions) -> Result<Store, StoreError> {
+    async fn connect_with(options: PgConnectOptions, open: &OpenOptions) -> Result<Store, StoreError> {
         let pool = PgPoolOptions::new()
-            .max_connections(8)
+            .max_connections(open.connections.max(1))
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options.disable_statement_logging())
             .await?;
-        if let Err(error) = probes::MIGRATOR.run(&pool).await {
-            pool.close().await;
-            return Err(StoreError::Migration(error));
-        }
-        Ok(Store {
+        let store = Store {
             pool,
             graph: Default::default(),
-        })
+        };
+        let ready = match open.migrations {
+            Migrations::Apply => store.migrate().await,
+            Migrations::Require => match store.schema_state().await {
+                Ok(state) if state.is_current() => Ok(()),
+                Ok(state) => Err(StoreError::SchemaOutdated(state.pending)),
+                Err(error) => Err(error),
+            },
+        };
+        if let Err(error) = ready {
+            store.pool.close().await;
+            return Err(error);
+        }
+        Ok(store)
     }
 
     /// Opens `catalog`: in the database at `database_url` when one is configured, else in the
     /// private cluster under `data_dir` (started, or created, when needed). See [`Catalog`] for
-    /// the database each catalog uses; the demo's is created when missing.
-    pub async fn open_default(database_url: Option<&str>, data_dir: &std::path::Path, catalog: Catalog) -> Result<Store, StoreError> {
+    /// the database each catalog uses; the demo's is created when missing. A database that
+    /// sextant created (the private cluster's, the demo's) is always migrated; the operator's own
+    /// (`DATABASE_URL`) only with [`Migrations::Apply`].
+    pub async fn open_default(
+        database_url: Option<&str>,
+        data_dir: &std::path::Path,
+        catalog: Catalog,
+        open: &OpenOptions,
+    ) -> Result<Store, StoreError> {
         let location = CatalogLocation::find(database_url, data_dir, catalog).await?;
+        let mut open = open.clone();
         if location.created_by_sextant {
             create_database_at(&location.server, &location.database).await?;
+            open.migrations = Migrations::Apply;
         }
-        Store::connect_with(location.options).await
+        Store::connect_with(location.options, &open).await
     }
 
     /// Closes every connection of the pool cleanly (the server sees a goodbye, not a reset),

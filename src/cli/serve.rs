@@ -20,6 +20,10 @@ pub enum LogFormat {
     Json,
 }
 
+/// Database connections of a server's pool: requests hold one each while they run (their
+/// snapshot), crawls a few.
+const SERVER_CONNECTIONS: u32 = 16;
+
 /// The address `serve` listens on when neither `--listen` nor `server.listen` says.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7878";
 
@@ -138,7 +142,13 @@ pub async fn serve_command(mut config: Config, flags: ServeFlags, catalog: crate
         Ok(listener) => listener,
         Err(message) => return super::fail(&message),
     };
-    let store = match super::open_store(&config, catalog).await {
+    // The server applies the migrations it lacks (replicas starting together wait for each
+    // other on the migrator's lock), and keeps more connections than a command.
+    let open = crate::store::OpenOptions {
+        migrations: crate::store::Migrations::Apply,
+        connections: SERVER_CONNECTIONS,
+    };
+    let store = match super::open_store_with(&config, catalog, &open).await {
         Ok(store) => store,
         Err(message) => return super::fail(&message),
     };

@@ -170,8 +170,10 @@ impl LimitsExtension {
             Ok(fields) if fields > self.max_fields => Err(server_error(
                 ErrorCode::QueryTooComplex,
                 format!(
-                    "the query selects more than {} fields once its fragments are expanded",
-                    self.max_fields
+                    "the query selects more than {} fields once its fragments are expanded and its lists counted \
+                     (a list without `first` counts as {} items: lists nested in lists multiply)",
+                    self.max_fields,
+                    super::LIST_WEIGHT
                 ),
             )),
             Ok(_) => Ok(()),
@@ -252,6 +254,22 @@ fn scan(query: &str) -> Shape {
     shape
 }
 
+/// Fields that answer a list with no page size of their own (an entity's relations, a group's
+/// members, children and owned entities, a user's groups and owned entities, a walk's nodes and
+/// edges, an owner's dependents).
+const UNPAGED_LISTS: &[&str] = &[
+    "relations",
+    "members",
+    "children",
+    "ownedEntities",
+    "groups",
+    "owned",
+    "nodes",
+    "edges",
+    "byOwner",
+    "entities",
+];
+
 /// A fragment that spreads itself, directly or through others.
 #[derive(Debug, PartialEq, Eq)]
 struct FragmentCycle;
@@ -288,7 +306,13 @@ fn selection_size<'document>(
     for selection in &selection_set.items {
         let added = match &selection.node {
             Selection::Field(field) => {
-                1usize.saturating_add(selection_size(&field.node.selection_set.node, document, sizes, limit, depth + 1)?)
+                let inner = selection_size(&field.node.selection_set.node, document, sizes, limit, depth + 1)?;
+                // A list without a page size counts as LIST_WEIGHT items: lists nested in lists
+                // multiply, as their answers would.
+                let unpaged_list = UNPAGED_LISTS.contains(&field.node.name.node.as_str())
+                    && !field.node.arguments.iter().any(|(name, _)| name.node.as_str() == "first");
+                let weight = if unpaged_list { super::LIST_WEIGHT } else { 1 };
+                1usize.saturating_add(inner.saturating_mul(weight))
             }
             Selection::InlineFragment(fragment) => selection_size(&fragment.node.selection_set.node, document, sizes, limit, depth + 1)?,
             Selection::FragmentSpread(spread) => {

@@ -368,7 +368,7 @@ impl Store {
         }
         let rows: Vec<(i64, String, String, Option<String>, i32, i32)> = sqlx::query_as(
             "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = $2,
-                 lease_expires_at = now() + make_interval(secs => $3), started_at = now(), finished_at = NULL
+                 lease_expires_at = now() + make_interval(secs => $3), started_at = clock_timestamp(), finished_at = NULL
              WHERE id = ANY($1)
              RETURNING id, kind, url, branch, attempts, max_attempts",
         )
@@ -446,7 +446,7 @@ impl Store {
 
     async fn close_job(&self, id: i64, lease_owner: &str, state: &str, outcome: &str, detail: &str) -> Result<Finished, StoreError> {
         let result = sqlx::query(
-            "UPDATE jobs SET state = $3, outcome = $4, detail = $5, finished_at = now(), lease_owner = NULL, lease_expires_at = NULL
+            "UPDATE jobs SET state = $3, outcome = $4, detail = $5, finished_at = clock_timestamp(), lease_owner = NULL, lease_expires_at = NULL
              WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
         )
         .bind(id)

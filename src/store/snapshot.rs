@@ -9,6 +9,11 @@ use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 
 use super::{Store, StoreError};
 
+/// Begins a snapshot. Its statements are small lookups by keys and key arrays, run thousands of
+/// times a second: generic plans spare Postgres planning each one again (it halves the
+/// database's CPU per request; see BENCHMARKS.md), and are good plans for such lookups.
+const BEGIN_SNAPSHOT: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL plan_cache_mode = force_generic_plan";
+
 /// A request's view of the catalog. Queries run one at a time on its one connection.
 pub struct Snapshot {
     store: Store,
@@ -50,11 +55,7 @@ impl Snapshot {
         self.statements.fetch_add(1, Ordering::Relaxed);
         if slot.is_none() {
             self.statements.fetch_add(1, Ordering::Relaxed);
-            let transaction = self
-                .store
-                .pool()
-                .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                .await?;
+            let transaction = self.store.pool().begin_with(BEGIN_SNAPSHOT).await?;
             *slot = Some(transaction);
         }
         MutexGuard::try_map(slot, |slot| slot.as_deref_mut())

@@ -637,3 +637,29 @@ async fn show_says_when_an_entity_is_a_last_good_copy() {
     let json: Value = serde_json::from_slice(&sextant(&["show", "checkout", "--format", "json"], &url, data.path()).stdout).expect("JSON");
     assert!(json["provenance"]["staleReason"].is_string(), "{json}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn commands_on_an_unmigrated_database_ask_for_sextant_migrate_which_applies_them() {
+    let name = format!("unmigrated_{}", std::process::id());
+    sextant::store::create_database_if_missing(crate::db::cluster(), &name)
+        .await
+        .unwrap();
+    let url = crate::db::cluster().url(&name);
+    let data = tempfile::tempdir().unwrap();
+
+    let refused = sextant(&["repos"], &url, data.path());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("run `sextant migrate`") && stderr.contains("store-schema-outdated"),
+        "{stderr}"
+    );
+
+    let migrated = sextant(&["migrate"], &url, data.path());
+    assert_eq!(migrated.status.code(), Some(0), "{}", String::from_utf8_lossy(&migrated.stderr));
+    assert!(stdout(&migrated).contains("schema is current"), "{}", stdout(&migrated));
+    let listed = sextant(&["repos"], &url, data.path());
+    assert_eq!(listed.status.code(), Some(0), "{}", String::from_utf8_lossy(&listed.stderr));
+    // A second migrate has nothing to do and says the same.
+    assert_eq!(sextant(&["migrate"], &url, data.path()).status.code(), Some(0));
+}

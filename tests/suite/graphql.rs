@@ -27,7 +27,8 @@ fn the_committed_sdl_is_the_served_one() {
     assert!(
         committed == served,
         "{SDL_PATH} differs from the schema the server serves; if the change is intended, regenerate it with\n  \
-         SEXTANT_UPDATE_SCHEMA=1 cargo test --test suite the_committed_sdl_is_the_served_one\nand commit it"
+         SEXTANT_UPDATE_SCHEMA=1 cargo test --test suite the_committed_sdl_is_the_served_one\n\
+         (or `cargo run -- schema > schema/catalog.graphql`) and commit it"
     );
 }
 

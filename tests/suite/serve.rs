@@ -176,7 +176,14 @@ async fn hostile_requests_are_refused_with_stable_codes_and_no_internals() {
     );
     let directives = format!("{{ __typename {} }}", "@include(if: true) ".repeat(10_000));
     let oversized_page = "{ entities(first: 99999999) { totalCount } }".to_owned();
+    // Lists nested in lists (each unpaged) would multiply the answer: refused by their count.
+    let fan_out = format!(
+        "{{ group(ref: \"payments-team\") {}ref{} }}",
+        "{ ownedEntities { owner { ... on Group ".repeat(4),
+        " } } }".repeat(4)
+    );
     for (what, query) in [
+        ("nested unpaged lists", fan_out),
         ("depth 50", deep),
         ("10,000 aliases", aliases),
         ("10,000 directives", directives),
@@ -336,4 +343,14 @@ async fn demo_crawls_then_serves_the_examples_until_interrupted() {
     assert!(answer.json()["data"]["entity"]["owner"]["ref"].is_string(), "{}", answer.body);
     let status = demo.stop_with(libc::SIGINT);
     assert!(status.success(), "Ctrl-C stops the demo: {status:?}");
+}
+
+#[test]
+fn the_schema_command_prints_the_served_sdl() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sextant"))
+        .arg("schema")
+        .output()
+        .expect("the binary runs");
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&output.stdout), sextant::graphql::sdl());
 }
