@@ -4,7 +4,8 @@
 //! The load comes from `wrk` (Debian's package; both on this machine, so its CPU time is printed
 //! too). Phases: the component page (entity + owner + direct relations + links, over many
 //! components), `impact` of the busiest hub, and a hostile query that is refused (10,000
-//! aliases). Then the server's peak RSS.
+//! aliases). Then the server's peak RSS. The hub's impact is also measured with one client, for
+//! its latency without queueing behind other requests.
 
 #[path = "org/mod.rs"]
 mod org;
@@ -133,6 +134,10 @@ fn main() {
     report(
         &format!("impact of the busiest hub {hub} ({hub_dependents} transitive dependents)"),
         &run_wrk(&endpoint, &impact, connections, seconds),
+    );
+    report(
+        &format!("impact of {hub}, one client at a time (latency alone)"),
+        &run_wrk(&endpoint, &impact, 1, seconds),
     );
     let aliases = (0..10_000)
         .map(|index| format!("a{index}: __typename"))
