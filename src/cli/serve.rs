@@ -32,7 +32,12 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:7878";
 pub fn init_logging(format: LogFormat) {
     let filter =
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,sextant=info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colours only on a terminal: a log file or a collector gets plain text.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(colour);
     // A second initialisation keeps the first.
     let _ = match format {
         LogFormat::Text => builder.try_init(),
@@ -125,7 +130,7 @@ pub async fn serve(store: &Store, config: &Config, listener: tokio::net::TcpList
     tracing::info!(%address, "listening");
     let state = AppState::new(store.clone(), schema, queue, http_settings);
     let served = crate::http::serve(listener, state, crate::http::shutdown_signal()).await;
-    tracing::info!("stopping: finishing the crawl under way");
+    tracing::info!("stopping: requests in flight are answered; the job workers finish or hand back their jobs");
     let _ = stop_workers.send(true);
     let _ = workers.await;
     match served {
