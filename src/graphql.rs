@@ -15,6 +15,7 @@ mod health;
 mod limits;
 pub mod loaders;
 mod mutation;
+mod order;
 
 use std::sync::Arc;
 
@@ -157,12 +158,16 @@ pub async fn execute(schema: &CatalogSchema, store: &Store, request: BatchReques
 /// Executes one operation on `snapshot` (tests pass their own, to count its statements), then
 /// ends the snapshot's transaction.
 pub async fn execute_one(schema: &CatalogSchema, snapshot: Arc<Snapshot>, request: Request, caller: Caller) -> Response {
+    let (query, operation_name) = (request.query.clone(), request.operation_name.clone());
     let request = request
         .data(snapshot.clone())
         .data(loaders::new_loaders(snapshot.clone()))
         .data(caller);
-    let response = schema.execute(request).await;
+    let mut response = schema.execute(request).await;
     snapshot.release().await;
+    if !matches!(response.data, async_graphql::Value::Null) {
+        order::reorder(&mut response.data, &query, operation_name.as_deref());
+    }
     response
 }
 

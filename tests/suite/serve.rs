@@ -91,6 +91,25 @@ async fn serve_answers_graphql_graphiql_probes_and_metrics() {
         assert_eq!(entity["ref"], "component:default/payments", "{typed}: {}", answer.body);
         assert_eq!(entity["owner"]["ref"], "group:default/payments-team", "{}", answer.body);
     }
+    // Fields come in the order the query selected them, whichever resolver finished first.
+    let ordered = graphql(
+        &server.base,
+        "{ entity(ref: \"payments\") { owner { ref } ref system { ref } kind relations { type } name } }",
+        json!({}),
+        None,
+    );
+    let positions: Vec<usize> = [
+        "\"owner\"",
+        "\"ref\":\"component",
+        "\"system\"",
+        "\"kind\"",
+        "\"relations\"",
+        "\"name\"",
+    ]
+    .iter()
+    .map(|key| ordered.body.find(key).unwrap_or_else(|| panic!("{key} in {}", ordered.body)))
+    .collect();
+    assert!(positions.windows(2).all(|pair| pair[0] < pair[1]), "{}", ordered.body);
 
     let metrics = get(&server.url("/metrics"));
     assert_eq!(metrics.status, 200);
