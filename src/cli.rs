@@ -631,19 +631,37 @@ async fn problems_command(config: &Config, format: ViewFormat, fail_on: &[FailOn
 
 /// `sextant migrate`: the catalog's schema brought to this version.
 async fn migrate_command(config: &Config, catalog: Catalog) -> ExitCode {
-    // Opening the catalog applies the migrations it lacks (under the migrator's lock).
-    let store = match open_store_with(config, catalog, &OpenOptions::default()).await {
+    let open = OpenOptions {
+        migrations: Migrations::Leave,
+        ..OpenOptions::default()
+    };
+    let store = match open_store_with(config, catalog, &open).await {
         Ok(store) => store,
         Err(message) => return fail(&message),
     };
-    let state = store.schema_state().await;
+    // The migrator holds an advisory lock: replicas or another `migrate` wait for it.
+    let result = async {
+        let before = store.schema_state().await?;
+        store.migrate().await?;
+        Ok::<_, crate::store::StoreError>((before, store.schema_state().await?))
+    }
+    .await;
     store.close().await;
-    match state {
-        Ok(state) if state.is_current() => {
-            say_line!("the catalog's schema is current");
+    match result {
+        Ok((_, after)) if !after.is_current() => fail(&format!("migrations not applied: {:?}; failed: {:?}", after.pending, after.failed)),
+        Ok((before, _)) if before.pending.is_empty() => {
+            say_line!("the catalog's schema is current; nothing to apply");
             ExitCode::SUCCESS
         }
-        Ok(state) => fail(&format!("migrations not applied: {:?}; failed: {:?}", state.pending, state.failed)),
+        Ok((before, _)) => {
+            let versions: Vec<String> = before.pending.iter().map(i64::to_string).collect();
+            say_line!(
+                "applied {}: {}; the catalog's schema is current",
+                crate::terminal::counted(before.pending.len(), "migration", "migrations"),
+                versions.join(", ")
+            );
+            ExitCode::SUCCESS
+        }
         Err(error) => fail(&format!("{error} [{}]", error.code())),
     }
 }

@@ -41,6 +41,8 @@ pub enum Migrations {
     Apply,
     /// Refuse a database whose schema is older than this build ([`StoreError::SchemaOutdated`]).
     Require,
+    /// Neither: the caller looks at the schema itself (`sextant migrate`, to say what it applies).
+    Leave,
 }
 
 /// How a catalog is opened.
@@ -228,6 +230,7 @@ impl Store {
                 Ok(state) => Err(StoreError::SchemaOutdated(state.pending)),
                 Err(error) => Err(error),
             },
+            Migrations::Leave => Ok(()),
         };
         if let Err(error) = ready {
             store.pool.close().await;
@@ -251,7 +254,9 @@ impl Store {
         let mut open = open.clone();
         if location.created_by_sextant {
             create_database_at(&location.server, &location.database).await?;
-            open.migrations = Migrations::Apply;
+            if open.migrations == Migrations::Require {
+                open.migrations = Migrations::Apply;
+            }
         }
         Store::connect_with(location.options, &open).await
     }
