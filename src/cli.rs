@@ -396,6 +396,22 @@ async fn open_store_with(config: &Config, catalog: Catalog, open: &OpenOptions) 
         .map_err(|error| format!("{error} [{}]", error.code()))
 }
 
+/// How crawls read with `config`: mirrors in its data folder, its patterns, descriptor cap and
+/// https tokens (a token without hosts is refused here), and its concurrency and timeout unless
+/// the command line gives them.
+fn crawl_options(config: &Config, concurrency: Option<usize>, timeout: Option<std::time::Duration>) -> Result<CrawlOptions, String> {
+    let data_dir = config.data_dir.clone().unwrap_or_else(crate::pg::default_data_dir);
+    let read = config.read_options(data_dir.join("mirrors")).map_err(|error| error.to_string())?;
+    let mut options = CrawlOptions::new(read);
+    if let Some(concurrency) = concurrency.or(config.concurrency) {
+        options.concurrency = concurrency;
+    }
+    if let Some(timeout) = timeout.or(config.repo_timeout) {
+        options.repo_timeout = timeout;
+    }
+    Ok(options)
+}
+
 async fn crawl_command(
     config: Config,
     concurrency: Option<usize>,
@@ -404,23 +420,14 @@ async fn crawl_command(
     fail_on: Vec<FailOn>,
     prune: bool,
 ) -> ExitCode {
-    let data_dir = config.data_dir.clone().unwrap_or_else(crate::pg::default_data_dir);
-    // Patterns, the descriptor cap and the https tokens (a token without hosts is refused here).
-    let read = match config.read_options(data_dir.join("mirrors")) {
-        Ok(read) => read,
-        Err(error) => return fail(&error.to_string()),
+    let options = match crawl_options(&config, concurrency, timeout.map(std::time::Duration::from_secs)) {
+        Ok(options) => options,
+        Err(message) => return fail(&message),
     };
     let store = match open_store(&config, Catalog::Main).await {
         Ok(store) => store,
         Err(message) => return fail(&message),
     };
-    let mut options = CrawlOptions::new(read);
-    if let Some(concurrency) = concurrency.or(config.concurrency) {
-        options.concurrency = concurrency;
-    }
-    if let Some(timeout) = timeout.map(std::time::Duration::from_secs).or(config.repo_timeout) {
-        options.repo_timeout = timeout;
-    }
     if prune {
         match repos::prune(&store, &config).await {
             Ok(gone) if !gone.is_empty() => {

@@ -117,6 +117,7 @@ fn schema_builder(options: &SchemaOptions) -> async_graphql::SchemaBuilder<Query
         .limit_depth(options.max_depth)
         .limit_complexity(options.max_complexity)
         .extension(limits::Limits::new(options))
+        .extension(order::AnswerOrder)
         .data(options.clone());
     if options.introspection {
         builder
@@ -130,6 +131,13 @@ pub fn sdl() -> String {
     schema_builder(&SchemaOptions::default()).finish().sdl()
 }
 
+/// The most operations a batch of `schema` may hold (its `SchemaOptions::max_batch`).
+pub fn max_batch(schema: &CatalogSchema) -> usize {
+    schema
+        .data::<SchemaOptions>()
+        .map_or(SchemaOptions::default().max_batch, |options| options.max_batch)
+}
+
 /// Executes a request (one operation or a batch) as the HTTP layer receives it: each operation
 /// reads its own fresh snapshot with its own DataLoaders, one after the other. A batch larger
 /// than `max_batch` is refused whole with `BATCH_TOO_LARGE`.
@@ -137,9 +145,7 @@ pub async fn execute(schema: &CatalogSchema, store: &Store, request: BatchReques
     match request {
         BatchRequest::Single(request) => BatchResponse::Single(execute_one(schema, Arc::new(store.snapshot()), request, caller).await),
         BatchRequest::Batch(requests) => {
-            let max_batch = schema
-                .data::<SchemaOptions>()
-                .map_or(SchemaOptions::default().max_batch, |options| options.max_batch);
+            let max_batch = max_batch(schema);
             if requests.len() > max_batch {
                 return BatchResponse::Single(Response::from_errors(vec![server_error(
                     ErrorCode::BatchTooLarge,
@@ -158,16 +164,12 @@ pub async fn execute(schema: &CatalogSchema, store: &Store, request: BatchReques
 /// Executes one operation on `snapshot` (tests pass their own, to count its statements), then
 /// ends the snapshot's transaction.
 pub async fn execute_one(schema: &CatalogSchema, snapshot: Arc<Snapshot>, request: Request, caller: Caller) -> Response {
-    let (query, operation_name) = (request.query.clone(), request.operation_name.clone());
     let request = request
         .data(snapshot.clone())
         .data(loaders::new_loaders(snapshot.clone()))
         .data(caller);
-    let mut response = schema.execute(request).await;
+    let response = schema.execute(request).await;
     snapshot.release().await;
-    if !matches!(response.data, async_graphql::Value::Null) {
-        order::reorder(&mut response.data, &query, operation_name.as_deref());
-    }
     response
 }
 

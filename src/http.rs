@@ -24,8 +24,6 @@ use crate::store::Store;
 pub const MAX_GRAPHQL_BODY: usize = 256 * 1024;
 /// Largest webhook body (push events with many commits stay far below).
 pub const MAX_HOOK_BODY: usize = 1024 * 1024;
-/// Most operations in one batched request.
-pub const MAX_BATCH: usize = 10;
 /// A body over its cap is read on (and dropped) up to this many bytes, so that the client, still
 /// sending, receives the refusal instead of a reset connection; a larger one is cut off.
 const DRAIN_LIMIT: usize = 16 * 1024 * 1024;

@@ -177,11 +177,6 @@ impl Queue {
         &self.store
     }
 
-    /// The configured sources.
-    pub fn configured(&self) -> &[Source] {
-        &self.configured
-    }
-
     fn configured_keys(&self) -> Vec<RepoKey> {
         self.configured.iter().map(repo_key).collect()
     }

@@ -9,7 +9,6 @@ use clap::ValueEnum;
 
 use crate::config::{Config, ServerConfig};
 use crate::http::{AppState, HttpSettings};
-use crate::ingest::CrawlOptions;
 use crate::jobs::{HookSecrets, JobContext, JobSettings, Queue};
 use crate::store::Store;
 
@@ -80,18 +79,10 @@ async fn bind(listen: &str) -> Result<tokio::net::TcpListener, String> {
 /// Serves `store` until Ctrl-C or SIGTERM; `announce` is printed before the URL once listening.
 pub async fn serve(store: &Store, config: &Config, listener: tokio::net::TcpListener, announce: &str) -> ExitCode {
     let server = &config.server;
-    let data_dir = config.data_dir.clone().unwrap_or_else(crate::pg::default_data_dir);
-    let read = match config.read_options(data_dir.join("mirrors")) {
-        Ok(read) => read,
-        Err(error) => return super::fail(&error.to_string()),
+    let crawl = match super::crawl_options(config, None, None) {
+        Ok(crawl) => crawl,
+        Err(message) => return super::fail(&message),
     };
-    let mut crawl = CrawlOptions::new(read);
-    if let Some(concurrency) = config.concurrency {
-        crawl.concurrency = concurrency;
-    }
-    if let Some(timeout) = config.repo_timeout {
-        crawl.repo_timeout = timeout;
-    }
     let settings = JobSettings {
         lease: server.job_lease,
         crawl_interval: server.crawl_interval,

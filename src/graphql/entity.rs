@@ -370,6 +370,17 @@ pub enum DiagnosticSeverity {
     Note,
 }
 
+impl DiagnosticSeverity {
+    /// The severity as the store keeps it (`Severity::as_str`); anything else counts as an error.
+    pub fn stored(severity: &str) -> DiagnosticSeverity {
+        match severity {
+            "warning" => DiagnosticSeverity::Warning,
+            "note" => DiagnosticSeverity::Note,
+            _ => DiagnosticSeverity::Error,
+        }
+    }
+}
+
 /// A problem found in a descriptor file.
 #[derive(SimpleObject, Clone)]
 pub struct Diagnostic {
@@ -542,11 +553,7 @@ impl EntityNode {
             .iter()
             .map(|diagnostic| Diagnostic {
                 code: diagnostic.code.clone(),
-                severity: match diagnostic.severity.as_str() {
-                    "warning" => DiagnosticSeverity::Warning,
-                    "note" => DiagnosticSeverity::Note,
-                    _ => DiagnosticSeverity::Error,
-                },
+                severity: DiagnosticSeverity::stored(&diagnostic.severity),
                 message: diagnostic.message.clone(),
                 hint: diagnostic.hint.clone(),
                 line: diagnostic.line,

@@ -78,11 +78,7 @@ where
 fn diagnostic(diagnostic: &store::FileDiagnostic) -> Diagnostic {
     Diagnostic {
         code: diagnostic.code.clone(),
-        severity: match diagnostic.severity.as_str() {
-            "warning" => DiagnosticSeverity::Warning,
-            "note" => DiagnosticSeverity::Note,
-            _ => DiagnosticSeverity::Error,
-        },
+        severity: DiagnosticSeverity::stored(&diagnostic.severity),
         message: diagnostic.message.clone(),
         hint: diagnostic.hint.clone(),
         line: diagnostic.line,

@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 
 use super::metrics::{OperationName, operation_label};
-use super::{AppState, MAX_BATCH, MAX_GRAPHQL_BODY};
+use super::{AppState, MAX_GRAPHQL_BODY};
 use crate::graphql::Caller;
 
 /// The keys a GraphQL-over-HTTP request object may have.
@@ -49,7 +49,7 @@ pub(super) async fn execute(State(state): State<AppState>, headers: HeaderMap, b
         Ok(authorized) => authorized,
         Err(()) => return graphql_error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "the bearer token is not valid"),
     };
-    let batch = match parse_batch(&body) {
+    let batch = match parse_batch(&body, crate::graphql::max_batch(&state.inner.schema)) {
         Ok(batch) => batch,
         Err((code, message)) => return graphql_error(StatusCode::BAD_REQUEST, code, &message),
     };
@@ -112,8 +112,9 @@ fn first_operation_name(query: &str) -> Option<&str> {
 }
 
 /// The request body as a GraphQL request or batch, refusing what is not one: malformed JSON,
-/// unknown fields, a batch of more than [`MAX_BATCH`] operations.
-fn parse_batch(body: &[u8]) -> Result<async_graphql::BatchRequest, (&'static str, String)> {
+/// unknown fields, a batch of more than `max_batch` operations (the schema's limit, checked here
+/// before any operation is converted).
+fn parse_batch(body: &[u8], max_batch: usize) -> Result<async_graphql::BatchRequest, (&'static str, String)> {
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|error| ("BAD_REQUEST", format!("the body is not valid JSON: {error}")))?;
     let single = |value: serde_json::Value| -> Result<async_graphql::Request, (&'static str, String)> {
@@ -137,10 +138,10 @@ fn parse_batch(body: &[u8]) -> Result<async_graphql::BatchRequest, (&'static str
             if requests.is_empty() {
                 return Err(("BAD_REQUEST", "an empty batch".to_owned()));
             }
-            if requests.len() > MAX_BATCH {
+            if requests.len() > max_batch {
                 return Err((
                     "BATCH_TOO_LARGE",
-                    format!("a batch holds at most {MAX_BATCH} operations, not {}", requests.len()),
+                    format!("a batch holds at most {max_batch} operations, not {}", requests.len()),
                 ));
             }
             Ok(async_graphql::BatchRequest::Batch(

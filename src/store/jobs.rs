@@ -312,15 +312,6 @@ impl Store {
         row.map(Job::try_from).transpose()
     }
 
-    /// Jobs by id, in id order (unknown ids are left out).
-    pub async fn jobs(&self, ids: &[i64]) -> Result<Vec<Job>, StoreError> {
-        let rows: Vec<JobRow> = sqlx::query_as(concat!("SELECT ", job_columns!(), " FROM jobs WHERE id = ANY($1) ORDER BY id"))
-            .bind(ids)
-            .fetch_all(&self.pool)
-            .await?;
-        jobs_from(rows)
-    }
-
     /// Claims up to `limit` jobs for `lease_owner` (a token unique to this claim), at most one
     /// per repository and none of a repository with a running job. First, jobs whose lease
     /// expired are taken back: queued again while attempts remain (failed when a queued job of
@@ -501,9 +492,6 @@ impl Store {
         max_attempts: i32,
     ) -> Result<Option<u64>, StoreError> {
         let mut transaction = self.pool.begin().await?;
-        sqlx::query("INSERT INTO job_schedule (id, next_run_at) VALUES (1, now()) ON CONFLICT (id) DO NOTHING")
-            .execute(&mut *transaction)
-            .await?;
         let claimed = sqlx::query(
             "UPDATE job_schedule SET next_run_at = now() + make_interval(secs => $1 * (0.9 + 0.2 * random())), last_run_at = now()
              WHERE id = 1 AND (next_run_at <= now() OR next_run_at > now() + make_interval(secs => $1 * 1.1))",
@@ -518,15 +506,6 @@ impl Store {
         let queued = enqueue_all(&mut transaction, configured, JobTrigger::Schedule, max_attempts).await?;
         transaction.commit().await?;
         Ok(Some(queued))
-    }
-
-    /// When the schedule runs next (RFC 3339, UTC).
-    pub async fn schedule_next_run(&self) -> Result<Option<String>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT to_char(next_run_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') FROM job_schedule WHERE id = 1",
-        )
-        .fetch_optional(&self.pool)
-        .await?)
     }
 
     /// Deletes jobs finished more than `age` ago; returns how many.
