@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod jobs;
 pub mod pg;
 pub mod reconcile;
+pub mod search;
 pub mod store;
 pub mod terminal;
 pub mod validate;

@@ -9,6 +9,7 @@ mod jobs;
 mod probes;
 pub mod read;
 mod repos;
+mod search_outbox;
 mod snapshot;
 
 use std::collections::HashMap;
@@ -32,6 +33,7 @@ pub use health::{
 pub use jobs::{ClaimedJob, Finished, Job, JobFinish, JobKind, JobState, JobTrigger, StoredRepo};
 pub use probes::{Gauges, LastCrawl, SchemaState};
 pub use repos::{ForgetPreview, RepoListing};
+pub use search_outbox::{Claim, ClaimedChange, MAX_DEFINITION_BYTES, SearchEntity, SearchLag};
 pub use snapshot::Snapshot;
 
 /// Whether opening a catalog applies the migrations it lacks, or requires them applied.
