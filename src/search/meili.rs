@@ -1,40 +1,736 @@
 //! The Meilisearch backend, through meilisearch-sdk: settings applied idempotently, documents
 //! with ids encoded to Meilisearch's alphabet, task waits with timeouts, filters built with
 //! every value quoted and escaped, and a rebuild swapped in with an index swap.
+//!
+//! Every request runs under a timeout (the SDK's HTTP client has none), so a Meilisearch that
+//! is down or slow turns into [`SearchError::Unavailable`] promptly and the sync retries later;
+//! documents are whole-document upserts by id, so delivering a batch twice is harmless.
 
-use crate::search::{Applied, BackendAnswer, MeiliConfig, ParsedQuery, SearchError, SearchRequest};
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use meilisearch_sdk::client::{Client, SwapIndexes};
+use meilisearch_sdk::errors::{Error as MeiliError, ErrorCode, ErrorType, MeilisearchError};
+use meilisearch_sdk::indexes::Index;
+use meilisearch_sdk::search::{MatchingStrategies, SearchResults, Selectors};
+use meilisearch_sdk::settings::{
+    FacetSortValue, FacetingSettings, FilterableAttribute, MinWordSizeForTypos, PaginationSetting, Settings, TypoToleranceSettings,
+};
+use meilisearch_sdk::task_info::TaskInfo;
+use meilisearch_sdk::tasks::Task;
+
+use crate::search::document::{FILTER_KEYS_ATTRIBUTE, MeiliDocument, document_id, filter_key};
+use crate::search::{
+    Applied, BackendAnswer, Facet, FacetField, MAX_FACET_VALUES, MAX_HITS, MeiliConfig, ParsedQuery, SearchError, SearchFilter,
+    SearchRequest,
+};
 use crate::store::{SearchEntity, Store};
 
+/// Searchable attributes, the most important first (Meilisearch ranks matches in earlier ones higher).
+const SEARCHABLE_ATTRIBUTES: [&str; 8] = ["name", "title", "tags", "labels", "description", "owner", "system", "definition"];
+/// Meilisearch's default ranking rules: `sort` only orders a browse (an empty query), where
+/// every other rule ties.
+const RANKING_RULES: [&str; 7] = ["words", "typo", "proximity", "attributeRank", "sort", "wordPosition", "exactness"];
+/// What a hit brings back: everything but the exact-match keys.
+const RETRIEVED_ATTRIBUTES: [&str; 17] = [
+    "id",
+    "entity_ref",
+    "kind",
+    "type",
+    "owner",
+    "lifecycle",
+    "tier",
+    "tags",
+    "system",
+    "domain",
+    "namespace",
+    "repo",
+    "name",
+    "title",
+    "description",
+    "labels",
+    "definition",
+];
+const FACET_NAMES: [&str; 10] = [
+    "kind",
+    "type",
+    "owner",
+    "lifecycle",
+    "tier",
+    "tags",
+    "system",
+    "domain",
+    "namespace",
+    "repo",
+];
+const BROWSE_SORT: [&str; 1] = ["name:asc"];
+/// Hits counted exactly: one beyond the deepest hit served, so that a count of
+/// `MAX_HITS + 1` says "more than [`MAX_HITS`]".
+const MAX_TOTAL_HITS: usize = MAX_HITS + 1;
+/// Entities read from the catalog and sent per task during a rebuild.
+const REBUILD_PAGE: usize = 5000;
+/// How long `/health` may take.
+const PING_TIMEOUT: Duration = Duration::from_secs(2);
+/// The longest any single request may take (a task wait polls within its own deadline).
+const MAX_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// What a task wait adds to the configured timeout per document of its batch.
+const TASK_TIME_PER_DOCUMENT: Duration = Duration::from_millis(2);
+
 pub struct MeiliIndex {
-    config: MeiliConfig,
+    client: Client,
+    index_uid: String,
+    task_timeout: Duration,
+    /// Scrubbed from every error message.
+    master_key: Option<String>,
+}
+
+/// How a batch of documents fared.
+enum BatchOutcome {
+    Indexed,
+    /// Meilisearch refused the batch (too large, a malformed document): split it.
+    Refused(String),
 }
 
 impl MeiliIndex {
+    /// Builds the client; makes no request.
     pub fn new(config: &MeiliConfig) -> Result<MeiliIndex, SearchError> {
-        Ok(MeiliIndex { config: config.clone() })
+        let url = config.url.trim().trim_end_matches('/').to_string();
+        let master_key = config
+            .master_key
+            .as_ref()
+            .map(|key| key.expose().to_string())
+            .filter(|key| !key.is_empty());
+        let client = Client::new(url, master_key.clone())
+            .map_err(|_| SearchError::Rejected("the Meilisearch master key is not usable in an HTTP header".to_string()))?;
+        Ok(MeiliIndex {
+            client,
+            index_uid: config.index.clone(),
+            task_timeout: config.task_timeout,
+            master_key,
+        })
     }
 
+    /// Creates the index when it is missing and brings its settings to what search needs,
+    /// changing nothing (and making no task) when they already are.
     pub async fn prepare(&self) -> Result<(), SearchError> {
-        let _ = &self.config;
-        todo!()
+        self.ensure_index(&self.index_uid).await?;
+        self.apply_settings(&self.index_uid).await
     }
 
+    /// Whether Meilisearch answers `/health` within [`PING_TIMEOUT`].
     pub async fn ping(&self) -> Result<(), SearchError> {
-        todo!()
+        let health = self.timed("health check", PING_TIMEOUT, self.client.health()).await?;
+        if health.status == "available" {
+            Ok(())
+        } else {
+            Err(SearchError::Unavailable(format!(
+                "Meilisearch reports its health as `{}`",
+                health.status
+            )))
+        }
     }
 
     pub async fn search(&self, query: &ParsedQuery, request: &SearchRequest) -> Result<BackendAnswer, SearchError> {
-        let _ = (query, request);
-        todo!()
+        let Some(filter) = filter_expression(&request.filter) else {
+            return Ok(no_match(request));
+        };
+        let browse = query.terms.is_empty();
+        let text = if browse { "" } else { query.text.as_str() };
+        let page = Page::of(request.offset, request.first);
+
+        let index = self.client.index(&self.index_uid);
+        let mut search = index.search();
+        search
+            .with_query(text)
+            .with_matching_strategy(MatchingStrategies::ALL)
+            .with_show_ranking_score(true)
+            .with_page(page.number)
+            .with_hits_per_page(page.size)
+            .with_attributes_to_retrieve(Selectors::Some(&RETRIEVED_ATTRIBUTES));
+        if !filter.is_empty() {
+            search.with_filter(&filter);
+        }
+        if browse {
+            search.with_sort(&BROWSE_SORT);
+        }
+        if request.facets {
+            search.with_facets(Selectors::Some(&FACET_NAMES));
+        }
+        let results: SearchResults<MeiliDocument> = self.timed("search", self.request_timeout(), search.execute()).await?;
+
+        let total = results.total_hits.unwrap_or(results.hits.len());
+        let hits = results
+            .hits
+            .into_iter()
+            .skip(page.skip)
+            .map(|hit| (hit.result.into_entity(), hit.ranking_score.unwrap_or(0.0)))
+            .collect();
+        let facets = if request.facets {
+            facets_from(results.facet_distribution.unwrap_or_default())
+        } else {
+            Vec::new()
+        };
+        Ok(BackendAnswer {
+            hits,
+            total,
+            total_is_exact: total <= MAX_HITS,
+            facets,
+        })
     }
 
+    /// Upserts `upserts` in one task and deletes `deletes` in another. A batch Meilisearch
+    /// refuses is split in halves down to single documents; those still refused are returned
+    /// with Meilisearch's reason.
     pub async fn apply(&self, upserts: &[SearchEntity], deletes: &[String]) -> Result<Applied, SearchError> {
-        let _ = (upserts, deletes);
-        todo!()
+        let index = self.client.index(&self.index_uid);
+        let mut applied = Applied::default();
+        if !upserts.is_empty() {
+            let documents: Vec<MeiliDocument> = upserts.iter().map(MeiliDocument::from_entity).collect();
+            applied.rejected = self.upsert(&index, &documents).await?;
+        }
+        if !deletes.is_empty() {
+            let ids: Vec<String> = deletes.iter().map(|entity_ref| document_id(entity_ref)).collect();
+            let task = self
+                .timed("document deletion", self.request_timeout(), index.delete_documents(&ids))
+                .await?;
+            if let Task::Failed { content } = self.wait_for_task(&task, self.batch_timeout(ids.len())).await? {
+                return Err(SearchError::Rejected(self.scrub(format!(
+                    "deleting {} documents: {}",
+                    ids.len(),
+                    describe_meili_error(&content.error)
+                ))));
+            }
+        }
+        Ok(applied)
     }
 
+    /// Builds `<index>-reindex` from every entity of the catalog, swaps it with the index and
+    /// deletes the old one. Searches answer from the old index until the swap.
     pub async fn rebuild(&self, store: &Store) -> Result<usize, SearchError> {
-        let _ = store;
-        todo!()
+        // The swap needs both indexes; the live one may never have been created.
+        self.prepare().await?;
+        let staging_uid = format!("{}-reindex", self.index_uid);
+        self.delete_index(&staging_uid).await?;
+        self.ensure_index(&staging_uid).await?;
+        self.apply_settings(&staging_uid).await?;
+
+        let staging = self.client.index(&staging_uid);
+        let mut indexed = 0;
+        let mut rejected = 0;
+        let mut after: Option<String> = None;
+        loop {
+            let page = store.search_entities_page(after.as_deref(), REBUILD_PAGE).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.entity_ref.clone());
+            let page_len = page.len();
+            let documents: Vec<MeiliDocument> = page.into_iter().map(MeiliDocument::from_owned).collect();
+            let refused = self.upsert(&staging, &documents).await?;
+            for (entity_ref, reason) in &refused {
+                tracing::warn!(entity.r#ref = %entity_ref, reason = %reason, "meilisearch refused a document during the rebuild");
+            }
+            indexed += documents.len() - refused.len();
+            rejected += refused.len();
+            if page_len < REBUILD_PAGE {
+                break;
+            }
+        }
+
+        let swap = SwapIndexes {
+            indexes: (self.index_uid.clone(), staging_uid.clone()),
+            rename: None,
+        };
+        let task = self
+            .timed("index swap", self.request_timeout(), self.client.swap_indexes([&swap]))
+            .await?;
+        if let Task::Failed { content } = self.wait_for_task(&task, self.task_timeout).await? {
+            return Err(SearchError::Rejected(
+                self.scrub(format!("swapping `{staging_uid}` in: {}", describe_meili_error(&content.error))),
+            ));
+        }
+        // The old index, now under the staging name; a leftover is removed by the next rebuild.
+        if let Err(error) = self.delete_index(&staging_uid).await {
+            tracing::warn!(index = %staging_uid, error = %error, "the index replaced by the rebuild could not be deleted");
+        }
+        tracing::info!(index = %self.index_uid, documents = indexed, rejected, "meilisearch index rebuilt and swapped in");
+        Ok(indexed)
+    }
+
+    /// Sends `documents` as one batch, splitting batches Meilisearch refuses; returns the single
+    /// documents it still refuses with its reason. Holds no more than the batch it was given.
+    async fn upsert(&self, index: &Index, documents: &[MeiliDocument]) -> Result<Vec<(String, String)>, SearchError> {
+        let mut rejected = Vec::new();
+        let mut pending: Vec<std::ops::Range<usize>> = Vec::with_capacity(16);
+        pending.push(0..documents.len());
+        while let Some(range) = pending.pop() {
+            let batch = &documents[range.clone()];
+            if batch.is_empty() {
+                continue;
+            }
+            match self.send_batch(index, batch).await? {
+                BatchOutcome::Indexed => {}
+                BatchOutcome::Refused(reason) if batch.len() == 1 => {
+                    rejected.push((batch[0].entity_ref.clone(), reason));
+                }
+                BatchOutcome::Refused(reason) => {
+                    tracing::debug!(documents = batch.len(), reason = %reason, "meilisearch refused a batch; splitting it");
+                    let middle = range.start + batch.len() / 2;
+                    pending.push(middle..range.end);
+                    pending.push(range.start..middle);
+                }
+            }
+        }
+        Ok(rejected)
+    }
+
+    async fn send_batch(&self, index: &Index, batch: &[MeiliDocument]) -> Result<BatchOutcome, SearchError> {
+        let what = format!("adding {} documents", batch.len());
+        let sent = tokio::time::timeout(self.request_timeout(), index.add_or_replace(batch, Some("id"))).await;
+        let task = match sent {
+            Err(_) => return Err(self.too_slow(&what, self.request_timeout())),
+            Ok(Ok(task)) => task,
+            Ok(Err(error)) => {
+                if let Some(reason) = refusal(&error) {
+                    return Ok(BatchOutcome::Refused(self.scrub(reason)));
+                }
+                // Meilisearch may close the connection on a body over its payload limit before
+                // answering: a server that is up has refused this batch.
+                if matches!(error, MeiliError::HttpError(_)) && self.ping().await.is_ok() {
+                    return Ok(BatchOutcome::Refused(self.scrub(format!(
+                        "Meilisearch closed the connection while receiving the documents ({})",
+                        error_chain(&error)
+                    ))));
+                }
+                return Err(self.map_error(&what, error));
+            }
+        };
+        match self.wait_for_task(&task, self.batch_timeout(batch.len())).await? {
+            Task::Failed { content } if content.error.error_type == ErrorType::InvalidRequest => {
+                Ok(BatchOutcome::Refused(self.scrub(describe_meili_error(&content.error))))
+            }
+            Task::Failed { content } => Err(SearchError::Rejected(
+                self.scrub(format!("{what}: {}", describe_meili_error(&content.error))),
+            )),
+            _ => Ok(BatchOutcome::Indexed),
+        }
+    }
+
+    /// Creates index `uid` with primary key `id` unless it exists (another replica creating it
+    /// at the same time is fine).
+    async fn ensure_index(&self, uid: &str) -> Result<(), SearchError> {
+        match tokio::time::timeout(self.request_timeout(), self.client.get_index(uid)).await {
+            Err(_) => return Err(self.too_slow("reading the index", self.request_timeout())),
+            Ok(Ok(_)) => return Ok(()),
+            Ok(Err(MeiliError::Meilisearch(error))) if error.error_code == ErrorCode::IndexNotFound => {}
+            Ok(Err(error)) => return Err(self.map_error(&format!("reading index `{uid}`"), error)),
+        }
+        let task = self
+            .timed("index creation", self.request_timeout(), self.client.create_index(uid, Some("id")))
+            .await?;
+        match self.wait_for_task(&task, self.task_timeout).await? {
+            Task::Failed { content } if content.error.error_code != ErrorCode::IndexAlreadyExists => Err(SearchError::Rejected(
+                self.scrub(format!("creating index `{uid}`: {}", describe_meili_error(&content.error))),
+            )),
+            _ => {
+                tracing::info!(index = %uid, "meilisearch index created");
+                Ok(())
+            }
+        }
+    }
+
+    /// Deletes index `uid` if it exists.
+    async fn delete_index(&self, uid: &str) -> Result<(), SearchError> {
+        let task = self
+            .timed("index deletion", self.request_timeout(), self.client.index(uid).delete())
+            .await?;
+        match self.wait_for_task(&task, self.task_timeout).await? {
+            Task::Failed { content } if content.error.error_code != ErrorCode::IndexNotFound => Err(SearchError::Rejected(
+                self.scrub(format!("deleting index `{uid}`: {}", describe_meili_error(&content.error))),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Updates the settings of index `uid` when they differ from [`desired_settings`].
+    async fn apply_settings(&self, uid: &str) -> Result<(), SearchError> {
+        let index = self.client.index(uid);
+        let current = self
+            .timed("reading the index settings", self.request_timeout(), index.get_settings())
+            .await?;
+        let desired = desired_settings();
+        if settings_match(&current, &desired) {
+            return Ok(());
+        }
+        let task = self
+            .timed("updating the index settings", self.request_timeout(), index.set_settings(&desired))
+            .await?;
+        if let Task::Failed { content } = self.wait_for_task(&task, self.task_timeout).await? {
+            return Err(SearchError::Rejected(self.scrub(format!(
+                "updating the settings of index `{uid}`: {}",
+                describe_meili_error(&content.error)
+            ))));
+        }
+        tracing::info!(index = %uid, "meilisearch index settings updated");
+        Ok(())
+    }
+
+    /// Polls task `task` until it finishes or `timeout` passes (then the task is left to finish
+    /// on its own and the caller retries later: documents are idempotent upserts).
+    async fn wait_for_task(&self, task: &TaskInfo, timeout: Duration) -> Result<Task, SearchError> {
+        let deadline = Instant::now() + timeout;
+        let mut interval = Duration::from_millis(5);
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(SearchError::Unavailable(format!(
+                    "Meilisearch task {} did not finish within {} ms; it is left to finish on its own",
+                    task.task_uid,
+                    timeout.as_millis()
+                )));
+            }
+            let what = format!("reading task {}", task.task_uid);
+            let status = self
+                .timed(&what, remaining.min(self.request_timeout()), self.client.get_task(task))
+                .await?;
+            match status {
+                Task::Enqueued { .. } | Task::Processing { .. } => {
+                    tokio::time::sleep(interval.min(deadline.saturating_duration_since(Instant::now()))).await;
+                    interval = (interval * 2).min(Duration::from_millis(100));
+                }
+                finished => return Ok(finished),
+            }
+        }
+    }
+
+    /// Runs one request under `timeout`, mapping its errors.
+    async fn timed<T>(
+        &self,
+        what: &str,
+        timeout: Duration,
+        request: impl Future<Output = Result<T, MeiliError>>,
+    ) -> Result<T, SearchError> {
+        match tokio::time::timeout(timeout, request).await {
+            Err(_) => Err(self.too_slow(what, timeout)),
+            Ok(result) => result.map_err(|error| self.map_error(what, error)),
+        }
+    }
+
+    fn too_slow(&self, what: &str, timeout: Duration) -> SearchError {
+        SearchError::Unavailable(format!("{what}: Meilisearch did not answer within {} ms", timeout.as_millis()))
+    }
+
+    /// Unreachable, timed out or failing on its side: unavailable (retried later); a request
+    /// Meilisearch refuses (a bad key, a bad setting): rejected.
+    fn map_error(&self, what: &str, error: MeiliError) -> SearchError {
+        let message = self.scrub(format!("{what}: {}", error_message(&error)));
+        match &error {
+            MeiliError::Meilisearch(meili) if meili.error_type == ErrorType::Internal => SearchError::Unavailable(message),
+            MeiliError::MeilisearchCommunication(communication) if communication.status_code >= 500 => SearchError::Unavailable(message),
+            MeiliError::HttpError(_) | MeiliError::Timeout => SearchError::Unavailable(message),
+            _ => SearchError::Rejected(message),
+        }
+    }
+
+    /// `text` without the master key (in case some message ever echoes it).
+    fn scrub(&self, text: String) -> String {
+        match &self.master_key {
+            Some(key) if text.contains(key.as_str()) => text.replace(key.as_str(), "<redacted>"),
+            _ => text,
+        }
+    }
+
+    fn request_timeout(&self) -> Duration {
+        self.task_timeout.min(MAX_REQUEST_TIMEOUT)
+    }
+
+    /// The wait for a task of `documents` documents: the configured timeout and a little per document.
+    fn batch_timeout(&self, documents: usize) -> Duration {
+        self.task_timeout + TASK_TIME_PER_DOCUMENT * u32::try_from(documents).unwrap_or(u32::MAX)
+    }
+}
+
+/// The settings search needs.
+fn desired_settings() -> Settings {
+    Settings::new()
+        .with_searchable_attributes(SEARCHABLE_ATTRIBUTES)
+        .with_filterable_attributes(FACET_NAMES.iter().chain([&FILTER_KEYS_ATTRIBUTE]))
+        .with_sortable_attributes(["name"])
+        .with_ranking_rules(RANKING_RULES)
+        .with_typo_tolerance(TypoToleranceSettings {
+            enabled: Some(true),
+            disable_on_attributes: Some(Vec::new()),
+            disable_on_words: Some(Vec::new()),
+            min_word_size_for_typos: Some(MinWordSizeForTypos {
+                one_typo: Some(5),
+                two_typos: Some(9),
+            }),
+            disable_on_numbers: None,
+        })
+        .with_pagination(PaginationSetting {
+            max_total_hits: MAX_TOTAL_HITS,
+        })
+        .with_faceting(FacetingSettings {
+            max_values_per_facet: MAX_FACET_VALUES,
+            // The most frequent values, not the first ones alphabetically.
+            sort_facet_values_by: Some([("*".to_string(), FacetSortValue::Count)].into_iter().collect()),
+        })
+}
+
+/// Whether `current` already has every setting of `desired` (filterable attributes compared
+/// as a set: Meilisearch may list them in another order).
+fn settings_match(current: &Settings, desired: &Settings) -> bool {
+    let filterable_names = |settings: &Settings| {
+        let mut names: Vec<String> = settings
+            .filterable_attributes
+            .iter()
+            .flatten()
+            .map(|attribute| match attribute {
+                FilterableAttribute::Attribute(name) => name.clone(),
+                FilterableAttribute::Settings(settings) => format!("{settings:?}"),
+            })
+            .collect();
+        names.sort();
+        names
+    };
+    let typo = |settings: &Settings| {
+        settings.typo_tolerance.as_ref().map(|typo| {
+            (
+                typo.enabled,
+                typo.min_word_size_for_typos.clone(),
+                typo.disable_on_words.clone().unwrap_or_default(),
+            )
+        })
+    };
+    current.searchable_attributes == desired.searchable_attributes
+        && filterable_names(current) == filterable_names(desired)
+        && current.sortable_attributes == desired.sortable_attributes
+        && current.ranking_rules == desired.ranking_rules
+        && typo(current) == typo(desired)
+        && current
+            .typo_tolerance
+            .as_ref()
+            .and_then(|typo| typo.disable_on_attributes.clone())
+            .unwrap_or_default()
+            .is_empty()
+        && current.pagination == desired.pagination
+        && current.faceting == desired.faceting
+}
+
+/// The filter of `filter` on the exact-match keys, every value quoted: `""` for none; `None`
+/// when nothing can match (a tier that is not an integer).
+fn filter_expression(filter: &SearchFilter) -> Option<String> {
+    let mut clauses = Vec::new();
+    for (field, values) in &filter.values {
+        if values.is_empty() {
+            continue;
+        }
+        let keys: Vec<String> = values
+            .iter()
+            .filter_map(|value| match field {
+                FacetField::Tier => value.parse::<i16>().ok().map(|tier| filter_key(*field, &tier.to_string())),
+                _ => Some(filter_key(*field, value)),
+            })
+            .map(|key| quote_filter_value(&key))
+            .collect();
+        if keys.is_empty() {
+            return None;
+        }
+        clauses.push(format!("{FILTER_KEYS_ATTRIBUTE} IN [{}]", keys.join(", ")));
+    }
+    Some(clauses.join(" AND "))
+}
+
+/// `value` as a Meilisearch filter string: in double quotes, with `\` and `"` escaped.
+fn quote_filter_value(value: &str) -> String {
+    let mut quoted = String::with_capacity(value.len() + 2);
+    quoted.push('"');
+    for character in value.chars() {
+        if character == '"' || character == '\\' {
+            quoted.push('\\');
+        }
+        quoted.push(character);
+    }
+    quoted.push('"');
+    quoted
+}
+
+/// The answer to a search whose filter can match nothing.
+fn no_match(request: &SearchRequest) -> BackendAnswer {
+    BackendAnswer {
+        hits: Vec::new(),
+        total: 0,
+        total_is_exact: true,
+        facets: if request.facets { facets_from(HashMap::new()) } else { Vec::new() },
+    }
+}
+
+/// Every facet field in order, its values most frequent first, then by value.
+fn facets_from(mut distribution: HashMap<String, HashMap<String, usize>>) -> Vec<Facet> {
+    FacetField::ALL
+        .iter()
+        .map(|field| {
+            let mut values: Vec<(String, u64)> = distribution
+                .remove(field.name())
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|(_, count)| *count > 0)
+                .map(|(value, count)| (value, u64::try_from(count).unwrap_or(u64::MAX)))
+                .collect();
+            values.sort_by(|left, right| right.1.cmp(&left.1).then_with(|| left.0.cmp(&right.0)));
+            values.truncate(MAX_FACET_VALUES);
+            Facet { field: *field, values }
+        })
+        .collect()
+}
+
+/// A page as Meilisearch's page-based pagination (which counts the total exactly): pages of
+/// `first` when `offset` falls on a page boundary, else one page from the start whose first
+/// `offset` hits are skipped.
+struct Page {
+    number: usize,
+    size: usize,
+    skip: usize,
+}
+
+impl Page {
+    fn of(offset: usize, first: usize) -> Page {
+        if first == 0 {
+            Page {
+                number: 1,
+                size: 0,
+                skip: 0,
+            }
+        } else if offset.is_multiple_of(first) {
+            Page {
+                number: offset / first + 1,
+                size: first,
+                skip: 0,
+            }
+        } else {
+            Page {
+                number: 1,
+                size: offset + first,
+                skip: offset,
+            }
+        }
+    }
+}
+
+/// Meilisearch's reason when `error` is its refusal of a batch of documents (a payload too
+/// large, a malformed or invalid document), to be split.
+fn refusal(error: &MeiliError) -> Option<String> {
+    match error {
+        MeiliError::Meilisearch(meili) if meili.error_type == ErrorType::InvalidRequest => Some(describe_meili_error(meili)),
+        MeiliError::MeilisearchCommunication(communication) if matches!(communication.status_code, 400 | 413) => Some(error_message(error)),
+        _ => None,
+    }
+}
+
+fn describe_meili_error(error: &MeilisearchError) -> String {
+    let code = serde_json::to_value(&error.error_code)
+        .ok()
+        .and_then(|code| code.as_str().map(str::to_string))
+        .unwrap_or_else(|| "unknown".to_string());
+    format!("{} ({code})", error.error_message)
+}
+
+fn error_message(error: &MeiliError) -> String {
+    match error {
+        MeiliError::Meilisearch(meili) => describe_meili_error(meili),
+        MeiliError::MeilisearchCommunication(communication) => format!(
+            "HTTP {}{}",
+            communication.status_code,
+            communication
+                .message
+                .as_deref()
+                .map(|message| format!(": {message}"))
+                .unwrap_or_default()
+        ),
+        other => error_chain(other),
+    }
+}
+
+/// `error` and its causes, joined (reqwest's own message leaves out why a connection failed).
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_values_are_quoted_and_escaped() {
+        assert_eq!(quote_filter_value("plain"), "\"plain\"");
+        assert_eq!(quote_filter_value("x\" OR kind = \"group"), "\"x\\\" OR kind = \\\"group\"");
+        assert_eq!(quote_filter_value("a\\"), "\"a\\\\\"");
+    }
+
+    #[test]
+    fn filters_use_exact_keys_and_non_integer_tiers_match_nothing() {
+        let filter = SearchFilter::default()
+            .with(FacetField::Owner, ["A".to_string(), "b\"".to_string()])
+            .with(FacetField::Tier, ["1".to_string(), "high".to_string()]);
+        let expression = filter_expression(&filter).expect("some tier is an integer");
+        assert_eq!(
+            expression,
+            format!(
+                "filter_keys IN [\"{}\", \"{}\"] AND filter_keys IN [\"{}\"]",
+                filter_key(FacetField::Owner, "A"),
+                filter_key(FacetField::Owner, "b\""),
+                filter_key(FacetField::Tier, "1")
+            )
+        );
+        let only_bad_tiers = SearchFilter::default().with(FacetField::Tier, ["1.5".to_string(), "TO".to_string()]);
+        assert_eq!(filter_expression(&only_bad_tiers), None);
+        assert_eq!(filter_expression(&SearchFilter::default()), Some(String::new()));
+    }
+
+    #[test]
+    fn pages_count_exactly_from_any_offset() {
+        let aligned = Page::of(40, 20);
+        assert_eq!((aligned.number, aligned.size, aligned.skip), (3, 20, 0));
+        let unaligned = Page::of(15, 20);
+        assert_eq!((unaligned.number, unaligned.size, unaligned.skip), (1, 35, 15));
+        let count_only = Page::of(0, 0);
+        assert_eq!((count_only.number, count_only.size, count_only.skip), (1, 0, 0));
+    }
+
+    #[test]
+    fn facets_list_every_field_most_frequent_first() {
+        let distribution: HashMap<String, HashMap<String, usize>> = [(
+            "owner".to_string(),
+            [
+                ("b".to_string(), 2),
+                ("a".to_string(), 2),
+                ("c".to_string(), 5),
+                ("z".to_string(), 0),
+            ]
+            .into_iter()
+            .collect(),
+        )]
+        .into_iter()
+        .collect();
+        let facets = facets_from(distribution);
+        assert_eq!(facets.len(), FacetField::ALL.len());
+        let owner = facets.iter().find(|facet| facet.field == FacetField::Owner).expect("owner facet");
+        assert_eq!(owner.values, vec![("c".to_string(), 5), ("a".to_string(), 2), ("b".to_string(), 2)]);
+    }
+
+    #[test]
+    fn settings_compare_equal_to_themselves() {
+        assert!(settings_match(&desired_settings(), &desired_settings()));
+        let other = desired_settings().with_sortable_attributes(["title"]);
+        assert!(!settings_match(&other, &desired_settings()));
     }
 }
