@@ -16,11 +16,13 @@ mod limits;
 pub mod loaders;
 mod mutation;
 mod order;
+mod search;
 
 use std::sync::Arc;
 
 use async_graphql::{BatchRequest, BatchResponse, EmptySubscription, MergedObject, Request, Response, Schema, ServerError};
 
+use crate::search::Search;
 use crate::store::{Snapshot, Store, StoreError};
 
 pub use catalog::CatalogQuery;
@@ -29,6 +31,7 @@ pub use entity::{
     Template, User, entities_by_ids, entity_by_id, entity_by_ref, parse_ref, prefetch,
 };
 pub use filter::MAX_PAGE_SIZE;
+pub use search::typed_search_filter;
 
 /// Every query field of the API, merged from one object per concern. A concern adds its
 /// query object here (and nowhere else).
@@ -38,7 +41,7 @@ pub struct QueryRoot(
     graph::GraphQuery,
     health::HealthQuery,
     mutation::JobQuery,
-    // The graph and health concerns add their query objects here.
+    search::SearchQuery,
 );
 
 /// The mutations (the job queue's: `crawlRepo`, `crawlAll`, `forgetRepo`); they need the
@@ -99,17 +102,14 @@ impl Default for SchemaOptions {
 }
 
 /// The schema with its limits; `store` serves what lives outside a request's snapshot (such as
-/// the kept dependency graph).
-pub fn build_schema(store: Store, options: &SchemaOptions) -> CatalogSchema {
-    let builder = schema_builder(options).data(store);
-    // Mutations: the job queue (and anything else the mutations need) goes in here with
-    // `builder.data(...)`.
-    builder.finish()
+/// the kept dependency graph), `search` the `search` query.
+pub fn build_schema(store: Store, search: Search, options: &SchemaOptions) -> CatalogSchema {
+    schema_builder(options).data(store).data(search).finish()
 }
 
 /// The schema with the job queue in its data: the mutations and the `job` query use it.
-pub fn build_schema_with_jobs(store: Store, queue: crate::jobs::Queue, options: &SchemaOptions) -> CatalogSchema {
-    schema_builder(options).data(store).data(queue).finish()
+pub fn build_schema_with_jobs(store: Store, search: Search, queue: crate::jobs::Queue, options: &SchemaOptions) -> CatalogSchema {
+    schema_builder(options).data(store).data(search).data(queue).finish()
 }
 
 fn schema_builder(options: &SchemaOptions) -> async_graphql::SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
@@ -192,6 +192,9 @@ pub enum ErrorCode {
     Unauthorized,
     /// The database cannot be reached; the request may be retried.
     Unavailable,
+    /// The search backend (Meilisearch) cannot be reached or did not answer in time; the
+    /// request may be retried.
+    SearchUnavailable,
     /// A fault of the server (details are in its log).
     Internal,
 }
@@ -210,6 +213,7 @@ impl ErrorCode {
             ErrorCode::BatchTooLarge => "BATCH_TOO_LARGE",
             ErrorCode::Unauthorized => "UNAUTHORIZED",
             ErrorCode::Unavailable => "UNAVAILABLE",
+            ErrorCode::SearchUnavailable => "SEARCH_UNAVAILABLE",
             ErrorCode::Internal => "INTERNAL",
         }
     }

@@ -1,6 +1,6 @@
-//! `sextant serve` and the serving half of `sextant demo`: logging, the schema, the HTTP server
-//! and the job workers, started together and stopped together (in-flight requests and the
-//! current apply finish first).
+//! `sextant serve` and the serving half of `sextant demo`: logging, the schema, the HTTP server,
+//! the job workers and the search sync, started together and stopped together (in-flight
+//! requests and the current apply finish first).
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -10,6 +10,7 @@ use clap::ValueEnum;
 use crate::config::{Config, ServerConfig};
 use crate::http::{AppState, HttpSettings};
 use crate::jobs::{HookSecrets, JobContext, JobSettings, Queue};
+use crate::search::{Search, SyncSettings};
 use crate::store::Store;
 
 /// How `serve` writes its logs (to stderr).
@@ -105,7 +106,13 @@ pub async fn serve(store: &Store, config: &Config, listener: tokio::net::TcpList
         introspection: server.introspection,
         ..Default::default()
     };
-    let schema = crate::graphql::build_schema_with_jobs(store.clone(), queue.clone(), &options);
+    // One search service for the whole server: the GraphQL `search` query, the probes and the sync.
+    let search = match Search::new(store.clone(), &config.search) {
+        Ok(search) => search,
+        Err(error) => return super::fail(&format!("{error} [{}]", error.code())),
+    };
+    tracing::info!(backend = search.backend_name(), "search backend");
+    let schema = crate::graphql::build_schema_with_jobs(store.clone(), search.clone(), queue.clone(), &options);
     let address = match listener.local_addr() {
         Ok(address) => address,
         Err(error) => return super::fail(&format!("cannot read the listening address: {error}")),
@@ -116,14 +123,20 @@ pub async fn serve(store: &Store, config: &Config, listener: tokio::net::TcpList
         crawl,
         settings,
     };
+    let sync = tokio::spawn(crate::search::sync::run_sync(
+        search.clone(),
+        SyncSettings::default(),
+        workers_stopped.clone(),
+    ));
     let workers = tokio::spawn(crate::jobs::run_workers(context, workers_stopped));
     super::say(&format!("{announce}http://{address}/graphql\n"));
     tracing::info!(%address, "listening");
-    let state = AppState::new(store.clone(), schema, queue, http_settings);
+    let state = AppState::new(store.clone(), schema, queue, search, http_settings);
     let served = crate::http::serve(listener, state, crate::http::shutdown_signal()).await;
     tracing::info!("stopping: requests in flight are answered; the job workers finish or hand back their jobs");
     let _ = stop_workers.send(true);
     let _ = workers.await;
+    let _ = sync.await;
     match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => super::fail(&format!("the server stopped: {error}")),
@@ -133,6 +146,7 @@ pub async fn serve(store: &Store, config: &Config, listener: tokio::net::TcpList
 /// `sextant serve`.
 pub async fn serve_command(mut config: Config, flags: ServeFlags, catalog: crate::store::Catalog) -> ExitCode {
     config.server = flags.apply(config.server.clone());
+    config.search = config.search_for(catalog);
     let listen = config.server.listen.clone().unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
     let listener = match bind(&listen).await {
         Ok(listener) => listener,

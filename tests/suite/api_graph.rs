@@ -204,7 +204,11 @@ async fn catalog() -> Catalog {
     let mirrors = tempfile::tempdir().expect("a mirrors folder");
     crawl_into(&store, &sources, mirrors.path()).await;
     crawl_into(&store, &sources, mirrors.path()).await;
-    let schema = build_schema(store.clone(), &SchemaOptions::default());
+    let schema = build_schema(
+        store.clone(),
+        sextant::search::Search::new(store.clone(), &sextant::search::SearchConfig::default()).expect("the Postgres search backend"),
+        &SchemaOptions::default(),
+    );
     Catalog {
         store,
         schema,
@@ -969,7 +973,11 @@ async fn walks_in_memory_and_in_the_database_agree() {
     );
     let mirrors = tempfile::tempdir().unwrap();
     crawl_into(&store, &[repo.source()], mirrors.path()).await;
-    let schema = build_schema(store.clone(), &SchemaOptions::default());
+    let schema = build_schema(
+        store.clone(),
+        sextant::search::Search::new(store.clone(), &sextant::search::SearchConfig::default()).expect("the Postgres search backend"),
+        &SchemaOptions::default(),
+    );
     let queries = [
         (
             DEPENDENCIES,

@@ -34,7 +34,11 @@ fn the_committed_sdl_is_the_served_one() {
 
 /// A schema over `store` with the default options.
 fn schema(store: &Store) -> CatalogSchema {
-    build_schema(store.clone(), &SchemaOptions::default())
+    build_schema(
+        store.clone(),
+        sextant::search::Search::new(store.clone(), &sextant::search::SearchConfig::default()).expect("the Postgres search backend"),
+        &SchemaOptions::default(),
+    )
 }
 
 /// Runs one query (with variables) as the HTTP layer would, and returns the response as JSON.
@@ -955,6 +959,7 @@ async fn introspection_can_be_turned_off() {
     );
     let closed = build_schema(
         store.clone(),
+        sextant::search::Search::new(store.clone(), &sextant::search::SearchConfig::default()).expect("the Postgres search backend"),
         &SchemaOptions {
             introspection: false,
             ..SchemaOptions::default()

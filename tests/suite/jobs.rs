@@ -485,7 +485,12 @@ async fn the_mutations_queue_jobs_for_callers_with_the_token_and_say_why_not_oth
     let ledger_dev = key("https://git.example.com/acme/ledger.git", Some("dev"));
     register(&store, &[payments.clone(), ledger_main, ledger_dev]).await;
     let queue = context(&store, Vec::new(), settings()).queue;
-    let schema = build_schema_with_jobs(store.clone(), queue, &SchemaOptions::default());
+    let schema = build_schema_with_jobs(
+        store.clone(),
+        sextant::search::Search::new(store.clone(), &sextant::search::SearchConfig::default()).expect("the Postgres search backend"),
+        queue,
+        &SchemaOptions::default(),
+    );
     let run = |query: String, authorized: bool| {
         let (schema, store) = (schema.clone(), store.clone());
         async move {
