@@ -174,6 +174,9 @@ enum Command {
     },
     /// Apply the database migrations of this version (`serve` applies them too when it starts).
     Migrate,
+    /// Rebuild the search index from the catalog and swap it in (delivery of changes pauses
+    /// meanwhile).
+    Reindex,
     /// Print the GraphQL schema that `serve` answers (SDL; committed as schema/catalog.graphql).
     Schema,
     /// The embedded database (used when no database URL is configured): status, stop, reset.
@@ -283,6 +286,7 @@ fn run_command() -> ExitCode {
             block_on(serve::serve_command(config, flags, catalog))
         }
         Command::Migrate => block_on(migrate_command(&config, catalog)),
+        Command::Reindex => block_on(reindex_command(&config, catalog)),
         Command::Schema => {
             say(&crate::graphql::sdl());
             ExitCode::SUCCESS
@@ -446,6 +450,7 @@ async fn crawl_command(
         }
     }
     let code = run_crawl(&store, &config.sources, &options, format, &fail_on, Catalog::Main).await;
+    sync_search_after_crawl(&store, &config.search_for(Catalog::Main)).await;
     store.close().await;
     code
 }
@@ -636,6 +641,97 @@ async fn problems_command(config: &Config, format: ViewFormat, fail_on: &[FailOn
     }
 }
 
+/// How long a crawl waits for the search index to take its changes.
+const SEARCH_SYNC_AFTER_CRAWL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// After a crawl: delivers the catalog's changes to the search index, for at most
+/// [`SEARCH_SYNC_AFTER_CRAWL`]. A problem is a warning on stderr and never changes the exit code:
+/// the crawl is committed whatever the index does, and the index catches up later.
+async fn sync_search_after_crawl(store: &Store, config: &crate::search::SearchConfig) {
+    let warn = |message: &str| {
+        crate::terminal::print_error(&format!(
+            "warning: the search index is not up to date: {message}; the crawl is committed, and the index catches up \
+             with the next crawl or `sextant serve`\n"
+        ));
+    };
+    // Nothing changed: nothing to deliver, and no need to reach the backend.
+    if store.search_lag().await.is_ok_and(|lag| lag.pending == 0) {
+        return;
+    }
+    let search = match crate::search::Search::new(store.clone(), config) {
+        Ok(search) => search,
+        Err(error) => return warn(&format!("{error} [{}]", error.code())),
+    };
+    let backend = search.backend_name();
+    let deadline = std::time::Instant::now() + SEARCH_SYNC_AFTER_CRAWL;
+    let settings = crate::search::SyncSettings::default();
+    // The deadline stops new batches; the timeout, a few seconds later, a backend that hangs.
+    let synced = tokio::time::timeout(SEARCH_SYNC_AFTER_CRAWL + std::time::Duration::from_secs(5), async {
+        search.prepare().await?;
+        crate::search::sync::sync_until_idle(&search, &settings, deadline).await
+    })
+    .await;
+    match synced {
+        Err(_) => return warn(&format!("{backend} did not answer in time [search-unavailable]")),
+        Ok(Err(error)) => return warn(&format!("{error} [{}]", error.code())),
+        Ok(Ok(report)) if report.paused => {
+            crate::terminal::print_error("note: a reindex is running; the search index takes the crawl's changes once it ends\n");
+            return;
+        }
+        Ok(Ok(_)) => {}
+    }
+    match store.search_lag().await {
+        Ok(lag) if lag.failing > 0 => warn(&format!(
+            "{} of {} failing, last error: {}",
+            lag.failing,
+            crate::terminal::counted(lag.pending as usize, "change", "changes"),
+            lag.last_error.as_deref().unwrap_or("unknown")
+        )),
+        Ok(lag) if lag.pending > 0 && !lag.reindexing => warn(&format!(
+            "{} not yet delivered to {backend} [search-unavailable]",
+            crate::terminal::counted(lag.pending as usize, "change", "changes")
+        )),
+        Ok(_) => {}
+        Err(error) => warn(&format!("{error} [{}]", error.code())),
+    }
+}
+
+/// `sextant reindex`: the search index rebuilt from the catalog and swapped in.
+async fn reindex_command(config: &Config, catalog: Catalog) -> ExitCode {
+    let store = match open_store(config, catalog).await {
+        Ok(store) => store,
+        Err(message) => return fail(&message),
+    };
+    let search = match crate::search::Search::new(store.clone(), &config.search_for(catalog)) {
+        Ok(search) => search,
+        Err(error) => {
+            store.close().await;
+            return fail(&format!("{error} [{}]", error.code()));
+        }
+    };
+    let result = async {
+        search.prepare().await?;
+        crate::search::sync::reindex(&search).await
+    }
+    .await;
+    store.close().await;
+    match result {
+        Ok(report) => {
+            say_line!(
+                "reindexed {} into {} in {:.1} s",
+                crate::terminal::counted(report.documents, "entity", "entities"),
+                search.backend_name(),
+                report.elapsed.as_secs_f64()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(crate::search::SearchError::Busy) => fail(
+            "a reindex is already running (another `sextant reindex`); nothing was done: try again when it has finished [search-busy]",
+        ),
+        Err(error) => fail(&format!("cannot reindex into {}: {error} [{}]", search.backend_name(), error.code())),
+    }
+}
+
 /// `sextant migrate`: the catalog's schema brought to this version.
 async fn migrate_command(config: &Config, catalog: Catalog) -> ExitCode {
     let open = OpenOptions {
@@ -702,6 +798,7 @@ async fn demo_command(config: Config, examples: Option<&Path>, reset: bool, serv
     };
     let options = CrawlOptions::new(ReadOptions::new(data_dir.join("mirrors")));
     let code = run_crawl(&store, &sources, &options, ViewFormat::Human, &[], Catalog::Demo).await;
+    sync_search_after_crawl(&store, &config.search_for(Catalog::Demo)).await;
     say_line!("\n(the demo's problems are on purpose: its `invalid` repository holds one mistake per diagnostic code)");
     say_line!(
         "\nthe demo has a catalog of its own; `--demo` reads it:\n  sextant show --demo component:booking-service\n  \
@@ -726,6 +823,7 @@ async fn demo_command(config: Config, examples: Option<&Path>, reset: bool, serv
         ..Config::default()
     };
     demo_config.server.crawl_interval = None;
+    demo_config.search = config.search_for(Catalog::Demo);
     let code = serve::serve(&store, &demo_config, listener, "\nserving the demo (Ctrl-C stops it): GraphiQL at ").await;
     store.close().await;
     code

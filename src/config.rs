@@ -32,6 +32,12 @@
 //!     githubSecretEnv: SEXTANT_GITHUB_SECRET
 //!     gitlabTokenEnv: SEXTANT_GITLAB_TOKEN
 //!     bitbucketSecretEnv: SEXTANT_BITBUCKET_SECRET
+//! search:                     # default: Postgres full-text in the catalog's database
+//!   meilisearch:              # or MEILI_URL (+ MEILI_MASTER_KEY, MEILI_INDEX) in the environment
+//!     url: http://127.0.0.1:7700
+//!     masterKeyEnv: MEILI_MASTER_KEY  # the environment variable holding the key (default MEILI_MASTER_KEY)
+//!     index: sextant-entities         # the index's uid (the demo's catalog uses `<index>-demo`)
+//!     taskTimeoutSeconds: 30          # how long to wait for one Meilisearch task
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -42,6 +48,7 @@ use crate::crawler::{
     find_repositories,
 };
 use crate::descriptor::yaml::{self, Node};
+use crate::search::{DEFAULT_MEILI_INDEX, DEFAULT_TASK_TIMEOUT, MeiliConfig, SearchConfig};
 
 /// The settings of a crawl.
 #[derive(Clone, Default)]
@@ -62,6 +69,12 @@ pub struct Config {
     pub database_url: Option<String>,
     /// The settings of `sextant serve`.
     pub server: ServerConfig,
+    /// The search backend: Postgres full-text unless Meilisearch is configured. The master key
+    /// is read from the environment by [`Config::apply_environment`].
+    pub search: SearchConfig,
+    /// `search.meilisearch.masterKeyEnv`: the environment variable holding Meilisearch's master
+    /// key (`None`: [`MEILI_KEY_VARIABLE`]).
+    pub meili_master_key_env: Option<String>,
 }
 
 /// The `server` section: how `sextant serve` listens, authenticates and schedules. Secrets are
@@ -130,6 +143,8 @@ impl std::fmt::Debug for Config {
             .field("data_dir", &self.data_dir)
             .field("database_url", &self.database_url.as_ref().map(|url| crate::crawler::redact(url)))
             .field("server", &self.server)
+            .field("search", &self.search)
+            .field("meili_master_key_env", &self.meili_master_key_env)
             .finish()
     }
 }
@@ -154,7 +169,16 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "dataDir",
     "database",
     "server",
+    "search",
 ];
+const SEARCH_KEYS: &[&str] = &["meilisearch"];
+const MEILI_KEYS: &[&str] = &["url", "masterKeyEnv", "index", "taskTimeoutSeconds"];
+
+/// The environment form of the search settings: Meilisearch's URL selects it (and overrides
+/// the file's), with its master key and index.
+const MEILI_URL_VARIABLE: &str = "MEILI_URL";
+pub const MEILI_KEY_VARIABLE: &str = "MEILI_MASTER_KEY";
+const MEILI_INDEX_VARIABLE: &str = "MEILI_INDEX";
 const SERVER_KEYS: &[&str] = &[
     "listen",
     "tokenEnv",
@@ -224,6 +248,7 @@ impl Config {
                 }
                 Some("crawl") => reader.crawl(value, &mut config)?,
                 Some("server") => reader.server(value, &mut config.server)?,
+                Some("search") => reader.search(value, &mut config)?,
                 Some("credentials") => {
                     for item in reader.list(value, "credentials")? {
                         config.credentials.push(reader.credential(item)?);
@@ -268,7 +293,8 @@ impl Config {
         local_made_absolute(text, None, None, &current_dir()).map_or_else(|_| text.to_owned(), |source| source.url)
     }
 
-    /// Applies the environment: `DATABASE_URL`, `SEXTANT_DATA_DIR`.
+    /// Applies the environment: `DATABASE_URL`, `SEXTANT_DATA_DIR`, and the search settings
+    /// (see [`Config::apply_search_environment`]).
     pub fn apply_environment(&mut self) {
         if let Ok(url) = std::env::var("DATABASE_URL") {
             self.database_url = Some(url);
@@ -276,6 +302,44 @@ impl Config {
         if let Some(dir) = std::env::var_os("SEXTANT_DATA_DIR") {
             self.data_dir = Some(PathBuf::from(dir));
         }
+        self.apply_search_environment(&|name| std::env::var(name).ok());
+    }
+
+    /// `MEILI_URL` selects Meilisearch (over the file's URL), `MEILI_INDEX` names its index;
+    /// then, with Meilisearch selected, its master key is read from `masterKeyEnv` (default
+    /// `MEILI_MASTER_KEY`). Empty values count as unset.
+    fn apply_search_environment(&mut self, environment: &dyn Fn(&str) -> Option<String>) {
+        let variable = |name: &str| {
+            environment(name)
+                .map(|value| value.trim().to_owned())
+                .filter(|value| !value.is_empty())
+        };
+        if let Some(url) = variable(MEILI_URL_VARIABLE) {
+            match &mut self.search.meilisearch {
+                Some(meili) => meili.url = url,
+                None => self.search.meilisearch = Some(default_meili(url)),
+            }
+        }
+        let Some(meili) = &mut self.search.meilisearch else {
+            return;
+        };
+        if let Some(index) = variable(MEILI_INDEX_VARIABLE) {
+            meili.index = index;
+        }
+        let key_variable = self.meili_master_key_env.as_deref().unwrap_or(MEILI_KEY_VARIABLE);
+        meili.master_key = environment(key_variable).filter(|key| !key.is_empty()).map(Secret::new);
+    }
+
+    /// The search settings of `catalog`: the demo's catalog keeps to an index of its own
+    /// (`<index>-demo`) when Meilisearch is configured, so that it never mixes with yours.
+    pub fn search_for(&self, catalog: crate::store::Catalog) -> SearchConfig {
+        let mut search = self.search.clone();
+        if catalog == crate::store::Catalog::Demo
+            && let Some(meili) = &mut search.meilisearch
+        {
+            meili.index = format!("{}-demo", meili.index);
+        }
+        search
     }
 
     /// Drops sources listed twice (same URL and branch), keeping the first.
@@ -385,8 +449,11 @@ impl Reader<'_> {
                 Some(suggestion) => format!("did you mean `{suggestion}`?"),
                 None => format!("known: {}", known.join(", ")),
             };
+            let is_key = ["masterKey", "key", "apiKey"].iter().any(|key| name.eq_ignore_ascii_case(key));
             let token_hint = if within == Some("credentials") && name.eq_ignore_ascii_case("token") {
                 "; a token is never written in the file: put it in an environment variable and name that with `tokenEnv`"
+            } else if within == Some("search.meilisearch") && is_key {
+                "; a key is never written in the file: put it in an environment variable and name that with `masterKeyEnv`"
             } else {
                 ""
             };
@@ -497,6 +564,60 @@ impl Reader<'_> {
         Ok(())
     }
 
+    fn search(&self, value: &Node, config: &mut Config) -> Result<(), ConfigError> {
+        if value.as_mapping().is_none() {
+            return Err(self.at(value, &format!("`search` must be a mapping, not {}", value.type_name())));
+        }
+        self.check_keys(value, SEARCH_KEYS, Some("search"))?;
+        let Some(meili) = value.get("meilisearch") else {
+            return Ok(());
+        };
+        if meili.as_mapping().is_none() {
+            return Err(self.at(meili, &format!("`meilisearch` must be a mapping, not {}", meili.type_name())));
+        }
+        self.check_keys(meili, MEILI_KEYS, Some("search.meilisearch"))?;
+        let url_node = meili
+            .get("url")
+            .ok_or_else(|| self.at(meili, "`meilisearch` needs a `url`, e.g. http://127.0.0.1:7700"))?;
+        let url = self.text(url_node, "`url`")?.trim();
+        let host = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"));
+        if host.is_none_or(|host| host.is_empty() || host.starts_with('/')) {
+            return Err(self.at(url_node, &format!("`{url}` is not an http:// or https:// URL")));
+        }
+        let mut settings = default_meili(url.to_owned());
+        if let Some(index) = self.optional_text(meili, "index")? {
+            let valid = !index.is_empty()
+                && index.len() <= 400
+                && index
+                    .chars()
+                    .all(|character| character.is_ascii_alphanumeric() || character == '-' || character == '_');
+            if !valid {
+                return Err(self.at(
+                    meili.get("index").unwrap_or(meili),
+                    "`index` must be a Meilisearch index uid: letters, digits, `-` and `_`",
+                ));
+            }
+            settings.index = index.to_owned();
+        }
+        if let Some(node) = meili.get("taskTimeoutSeconds") {
+            match node.to_json().as_u64() {
+                Some(seconds) if seconds > 0 => settings.task_timeout = Duration::from_secs(seconds),
+                _ => return Err(self.at(node, "`taskTimeoutSeconds` must be a positive integer")),
+            }
+        }
+        if let Some(name) = self.optional_text(meili, "masterKeyEnv")? {
+            if !is_variable_name(name) {
+                return Err(self.at(
+                    meili.get("masterKeyEnv").unwrap_or(meili),
+                    "`masterKeyEnv` must name an environment variable (letters, digits and `_`), not hold the key",
+                ));
+            }
+            config.meili_master_key_env = Some(name.to_owned());
+        }
+        config.search.meilisearch = Some(settings);
+        Ok(())
+    }
+
     fn credential(&self, item: &Node) -> Result<CredentialSetting, ConfigError> {
         if item.as_mapping().is_none() {
             return Err(self.at(
@@ -514,14 +635,7 @@ impl Reader<'_> {
             .get("tokenEnv")
             .ok_or_else(|| self.at(item, "a credential needs `tokenEnv`, the environment variable that holds the token"))?;
         let token_env = self.text(token_node, "`tokenEnv`")?;
-        let valid_name = token_env
-            .chars()
-            .next()
-            .is_some_and(|first| first.is_ascii_alphabetic() || first == '_')
-            && token_env
-                .chars()
-                .all(|character| character.is_ascii_alphanumeric() || character == '_');
-        if !valid_name {
+        if !is_variable_name(token_env) {
             return Err(self.at(
                 token_node,
                 "`tokenEnv` must name an environment variable (letters, digits and `_`), not hold the token",
@@ -538,6 +652,23 @@ impl Reader<'_> {
             place: format!("{}:{}:{}", self.file, item.start.line, item.start.column),
         })
     }
+}
+
+/// Meilisearch at `url` with the default index, timeout and no key.
+fn default_meili(url: String) -> MeiliConfig {
+    MeiliConfig {
+        url,
+        master_key: None,
+        index: DEFAULT_MEILI_INDEX.to_owned(),
+        task_timeout: DEFAULT_TASK_TIMEOUT,
+    }
+}
+
+/// Whether `name` can name an environment variable: letters, digits and `_`, not starting with
+/// a digit.
+fn is_variable_name(name: &str) -> bool {
+    name.chars().next().is_some_and(|first| first.is_ascii_alphabetic() || first == '_')
+        && name.chars().all(|character| character.is_ascii_alphanumeric() || character == '_')
 }
 
 /// The known word closest to `word`, if it is close enough to be a likely typo.
@@ -743,6 +874,122 @@ mod tests {
             ("crawl:\n  descriptorPatterns: ['**']\n", "descriptor pattern `**` ends with `**`"),
             ("crawl:\n  descriptorPatterns: ['']\n", "descriptor pattern `` is empty"),
             ("crawl:\n  descriptorPatterns: ['[a']\n", "is not a valid glob"),
+        ] {
+            let message = error(text);
+            assert!(message.contains(expected), "{text:?}: {message}");
+        }
+    }
+
+    #[test]
+    fn search_defaults_to_postgres_and_reads_meilisearch_settings() {
+        let config = read("repositories: []\n").unwrap();
+        assert!(config.search.meilisearch.is_none(), "Postgres full-text by default");
+
+        let text = "search:\n  meilisearch:\n    url: http://127.0.0.1:7700\n    masterKeyEnv: SEARCH_KEY\n    index: catalog_1\n    taskTimeoutSeconds: 90\n";
+        let mut config = read(text).unwrap();
+        let meili = config.search.meilisearch.clone().unwrap();
+        assert_eq!(meili.url, "http://127.0.0.1:7700");
+        assert_eq!(meili.index, "catalog_1");
+        assert_eq!(meili.task_timeout, Duration::from_secs(90));
+        assert!(meili.master_key.is_none(), "keys come from the environment only");
+        assert_eq!(config.meili_master_key_env.as_deref(), Some("SEARCH_KEY"));
+
+        config.apply_search_environment(&|name| match name {
+            "SEARCH_KEY" => Some("s3cret-key".to_owned()),
+            MEILI_KEY_VARIABLE => Some("other-key".to_owned()),
+            _ => None,
+        });
+        let meili = config.search.meilisearch.clone().unwrap();
+        assert_eq!(
+            meili.master_key.as_ref().map(Secret::expose),
+            Some("s3cret-key"),
+            "the variable the file names"
+        );
+        assert!(!format!("{config:?}").contains("s3cret"), "the key is redacted");
+
+        let defaults = read("search:\n  meilisearch:\n    url: https://search.example.com\n").unwrap();
+        let meili = defaults.search.meilisearch.unwrap();
+        assert_eq!(
+            (meili.index.as_str(), meili.task_timeout),
+            (DEFAULT_MEILI_INDEX, DEFAULT_TASK_TIMEOUT)
+        );
+    }
+
+    #[test]
+    fn the_environment_selects_meilisearch_over_the_file() {
+        let mut config = read("search:\n  meilisearch:\n    url: http://file:7700\n    index: from-file\n").unwrap();
+        config.apply_search_environment(&|name| match name {
+            "MEILI_URL" => Some("http://env:7700".to_owned()),
+            "MEILI_INDEX" => Some("from-env".to_owned()),
+            _ => None,
+        });
+        let meili = config.search.meilisearch.clone().unwrap();
+        assert_eq!((meili.url.as_str(), meili.index.as_str()), ("http://env:7700", "from-env"));
+        assert!(meili.master_key.is_none());
+
+        let mut config = Config::default();
+        config.apply_search_environment(&|name| match name {
+            "MEILI_URL" => Some("http://127.0.0.1:7700".to_owned()),
+            "MEILI_MASTER_KEY" => Some("k3y".to_owned()),
+            _ => None,
+        });
+        let meili = config.search.meilisearch.clone().unwrap();
+        assert_eq!(meili.url, "http://127.0.0.1:7700");
+        assert_eq!(meili.index, DEFAULT_MEILI_INDEX);
+        assert_eq!(meili.master_key.as_ref().map(Secret::expose), Some("k3y"));
+        let demo = config.search_for(crate::store::Catalog::Demo).meilisearch.unwrap();
+        assert_eq!(demo.index, format!("{DEFAULT_MEILI_INDEX}-demo"), "the demo keeps to its own index");
+        assert_eq!(
+            config.search_for(crate::store::Catalog::Main).meilisearch.unwrap().index,
+            DEFAULT_MEILI_INDEX
+        );
+
+        let mut config = Config::default();
+        config.apply_search_environment(&|name| match name {
+            "MEILI_URL" => Some(" ".to_owned()),
+            "MEILI_MASTER_KEY" => Some("k3y".to_owned()),
+            _ => None,
+        });
+        assert!(
+            config.search.meilisearch.is_none(),
+            "an empty MEILI_URL selects nothing; a key alone neither"
+        );
+    }
+
+    #[test]
+    fn search_settings_are_checked() {
+        for (text, expected) in [
+            ("search: meili\n", "sextant.yaml:1:9: `search` must be a mapping, not a string"),
+            (
+                "search:\n  meilisearh: {}\n",
+                "sextant.yaml:2:3: unknown setting `meilisearh` in `search`; did you mean `meilisearch`?",
+            ),
+            (
+                "search:\n  meilisearch:\n    url: http://x:7700\n    masterKey: abc\n",
+                "sextant.yaml:4:5: unknown setting `masterKey` in `search.meilisearch`; known: url, masterKeyEnv, index, \
+                 taskTimeoutSeconds; a key is never written in the file",
+            ),
+            ("search:\n  meilisearch:\n    index: a\n", "`meilisearch` needs a `url`"),
+            (
+                "search:\n  meilisearch:\n    url: 127.0.0.1:7700\n",
+                "is not an http:// or https:// URL",
+            ),
+            (
+                "search:\n  meilisearch:\n    url: http://x\n    taskTimeoutSeconds: 0\n",
+                "`taskTimeoutSeconds` must be a positive integer",
+            ),
+            (
+                "search:\n  meilisearch:\n    url: http://x\n    index: 'a b'\n",
+                "`index` must be a Meilisearch index uid",
+            ),
+            (
+                "search:\n  meilisearch:\n    url: http://x\n    masterKeyEnv: abc-123-key\n",
+                "`masterKeyEnv` must name an environment variable",
+            ),
+            (
+                "search:\n  meilisearch: [a]\n",
+                "sextant.yaml:2:16: `meilisearch` must be a mapping, not a list",
+            ),
         ] {
             let message = error(text);
             assert!(message.contains(expected), "{text:?}: {message}");

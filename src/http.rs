@@ -18,6 +18,7 @@ use subtle::ConstantTimeEq;
 
 use crate::crawler::Secret;
 use crate::graphql::CatalogSchema;
+use crate::search::Search;
 use crate::store::Store;
 
 /// Largest GraphQL request body: queries are small; this leaves room for big variables.
@@ -69,6 +70,9 @@ struct Shared {
     store: Store,
     schema: CatalogSchema,
     queue: crate::jobs::Queue,
+    /// The search service (the same one the schema and the sync use): probed by `/readyz` and
+    /// `/metrics`.
+    search: Search,
     settings: HttpSettings,
 }
 
@@ -84,12 +88,13 @@ pub struct HttpSettings {
 }
 
 impl AppState {
-    pub fn new(store: Store, schema: CatalogSchema, queue: crate::jobs::Queue, settings: HttpSettings) -> AppState {
+    pub fn new(store: Store, schema: CatalogSchema, queue: crate::jobs::Queue, search: Search, settings: HttpSettings) -> AppState {
         AppState {
             inner: Arc::new(Shared {
                 store,
                 schema,
                 queue,
+                search,
                 settings,
             }),
         }
@@ -97,6 +102,10 @@ impl AppState {
 
     fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    pub fn search(&self) -> &Search {
+        &self.inner.search
     }
 
     fn settings(&self) -> &HttpSettings {

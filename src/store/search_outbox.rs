@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use sqlx::{PgConnection, Postgres};
 
 use super::{Store, StoreError};
 
@@ -74,48 +75,343 @@ pub struct SearchLag {
     pub reindexing: bool,
 }
 
+/// Longest failure message kept per change: enough to say what went wrong.
+const MAX_ERROR_CHARS: usize = 1000;
+
+/// An entity's indexed fields over `entities e JOIN repos r`: labels from the stored document
+/// (Backstage `metadata.labels` as `key=value`, scalar values only, by key; Compass `labels`
+/// as they are), and an API's `spec.definition` when it is text (cut in characters here, in bytes
+/// by [`cut_definition`]).
+const SEARCH_ENTITY_COLUMNS: &str = "e.entity_ref, e.kind, e.namespace, e.name, e.title, e.description, e.type AS entity_type,
+    e.lifecycle, e.tier, e.owner_ref AS owner, e.system_ref AS system, e.domain_ref AS domain, e.tags,
+    CASE
+        WHEN e.format = 'backstage' AND jsonb_typeof(e.document #> '{metadata,labels}') = 'object' THEN
+            ARRAY(SELECT label.key || '=' || (label.value #>> '{}')
+                  FROM jsonb_each(e.document #> '{metadata,labels}') AS label
+                  WHERE jsonb_typeof(label.value) IN ('string', 'number', 'boolean')
+                  ORDER BY label.key)
+        WHEN e.format = 'compass' AND jsonb_typeof(e.document -> 'labels') = 'array' THEN
+            ARRAY(SELECT label #>> '{}' FROM jsonb_array_elements(e.document -> 'labels') AS label
+                  WHERE jsonb_typeof(label) = 'string')
+        ELSE ARRAY[]::text[]
+    END AS labels,
+    r.url AS repo,
+    CASE WHEN e.kind = 'api' AND jsonb_typeof(e.document #> '{spec,definition}') = 'string'
+         THEN left(e.document #>> '{spec,definition}', $MAX_DEFINITION_CHARS) END AS definition
+    FROM entities e JOIN repos r ON r.id = e.repo_id";
+
+#[derive(sqlx::FromRow)]
+struct SearchEntityRow {
+    entity_ref: String,
+    kind: String,
+    namespace: String,
+    name: String,
+    title: Option<String>,
+    description: Option<String>,
+    entity_type: Option<String>,
+    lifecycle: Option<String>,
+    tier: Option<i16>,
+    owner: Option<String>,
+    system: Option<String>,
+    domain: Option<String>,
+    tags: Vec<String>,
+    labels: Vec<String>,
+    repo: Option<String>,
+    definition: Option<String>,
+}
+
+impl From<SearchEntityRow> for SearchEntity {
+    fn from(row: SearchEntityRow) -> SearchEntity {
+        SearchEntity {
+            entity_ref: row.entity_ref,
+            kind: row.kind,
+            namespace: row.namespace,
+            name: row.name,
+            title: row.title,
+            description: row.description,
+            entity_type: row.entity_type,
+            lifecycle: row.lifecycle,
+            tier: row.tier,
+            owner: row.owner,
+            system: row.system,
+            domain: row.domain,
+            tags: row.tags,
+            labels: row.labels,
+            repo: row.repo,
+            definition: row.definition.map(cut_definition),
+        }
+    }
+}
+
+/// The columns query with the definition cut applied: at most [`MAX_DEFINITION_BYTES`]
+/// characters leave the database (each at least a byte), the byte cut is made in Rust.
+fn search_entity_columns() -> String {
+    SEARCH_ENTITY_COLUMNS.replace("$MAX_DEFINITION_CHARS", &MAX_DEFINITION_BYTES.to_string())
+}
+
+/// `text` cut to at most [`MAX_DEFINITION_BYTES`] bytes, at a character boundary.
+fn cut_definition(mut text: String) -> String {
+    if text.len() > MAX_DEFINITION_BYTES {
+        let mut end = MAX_DEFINITION_BYTES;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
+}
+
+/// `message` cut to [`MAX_ERROR_CHARS`] characters.
+fn cut_error(message: &str) -> String {
+    match message.char_indices().nth(MAX_ERROR_CHARS) {
+        Some((end, _)) => format!("{}…", &message[..end]),
+        None => message.to_owned(),
+    }
+}
+
+/// The indexed fields of the entities `refs` names that exist, by reference.
+async fn search_entities_by_refs(connection: &mut PgConnection, refs: &[String]) -> Result<Vec<SearchEntity>, StoreError> {
+    let rows: Vec<SearchEntityRow> = sqlx::query_as::<Postgres, SearchEntityRow>(&format!(
+        "SELECT {} WHERE e.entity_ref = ANY($1) ORDER BY e.entity_ref",
+        search_entity_columns()
+    ))
+    .bind(refs)
+    .fetch_all(connection)
+    .await?;
+    Ok(rows.into_iter().map(SearchEntity::from).collect())
+}
+
 impl Store {
     /// Claims up to `limit` due changes (oldest first) for `lease`, with the current state of
     /// their entities, in one transaction. Rows claimed by another replica are skipped.
+    ///
+    /// The transaction reads `search_state` `FOR SHARE`, so that a reindex starting (an `UPDATE`
+    /// of that row) waits for claims in progress and no claim starts while it runs. A change
+    /// made while the batch is claimed waits on the claimed row's lock until this commits, then
+    /// bumps its version: the entity state read here is never newer than what the version says.
     pub async fn claim_search_changes(&self, limit: usize, lease: Duration) -> Result<Claim, StoreError> {
-        let _ = (limit, lease);
-        todo!()
+        let mut transaction = self.pool().begin().await?;
+        let paused: bool = sqlx::query_scalar("SELECT coalesce(reindex_until > now(), false) FROM search_state WHERE id = 1 FOR SHARE")
+            .fetch_optional(&mut *transaction)
+            .await?
+            .unwrap_or(false);
+        if paused {
+            transaction.commit().await?;
+            return Ok(Claim::Paused);
+        }
+        let rows: Vec<(String, i64, i32)> = sqlx::query_as(
+            "WITH due AS (
+                 SELECT entity_ref FROM search_outbox
+                 WHERE available_at <= now()
+                 ORDER BY available_at, entity_ref
+                 LIMIT $1
+                 FOR UPDATE SKIP LOCKED
+             )
+             UPDATE search_outbox o SET available_at = now() + make_interval(secs => $2)
+             FROM due WHERE o.entity_ref = due.entity_ref
+             RETURNING o.entity_ref, o.version, o.attempts",
+        )
+        .bind(i64::try_from(limit.max(1)).unwrap_or(i64::MAX))
+        .bind(lease.as_secs_f64())
+        .fetch_all(&mut *transaction)
+        .await?;
+        if rows.is_empty() {
+            transaction.commit().await?;
+            return Ok(Claim::Empty);
+        }
+        let mut changes: Vec<ClaimedChange> = rows
+            .into_iter()
+            .map(|(entity_ref, version, attempts)| ClaimedChange {
+                entity_ref,
+                version,
+                attempts,
+            })
+            .collect();
+        changes.sort_by(|left, right| left.entity_ref.cmp(&right.entity_ref));
+        let refs: Vec<String> = changes.iter().map(|change| change.entity_ref.clone()).collect();
+        let present = search_entities_by_refs(&mut transaction, &refs).await?;
+        transaction.commit().await?;
+        Ok(Claim::Batch { changes, present })
     }
 
     /// Removes delivered changes whose version is still the claimed one; a change made since the
-    /// claim stays, due again now.
+    /// claim stays, due again now (counted from now in the lag, its failures forgotten: the
+    /// delivery that just succeeded was of an older state).
     pub async fn acknowledge_search_changes(&self, changes: &[ClaimedChange]) -> Result<(), StoreError> {
-        let _ = changes;
-        todo!()
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let (refs, versions) = refs_and_versions(changes);
+        sqlx::query(
+            "WITH delivered AS (
+                 SELECT * FROM UNNEST($1::text[], $2::bigint[]) AS d (entity_ref, version)
+             ),
+             removed AS (
+                 DELETE FROM search_outbox o USING delivered d
+                 WHERE o.entity_ref = d.entity_ref AND o.version = d.version
+                 RETURNING o.entity_ref
+             )
+             UPDATE search_outbox o SET available_at = now(), changed_at = now(), attempts = 0, last_error = NULL
+             FROM delivered d WHERE o.entity_ref = d.entity_ref AND o.version <> d.version",
+        )
+        .bind(&refs)
+        .bind(&versions)
+        .execute(self.pool())
+        .await?;
+        Ok(())
     }
 
     /// Records a failed delivery of `changes`: attempts + 1, the error, due again after `retry_after`.
     pub async fn fail_search_changes(&self, changes: &[ClaimedChange], error: &str, retry_after: Duration) -> Result<(), StoreError> {
-        let _ = (changes, error, retry_after);
-        todo!()
+        let failures: Vec<(&ClaimedChange, &str)> = changes.iter().map(|change| (change, error)).collect();
+        self.fail_search_changes_each(&failures, retry_after).await
     }
 
-    /// The index lag now.
+    /// Records failed deliveries, each change with its own error (documents a backend refused
+    /// one by one): attempts + 1, the error, due again after `retry_after`.
+    pub async fn fail_search_changes_each(&self, failures: &[(&ClaimedChange, &str)], retry_after: Duration) -> Result<(), StoreError> {
+        if failures.is_empty() {
+            return Ok(());
+        }
+        let refs: Vec<&str> = failures.iter().map(|(change, _)| change.entity_ref.as_str()).collect();
+        let errors: Vec<String> = failures.iter().map(|(_, error)| cut_error(error)).collect();
+        sqlx::query(
+            "UPDATE search_outbox o
+             SET attempts = o.attempts + 1, last_error = f.error, available_at = now() + make_interval(secs => $3)
+             FROM UNNEST($1::text[], $2::text[]) AS f (entity_ref, error)
+             WHERE o.entity_ref = f.entity_ref",
+        )
+        .bind(&refs)
+        .bind(&errors)
+        .bind(retry_after.as_secs_f64())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The index lag now. The last error is the one of the failing change due latest (the
+    /// outbox keeps no failure times; the latest due is the most recently failed one among
+    /// changes of the same attempt count).
     pub async fn search_lag(&self) -> Result<SearchLag, StoreError> {
-        todo!()
+        let (pending, failing, oldest_seconds, last_error, reindexing): (i64, i64, Option<f64>, Option<String>, bool) = sqlx::query_as(
+            "SELECT count(*),
+                    count(*) FILTER (WHERE attempts > 0),
+                    extract(epoch FROM now() - min(changed_at))::float8,
+                    (SELECT last_error FROM search_outbox WHERE last_error IS NOT NULL ORDER BY available_at DESC LIMIT 1),
+                    coalesce((SELECT reindex_until > now() FROM search_state WHERE id = 1), false)
+             FROM search_outbox",
+        )
+        .fetch_one(self.pool())
+        .await?;
+        Ok(SearchLag {
+            pending,
+            failing,
+            oldest_seconds: oldest_seconds.map(|seconds| seconds.max(0.0)),
+            last_error,
+            reindexing,
+        })
     }
 
     /// Starts a reindex: pauses delivery for `lease` (waiting for claims in progress to commit).
     /// `false`: another reindex is running.
     pub async fn begin_reindex(&self, lease: Duration) -> Result<bool, StoreError> {
-        let _ = lease;
-        todo!()
+        let started: Option<i16> = sqlx::query_scalar(
+            "UPDATE search_state SET reindex_until = now() + make_interval(secs => $1)
+             WHERE id = 1 AND (reindex_until IS NULL OR reindex_until < now())
+             RETURNING id",
+        )
+        .bind(lease.as_secs_f64())
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(started.is_some())
+    }
+
+    /// Keeps a running reindex's pause for another `lease` (its heartbeat). `false`: no reindex
+    /// holds the pause any more (its lease ran out).
+    pub async fn extend_reindex(&self, lease: Duration) -> Result<bool, StoreError> {
+        let extended: Option<i16> = sqlx::query_scalar(
+            "UPDATE search_state SET reindex_until = now() + make_interval(secs => $1)
+             WHERE id = 1 AND reindex_until > now()
+             RETURNING id",
+        )
+        .bind(lease.as_secs_f64())
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(extended.is_some())
     }
 
     /// Ends a reindex: delivery resumes.
     pub async fn end_reindex(&self) -> Result<(), StoreError> {
-        todo!()
+        sqlx::query("UPDATE search_state SET reindex_until = NULL WHERE id = 1")
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// The undelivered changes that are due now, with their versions: a reindex reads them once
+    /// delivery is paused, and acknowledges them once the rebuilt index (which read the catalog
+    /// later) is in place. Changes under a lease (a batch claimed before the pause may still be
+    /// in flight, and could write an older state after the swap) or waiting out a backoff are
+    /// left to the sync.
+    pub async fn pending_search_changes(&self) -> Result<Vec<ClaimedChange>, StoreError> {
+        let rows: Vec<(String, i64, i32)> =
+            sqlx::query_as("SELECT entity_ref, version, attempts FROM search_outbox WHERE available_at <= now()")
+                .fetch_all(self.pool())
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(entity_ref, version, attempts)| ClaimedChange {
+                entity_ref,
+                version,
+                attempts,
+            })
+            .collect())
     }
 
     /// Up to `limit` entities' indexed fields, by reference, after `after` (keyset pages: a
     /// reindex reads the catalog in bounded memory).
     pub async fn search_entities_page(&self, after: Option<&str>, limit: usize) -> Result<Vec<SearchEntity>, StoreError> {
-        let _ = (after, limit);
-        todo!()
+        let rows: Vec<SearchEntityRow> = sqlx::query_as::<Postgres, SearchEntityRow>(&format!(
+            "SELECT {} WHERE ($1::text IS NULL OR e.entity_ref > $1) ORDER BY e.entity_ref LIMIT $2",
+            search_entity_columns()
+        ))
+        .bind(after)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(SearchEntity::from).collect())
+    }
+}
+
+/// The references and versions of `changes`, as two arrays for `UNNEST`.
+fn refs_and_versions(changes: &[ClaimedChange]) -> (Vec<&str>, Vec<i64>) {
+    changes.iter().map(|change| (change.entity_ref.as_str(), change.version)).unzip()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn definitions_are_cut_at_a_character_boundary() {
+        let short = "openapi: 3.0.0".to_owned();
+        assert_eq!(cut_definition(short.clone()), short);
+        let long = "é".repeat(MAX_DEFINITION_BYTES);
+        let cut = cut_definition(long);
+        assert!(
+            cut.len() <= MAX_DEFINITION_BYTES && cut.len() >= MAX_DEFINITION_BYTES - 1,
+            "{}",
+            cut.len()
+        );
+        assert!(cut.chars().all(|character| character == 'é'));
+    }
+
+    #[test]
+    fn errors_are_cut_in_characters() {
+        assert_eq!(cut_error("refused"), "refused");
+        let long = "ü".repeat(MAX_ERROR_CHARS + 10);
+        let cut = cut_error(&long);
+        assert_eq!(cut.chars().count(), MAX_ERROR_CHARS + 1);
+        assert!(cut.ends_with('…'));
     }
 }

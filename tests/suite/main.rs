@@ -23,6 +23,7 @@ mod jobs;
 mod model;
 mod replicas;
 mod schemas;
+mod search_sync;
 mod serve;
 mod server;
 mod sources_cli;
