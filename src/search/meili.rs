@@ -388,10 +388,12 @@ impl MeiliIndex {
                     timeout.as_millis()
                 )));
             }
-            let what = format!("reading task {}", task.task_uid);
-            let status = self
-                .timed(&what, remaining.min(self.request_timeout()), self.client.get_task(task))
-                .await?;
+            let status = match tokio::time::timeout(remaining.min(self.request_timeout()), self.client.get_task(task)).await {
+                Ok(status) => status.map_err(|error| self.map_error(&format!("reading task {}", task.task_uid), error))?,
+                // The deadline check above reports it (or the next poll).
+                Err(_) if Instant::now() >= deadline => continue,
+                Err(_) => return Err(self.too_slow(&format!("reading task {}", task.task_uid), self.request_timeout())),
+            };
             match status {
                 Task::Enqueued { .. } | Task::Processing { .. } => {
                     tokio::time::sleep(interval.min(deadline.saturating_duration_since(Instant::now()))).await;
