@@ -1,0 +1,1093 @@
+//! `cargo bench --bench search -- --repos 11000 [--seconds 10] [--connections 16]
+//! [--backend postgres|meilisearch|both] [--memory-entities 250000]`: search on the synthetic
+//! organisation of the crawl benchmark (benches/org; 11,000 repositories make about 30,900
+//! entities), crawled into a throwaway Postgres cluster, for each backend:
+//!
+//! 1. initial indexing: the crawl's triggers fill the outbox; the time the sync takes to drain it;
+//! 2. a full reindex (`sextant::search::sync::reindex`);
+//! 3. search latency under load: a real `sextant serve` on loopback (Meilisearch, when measured,
+//!    a separate process on loopback too), `wrk` posting GraphQL searches drawn from a fixed list
+//!    of a few hundred queries (prefixes, exact names, typos, several words, filtered facet
+//!    browses), with 16 connections and with one;
+//! 4. freshness: one repository changed and crawled by this process while the server's sync runs;
+//!    the time from the crawl's commit until the GraphQL search finds the change;
+//! 5. memory: a separate database of `--memory-entities` synthetic entities written by SQL, the
+//!    outbox delivered by a `sextant serve` process of its own, whose resident memory is sampled.
+//!
+//! Then a table of every figure against its target. wrk and Meilisearch run on the same two cores
+//! as the server and Postgres, so wrk's CPU time is printed beside each load phase.
+
+#[path = "org/mod.rs"]
+mod org;
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sextant::crawler::{Origin, ReadOptions, Secret, Source, find_repositories};
+use sextant::ingest::{CrawlOptions, RepoOutcome, crawl};
+use sextant::pg::Cluster;
+use sextant::search::sync::{SyncSettings, reindex, sync_until_idle};
+use sextant::search::{DEFAULT_TASK_TIMEOUT, MeiliConfig, Search, SearchConfig};
+use sextant::store::{Store, create_database_if_missing};
+
+/// A text search, as a search box sends it.
+const TEXT_SEARCH: &str = "query Search($q: String!) { search(query: $q, first: 20) { totalCount hits { score entity { ref title } highlights { field snippet ranges { start end } } } } }";
+/// A filtered search or browse with the facet counts of every filter field.
+const FACETED_SEARCH: &str = "query Faceted($q: String!, $filter: SearchFilter) { search(query: $q, filter: $filter, first: 20) { totalCount hits { score entity { ref title } highlights { field snippet ranges { start end } } } facets { field values { value count } } } }";
+
+/// The repository changed by the freshness phase: a copy outside the cached organisation, so the
+/// organisation under target/ stays as generated.
+const FRESH_INDEX: usize = 5;
+const FRESHNESS_ROUNDS: usize = 5;
+const MEILI_KEY: &str = "sextant-bench-master-key-0123456789";
+const MEILI_INDEX: &str = "sextant-bench";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Postgres,
+    Meilisearch,
+}
+
+impl Backend {
+    fn name(self) -> &'static str {
+        match self {
+            Backend::Postgres => "postgres",
+            Backend::Meilisearch => "meilisearch",
+        }
+    }
+}
+
+struct Arguments {
+    repos: usize,
+    seconds: usize,
+    connections: usize,
+    backends: Vec<Backend>,
+    memory_entities: usize,
+}
+
+fn arguments() -> Arguments {
+    let mut parsed = Arguments {
+        repos: 11_000,
+        seconds: 10,
+        connections: 16,
+        backends: vec![Backend::Postgres, Backend::Meilisearch],
+        memory_entities: 250_000,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut text = || args.next().unwrap_or_else(|| panic!("{arg} needs a value"));
+        let mut number = || text().parse::<usize>().unwrap_or_else(|_| panic!("{arg} N"));
+        match arg.as_str() {
+            "--repos" => parsed.repos = number(),
+            "--seconds" => parsed.seconds = number(),
+            "--connections" => parsed.connections = number(),
+            "--memory-entities" => parsed.memory_entities = number(),
+            "--backend" => {
+                parsed.backends = match text().as_str() {
+                    "postgres" => vec![Backend::Postgres],
+                    "meilisearch" => vec![Backend::Meilisearch],
+                    "both" => vec![Backend::Postgres, Backend::Meilisearch],
+                    other => panic!("--backend postgres|meilisearch|both, not {other}"),
+                }
+            }
+            // `cargo bench` passes `--bench`; anything else unknown is ignored the same way.
+            _ => {}
+        }
+    }
+    parsed
+}
+
+/// One line of the final table.
+struct Figure {
+    measure: String,
+    target: String,
+    figure: String,
+    verdict: &'static str,
+}
+
+#[derive(Default)]
+struct Summary {
+    figures: Vec<Figure>,
+}
+
+impl Summary {
+    /// Records a figure; `met` is `None` for figures without a target.
+    fn add(&mut self, measure: impl Into<String>, target: &str, figure: impl Into<String>, met: Option<bool>) {
+        self.figures.push(Figure {
+            measure: measure.into(),
+            target: target.to_owned(),
+            figure: figure.into(),
+            verdict: match met {
+                Some(true) => "met",
+                Some(false) => "MISSED",
+                None => "",
+            },
+        });
+    }
+
+    fn print(&self) {
+        println!("\nsummary");
+        let width = |pick: fn(&Figure) -> &str| self.figures.iter().map(|figure| pick(figure).len()).max().unwrap_or(0);
+        let (measure, target, figure) = (width(|f| &f.measure), width(|f| &f.target), width(|f| &f.figure));
+        for row in &self.figures {
+            println!(
+                "  {:measure$}  {:target$}  {:figure$}  {}",
+                row.measure, row.target, row.figure, row.verdict
+            );
+        }
+    }
+}
+
+fn main() {
+    let arguments = arguments();
+    if Command::new("wrk").arg("--version").output().is_err() {
+        eprintln!("this benchmark needs `wrk` (Debian: apt-get install wrk)");
+        std::process::exit(2);
+    }
+    let meili_binary = meili_binary();
+    if arguments.backends.contains(&Backend::Meilisearch) && !meili_binary.exists() {
+        eprintln!(
+            "no Meilisearch binary at {} (set MEILI_BIN, or run with --backend postgres)",
+            meili_binary.display()
+        );
+        std::process::exit(2);
+    }
+    let repos = arguments.repos;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("target/bench-crawl/repos-{repos}"));
+    let (entities, edges) = org::generate(&root, repos);
+    println!("organisation: {repos} repositories, {entities} entities, {edges} declared edges (as generated)");
+
+    let scratch = tempfile::tempdir().expect("scratch dir");
+    let fresh_repo = scratch.path().join(format!("repo-{FRESH_INDEX:05}.git"));
+    org::commit_to_bare(&fresh_repo, "catalog-info.yaml", &fresh_yaml(repos, None));
+    let fresh_source = Source::parse(&fresh_repo.to_string_lossy(), None, None, Origin::Operator).expect("local path");
+    let original = format!("repo-{FRESH_INDEX:05}.git");
+    let sources: Vec<Source> = find_repositories(&root)
+        .expect("list repositories")
+        .iter()
+        .map(|path| {
+            if path.file_name().is_some_and(|name| name == original.as_str()) {
+                fresh_source.clone()
+            } else {
+                Source::parse(&path.to_string_lossy(), None, None, Origin::Operator).expect("local path")
+            }
+        })
+        .collect();
+
+    let cluster = Cluster::start_throwaway().expect("start a throwaway cluster");
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let url = cluster.url("bench");
+    let crawl_options = CrawlOptions::new(ReadOptions::new(scratch.path().join("mirrors")));
+    let mut summary = Summary::default();
+
+    let store = runtime.block_on(async {
+        create_database_if_missing(&cluster, "bench").await.expect("database");
+        let store = Store::connect(&url).await.expect("connect");
+        let started = Instant::now();
+        crawl(&store, &sources, &crawl_options, |_, _| {}).await.expect("crawl");
+        let elapsed = started.elapsed();
+        let entities = count(&store, "SELECT count(*) FROM entities").await;
+        let pending = count(&store, "SELECT count(*) FROM search_outbox").await;
+        println!(
+            "crawled in {:.1} s: {entities} entities; {pending} changes waiting in the search outbox",
+            elapsed.as_secs_f64()
+        );
+        store
+    });
+    let entity_count = runtime.block_on(count(&store, "SELECT count(*) FROM entities"));
+    summary.add("entities in the catalog", "about 30,000", thousands(entity_count as f64), None);
+    let queries = queries(repos);
+    println!(
+        "queries: {} text searches, {} filtered searches and browses with facets",
+        queries.iter().filter(|query| query.filter.is_none()).count(),
+        queries.iter().filter(|query| query.filter.is_some()).count()
+    );
+
+    let mut meili: Option<MeiliProcess> = None;
+    for (round, &backend) in arguments.backends.iter().enumerate() {
+        println!("\n== backend: {} ==", backend.name());
+        if backend == Backend::Meilisearch && meili.is_none() {
+            meili = Some(MeiliProcess::start(&meili_binary, &scratch.path().join("meili-main")));
+        }
+        let config = search_config(backend, meili.as_ref());
+        let search = Search::new(store.clone(), &config).expect("search service");
+        runtime.block_on(async {
+            search.prepare().await.expect("prepare the index");
+            if round > 0 {
+                // The first backend's sync drained the outbox: every entity is queued again, as
+                // the migration does for a catalog that has entities.
+                sqlx::query("INSERT INTO search_outbox (entity_ref) SELECT entity_ref FROM entities ON CONFLICT DO NOTHING")
+                    .execute(store.pool())
+                    .await
+                    .expect("queue every entity");
+            }
+        });
+
+        // 1. Initial indexing.
+        let (delivered, elapsed) = runtime.block_on(drain(&search));
+        let rate = delivered as f64 / elapsed.as_secs_f64().max(0.001);
+        println!(
+            "initial indexing: {delivered} changes delivered in {:.1} s ({rate:.0} entities/s)",
+            elapsed.as_secs_f64()
+        );
+        summary.add(
+            format!("[{}] initial indexing of the crawl's outbox", backend.name()),
+            "",
+            format!("{:.1} s ({rate:.0}/s)", elapsed.as_secs_f64()),
+            None,
+        );
+
+        // 2. Full reindex.
+        match runtime.block_on(reindex(&search)) {
+            Ok(report) => {
+                let seconds = report.elapsed.as_secs_f64();
+                println!("full reindex: {} documents in {seconds:.1} s", report.documents);
+                summary.add(
+                    format!("[{}] full reindex ({} documents)", backend.name(), report.documents),
+                    "≤ 30 s",
+                    format!("{seconds:.1} s"),
+                    Some(seconds <= 30.0),
+                );
+            }
+            Err(error) => {
+                println!("full reindex failed: {error}");
+                summary.add(
+                    format!("[{}] full reindex", backend.name()),
+                    "≤ 30 s",
+                    format!("failed: {error}"),
+                    Some(false),
+                );
+            }
+        }
+
+        // 3. Latency under load, and 4. freshness, against a real server.
+        let server = Server::start(&url, scratch.path(), meili.as_ref().filter(|_| backend == Backend::Meilisearch));
+        runtime.block_on(wait_for_outbox_empty(&store, Duration::from_secs(120)));
+        let mut empty = 0;
+        for query in &queries {
+            let answer = ask(&server.endpoint, query);
+            if let Some(errors) = answer.get("errors") {
+                panic!("{} answered errors: {errors}", query.body());
+            }
+            if answer["data"]["search"]["totalCount"].as_u64() == Some(0) {
+                empty += 1;
+            }
+        }
+        println!(
+            "server: {} (pid {}); every query answers without errors ({empty} of {} find nothing); wrk: 1 thread, {} s per phase",
+            server.endpoint,
+            server.child.id(),
+            queries.len(),
+            arguments.seconds
+        );
+        let mixed = script(scratch.path(), &format!("{}-mixed", backend.name()), &queries);
+        let loaded = run_wrk(&server.endpoint, &mixed, arguments.connections, arguments.seconds);
+        report(&format!("mixed searches, {} connections", arguments.connections), &loaded);
+        summary.add(
+            format!("[{}] search p99, {} connections", backend.name(), arguments.connections),
+            "≤ 20 ms",
+            format!("{:.1} ms (p50 {:.1}, {:.0} req/s)", loaded.p99_ms(), loaded.p50_ms(), loaded.rate()),
+            Some(loaded.p99_ms() <= 20.0 && loaded.errors() == 0),
+        );
+        let alone = run_wrk(&server.endpoint, &mixed, 1, arguments.seconds);
+        report("mixed searches, one connection (latency alone)", &alone);
+        summary.add(
+            format!("[{}] search p99, 1 connection", backend.name()),
+            "≤ 20 ms",
+            format!("{:.1} ms (p50 {:.1}, {:.0} req/s)", alone.p99_ms(), alone.p50_ms(), alone.rate()),
+            Some(alone.p99_ms() <= 20.0 && alone.errors() == 0),
+        );
+        let faceted: Vec<Query> = queries.iter().filter(|query| query.filter.is_some()).cloned().collect();
+        let facets = script(scratch.path(), &format!("{}-facets", backend.name()), &faceted);
+        let facet_load = run_wrk(&server.endpoint, &facets, arguments.connections, arguments.seconds);
+        report(
+            &format!(
+                "filtered searches and browses with facets only, {} connections",
+                arguments.connections
+            ),
+            &facet_load,
+        );
+        summary.add(
+            format!("[{}] faceted p99, {} connections", backend.name(), arguments.connections),
+            "",
+            format!("{:.1} ms ({:.0} req/s)", facet_load.p99_ms(), facet_load.rate()),
+            None,
+        );
+
+        let delays = freshness(
+            &runtime,
+            &store,
+            &fresh_repo,
+            &fresh_source,
+            &crawl_options,
+            &server.endpoint,
+            repos,
+            backend,
+        );
+        let worst = delays
+            .iter()
+            .copied()
+            .fold(None, |worst: Option<f64>, delay| Some(worst.map_or(delay, |w| w.max(delay))));
+        let listed = delays
+            .iter()
+            .map(|delay| format!("{:.0}", delay * 1000.0))
+            .collect::<Vec<_>>()
+            .join(", ");
+        match worst {
+            Some(worst) if delays.len() == FRESHNESS_ROUNDS => {
+                println!("freshness: crawl commit to searchable {listed} ms; max {:.0} ms", worst * 1000.0);
+                summary.add(
+                    format!(
+                        "[{}] freshness, crawl commit to searchable (max of {FRESHNESS_ROUNDS})",
+                        backend.name()
+                    ),
+                    "≤ 2 s",
+                    format!("{:.0} ms ({listed})", worst * 1000.0),
+                    Some(worst <= 2.0),
+                );
+            }
+            _ => {
+                println!("freshness: a change was not found within 30 s ({listed} ms before)");
+                summary.add(
+                    format!("[{}] freshness", backend.name()),
+                    "≤ 2 s",
+                    format!("not searchable within 30 s ({listed})"),
+                    Some(false),
+                );
+            }
+        }
+        let (peak, now) = server.memory();
+        println!("server memory: peak RSS {peak}, RSS now {now}");
+        server.stop();
+    }
+    if let Some(meili) = meili.take() {
+        println!("meilisearch (main phases) peak RSS {}", meili.peak_rss());
+        meili.stop();
+    }
+    runtime.block_on(store.close());
+
+    // 5. Memory of the sync on a large catalog, in a process of its own.
+    if arguments.memory_entities > 0 {
+        let memory_url = cluster.url("memory");
+        runtime.block_on(async {
+            create_database_if_missing(&cluster, "memory").await.expect("database");
+            let store = Store::connect(&memory_url).await.expect("connect");
+            let started = Instant::now();
+            fill_synthetic(&store, arguments.memory_entities).await;
+            let pending = count(&store, "SELECT count(*) FROM search_outbox").await;
+            println!(
+                "\n== memory: {} synthetic entities written by SQL in {:.1} s; {pending} changes in the outbox ==",
+                arguments.memory_entities,
+                started.elapsed().as_secs_f64()
+            );
+            store.close().await;
+        });
+        for (round, &backend) in arguments.backends.iter().enumerate() {
+            let meili = (backend == Backend::Meilisearch).then(|| MeiliProcess::start(&meili_binary, &scratch.path().join("meili-memory")));
+            let outcome = runtime.block_on(memory_phase(
+                &memory_url,
+                scratch.path(),
+                meili.as_ref(),
+                round > 0,
+                arguments.memory_entities,
+            ));
+            let label = format!(
+                "[{}] sync of {} entities",
+                backend.name(),
+                thousands(arguments.memory_entities as f64)
+            );
+            match outcome {
+                Ok(memory) => {
+                    println!(
+                        "{}: delivered in {:.1} s ({:.0} entities/s); server RSS before {:.0} MiB, peak {:.0} MiB, growth {:.0} MiB",
+                        backend.name(),
+                        memory.elapsed.as_secs_f64(),
+                        memory.rate(arguments.memory_entities),
+                        memory.baseline_mib,
+                        memory.peak_mib,
+                        memory.peak_mib - memory.baseline_mib
+                    );
+                    if memory.elapsed > Duration::from_secs(300) {
+                        println!("  (over 5 minutes)");
+                    }
+                    summary.add(
+                        format!("{label}: server RSS growth"),
+                        "≤ 256 MiB",
+                        format!("{:.0} MiB (peak {:.0} MiB)", memory.peak_mib - memory.baseline_mib, memory.peak_mib),
+                        Some(memory.peak_mib - memory.baseline_mib <= 256.0),
+                    );
+                    summary.add(
+                        format!("{label}: delivery"),
+                        "≤ 5 min",
+                        format!(
+                            "{:.1} s ({:.0}/s)",
+                            memory.elapsed.as_secs_f64(),
+                            memory.rate(arguments.memory_entities)
+                        ),
+                        Some(memory.elapsed <= Duration::from_secs(300)),
+                    );
+                }
+                Err(message) => {
+                    println!("{}: {message}", backend.name());
+                    summary.add(label, "≤ 256 MiB growth, ≤ 5 min", message, Some(false));
+                }
+            }
+            if let Some(meili) = meili {
+                println!("meilisearch (memory phase) peak RSS {}", meili.peak_rss());
+                meili.stop();
+            }
+        }
+    }
+    summary.print();
+    drop(cluster);
+}
+
+async fn count(store: &Store, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(store.pool()).await.expect(sql)
+}
+
+/// Delivers the outbox until nothing is due; the changes delivered and the time taken.
+async fn drain(search: &Search) -> (usize, Duration) {
+    let started = Instant::now();
+    let report = sync_until_idle(search, &SyncSettings::default(), started + Duration::from_secs(30 * 60))
+        .await
+        .expect("sync");
+    if report.rejected > 0 {
+        println!("  the backend rejected {} documents", report.rejected);
+    }
+    let elapsed = started.elapsed();
+    let left = count(search.store(), "SELECT count(*) FROM search_outbox").await;
+    assert_eq!(left, 0, "changes left in the outbox after the sync went idle");
+    (report.changes(), elapsed)
+}
+
+async fn wait_for_outbox_empty(store: &Store, limit: Duration) {
+    let started = Instant::now();
+    while count(store, "SELECT count(*) FROM search_outbox").await > 0 {
+        assert!(started.elapsed() < limit, "the server's sync did not empty the outbox in {limit:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn search_config(backend: Backend, meili: Option<&MeiliProcess>) -> SearchConfig {
+    match backend {
+        Backend::Postgres => SearchConfig::default(),
+        Backend::Meilisearch => {
+            let meili = meili.expect("a Meilisearch process");
+            SearchConfig {
+                meilisearch: Some(MeiliConfig {
+                    url: meili.url.clone(),
+                    master_key: Some(Secret::new(MEILI_KEY.to_owned())),
+                    index: MEILI_INDEX.to_owned(),
+                    task_timeout: DEFAULT_TASK_TIMEOUT,
+                }),
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queries
+
+/// One search of the fixed list: the query text and, for faceted ones, the filter.
+#[derive(Debug, Clone)]
+struct Query {
+    text: String,
+    filter: Option<serde_json::Value>,
+}
+
+impl Query {
+    fn text(text: impl Into<String>) -> Query {
+        Query {
+            text: text.into(),
+            filter: None,
+        }
+    }
+
+    fn faceted(text: impl Into<String>, filter: serde_json::Value) -> Query {
+        Query {
+            text: text.into(),
+            filter: Some(filter),
+        }
+    }
+
+    /// The GraphQL request body.
+    fn body(&self) -> String {
+        match &self.filter {
+            None => serde_json::json!({ "query": TEXT_SEARCH, "variables": { "q": self.text } }),
+            Some(filter) => serde_json::json!({ "query": FACETED_SEARCH, "variables": { "q": self.text, "filter": filter } }),
+        }
+        .to_string()
+    }
+}
+
+/// A fixed list of about 300 searches of the organisation (the same every run): what people
+/// type into a search box while they look for a service, a team, an API or a database, with
+/// typos, and a tenth of browses and filtered searches with facet counts.
+fn queries(repos: usize) -> Vec<Query> {
+    let teams = (repos / 20).max(2);
+    let systems = (repos / 25).max(2);
+    let mut random = 0x5eed_1234_abcd_u64;
+    let mut pick = |bound: usize| {
+        random ^= random << 13;
+        random ^= random >> 7;
+        random ^= random << 17;
+        (random % bound.max(1) as u64) as usize
+    };
+    // A Backstage repository's index (one that is not a Compass one).
+    let backstage = |index: usize| if index % 7 == 3 { index + 1 } else { index.max(1) };
+    let compass = |index: usize| index / 7 * 7 + 3;
+    let prefixes = [
+        "s", "se", "ser", "serv", "servi", "servic", "api", "db", "team", "tea", "syst", "comp", "compass",
+    ];
+    let typos = [
+        "servce", "sevrice", "serivce", "srevice", "compas", "comapss", "sytsem", "systme", "servcie", "sercive",
+    ];
+    let mut list: Vec<Query> = prefixes.iter().map(|prefix| Query::text(*prefix)).collect();
+    for typo in typos {
+        list.push(Query::text(typo));
+    }
+    for slot in 0..280 {
+        let query = match slot % 14 {
+            0 => Query::text(format!("service-{}", backstage(1 + pick(repos - 1)))),
+            1 => Query::text(format!("service-{}", 1 + pick(repos / 10))),
+            2 => Query::text(format!("team-{}", pick(teams))),
+            3 => Query::text(format!("api-{}", backstage(1 + pick(repos - 1)))),
+            4 => Query::text(format!("db-{}", backstage(1 + pick(repos - 1)))),
+            5 => Query::text(format!("system-{}", pick(systems))),
+            6 => Query::text(format!("service number {}", backstage(1 + pick(repos - 1)))),
+            7 => Query::text(format!("compass service {}", compass(pick(repos - 4)))),
+            8 => Query::text(format!("{} {}", typos[pick(typos.len())], backstage(1 + pick(repos - 1)))),
+            9 => Query::text(format!("servce numbr {}", backstage(1 + pick(repos - 1)))),
+            10 => Query::text(format!("java tier-{}", 1 + pick(4))),
+            11 => Query::faceted("", serde_json::json!({ "owner": [format!("group:default/team-{}", pick(teams))] })),
+            12 => {
+                let text = ["service", "api", "serv", ""][pick(4)];
+                let kind = ["component", "api", "resource"][pick(3)];
+                Query::faceted(
+                    text,
+                    serde_json::json!({ "kind": [kind], "tags": [format!("tier-{}", 1 + pick(4))] }),
+                )
+            }
+            _ => Query::faceted(
+                format!("service {}", 1 + pick(repos / 100)),
+                serde_json::json!({ "system": [format!("system:default/system-{}", pick(systems))] }),
+            ),
+        };
+        list.push(query);
+    }
+    list
+}
+
+/// Posts one search; the answer.
+fn ask(endpoint: &str, query: &Query) -> serde_json::Value {
+    let mut response = ureq::post(endpoint)
+        .header("content-type", "application/json")
+        .send(query.body().as_bytes())
+        .expect("the server answers");
+    serde_json::from_str(&response.body_mut().read_to_string().expect("a body")).expect("JSON")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load
+
+/// A wrk script cycling through `queries`; it counts answers carrying GraphQL errors and prints
+/// its figures as one JSON line when done.
+fn script(folder: &Path, name: &str, queries: &[Query]) -> PathBuf {
+    let bodies: Vec<String> = queries.iter().map(|query| format!("[==[{}]==]", query.body())).collect();
+    let text = format!(
+        "local bodies = {{ {} }}\nlocal index = 0\nlocal threads = {{}}\ngraphql_errors = 0\n\
+         setup = function(thread)\n  table.insert(threads, thread)\nend\n\
+         request = function()\n  index = index % #bodies + 1\n  return wrk.format(\"POST\", nil, {{[\"Content-Type\"] = \"application/json\"}}, bodies[index])\nend\n\
+         response = function(status, headers, body)\n  if string.find(body, '\"errors\"', 1, true) then graphql_errors = graphql_errors + 1 end\nend\n\
+         done = function(summary, latency, requests)\n  local errors = 0\n  for _, thread in ipairs(threads) do errors = errors + thread:get(\"graphql_errors\") end\n  \
+         io.write(string.format('{{\"requests\":%d,\"seconds\":%f,\"p50\":%d,\"p95\":%d,\"p99\":%d,\"max\":%d,\"non2xx\":%d,\"socket_errors\":%d,\"graphql_errors\":%d}}\\n', \
+         summary.requests, summary.duration / 1e6, latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.max, \
+         summary.errors.status, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout, errors))\nend\n",
+        bodies.join(",\n")
+    );
+    let path = folder.join(format!("{name}.lua"));
+    std::fs::write(&path, text).expect("write the script");
+    path
+}
+
+/// What one wrk run measured.
+struct Load {
+    figures: serde_json::Value,
+    cpu_seconds: f64,
+}
+
+impl Load {
+    fn number(&self, key: &str) -> f64 {
+        self.figures[key].as_f64().unwrap_or(0.0)
+    }
+    fn rate(&self) -> f64 {
+        self.number("requests") / self.number("seconds").max(0.001)
+    }
+    fn p50_ms(&self) -> f64 {
+        self.number("p50") / 1000.0
+    }
+    fn p99_ms(&self) -> f64 {
+        self.number("p99") / 1000.0
+    }
+    fn errors(&self) -> u64 {
+        (self.number("non2xx") + self.number("socket_errors") + self.number("graphql_errors")) as u64
+    }
+}
+
+/// Runs wrk under `/usr/bin/time` (for its CPU time).
+fn run_wrk(endpoint: &str, script: &Path, connections: usize, seconds: usize) -> Load {
+    let output = Command::new("/usr/bin/time")
+        .args(["-f", "%U %S"])
+        .arg("wrk")
+        .args(["-t1", &format!("-c{connections}"), &format!("-d{seconds}s"), "-s"])
+        .arg(script)
+        .arg(endpoint)
+        .output()
+        .expect("run wrk");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let figures = stdout
+        .lines()
+        .find_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .unwrap_or_else(|| panic!("wrk printed no figures: {stdout}{}", String::from_utf8_lossy(&output.stderr)));
+    let cpu_seconds = String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|part| part.parse::<f64>().ok())
+        .sum();
+    Load { figures, cpu_seconds }
+}
+
+fn report(phase: &str, load: &Load) {
+    println!(
+        "{phase}: {:.0} requests/s; latency p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms; errors: {} non-2xx, {} socket, {} GraphQL; wrk used {:.1} s CPU ({:.0}% of one core)",
+        load.rate(),
+        load.p50_ms(),
+        load.number("p95") / 1000.0,
+        load.p99_ms(),
+        load.number("max") / 1000.0,
+        load.figures["non2xx"],
+        load.figures["socket_errors"],
+        load.figures["graphql_errors"],
+        load.cpu_seconds,
+        load.cpu_seconds / load.number("seconds").max(0.001) * 100.0
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Freshness
+
+/// The changed repository's descriptor: the organisation's, with a title carrying `word`.
+fn fresh_yaml(repos: usize, word: Option<&str>) -> String {
+    let yaml = org::component_yaml(FRESH_INDEX, &format!("Service number {FRESH_INDEX}."), repos);
+    match word {
+        None => yaml,
+        Some(word) => {
+            let name = format!("  name: service-{FRESH_INDEX}\n");
+            yaml.replacen(&name, &format!("{name}  title: Service {word}\n"), 1)
+        }
+    }
+}
+
+/// A word found nowhere else: letters only, different in every round and every run.
+fn unique_word(round: usize) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_nanos());
+    let mut word = String::from("quokka");
+    let mut value = nanos ^ (round as u128) << 100;
+    for _ in 0..10 {
+        word.push((b'a' + (value % 26) as u8) as char);
+        value /= 26;
+    }
+    word
+}
+
+/// Changes the title of one repository's component, crawls that repository, and polls the
+/// search every 10 ms until the new title is found; the delays in seconds (fewer than
+/// [`FRESHNESS_ROUNDS`] when a change was not found within 30 s).
+#[allow(clippy::too_many_arguments)]
+fn freshness(
+    runtime: &tokio::runtime::Runtime,
+    store: &Store,
+    repo: &PathBuf,
+    source: &Source,
+    options: &CrawlOptions,
+    endpoint: &str,
+    repos: usize,
+    backend: Backend,
+) -> Vec<f64> {
+    let mut delays = Vec::new();
+    for round in 0..FRESHNESS_ROUNDS {
+        // Start each round at a different point of the server's sync poll.
+        std::thread::sleep(Duration::from_millis(300 + 97 * round as u64));
+        let word = unique_word(round + 10 * (backend == Backend::Meilisearch) as usize);
+        org::commit_to_bare(repo, "catalog-info.yaml", &fresh_yaml(repos, Some(&word)));
+        let summary = runtime
+            .block_on(crawl(store, std::slice::from_ref(source), options, |_, _| {}))
+            .expect("crawl the changed repository");
+        let committed = Instant::now();
+        assert!(
+            summary.count(|outcome| matches!(outcome, RepoOutcome::Applied(_))) == 1,
+            "the changed repository was not applied: {:?}",
+            summary.outcomes
+        );
+        let query = Query::text(word.clone());
+        let found = loop {
+            let answer = ask(endpoint, &query);
+            let hits = answer["data"]["search"]["hits"].as_array().cloned().unwrap_or_default();
+            if hits
+                .iter()
+                .any(|hit| hit["entity"]["title"].as_str().is_some_and(|title| title.contains(&word)))
+            {
+                break true;
+            }
+            if committed.elapsed() > Duration::from_secs(30) {
+                break false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        if !found {
+            println!("  round {round}: `{word}` not searchable 30 s after the crawl");
+            break;
+        }
+        delays.push(committed.elapsed().as_secs_f64());
+    }
+    delays
+}
+
+// ---------------------------------------------------------------------------------------------
+// Memory
+
+/// Writes `entities` synthetic entities (three in four components, one in four APIs with a
+/// definition), with titles, descriptions of about 25 words, tags, labels and annotations, in
+/// repositories of 25 entities; the triggers queue them all in the outbox.
+async fn fill_synthetic(store: &Store, entities: usize) {
+    let repos = entities.div_ceil(25);
+    sqlx::query(
+        "INSERT INTO repos (url, name, status, last_commit) SELECT 'https://git.example.com/acme/repo-' || r, 'repo-' || r, 'ok', md5(r::text)
+         FROM generate_series(1, $1) AS r",
+    )
+    .bind(repos as i64)
+    .execute(store.pool())
+    .await
+    .expect("repositories");
+    // Words of a service catalogue; each entity picks its words with a hash of its number.
+    let statement = "
+        WITH vocabulary AS (
+            SELECT ARRAY['payments','billing','ledger','invoice','checkout','cart','catalog','search','inventory','shipping',
+                         'identity','auth','session','profile','notification','email','sms','gateway','routing','pricing',
+                         'discount','loyalty','fraud','risk','analytics','reporting','export','import','scheduler','worker',
+                         'queue','stream','events','audit','compliance','storage','media','thumbnail','upload','archive',
+                         'geo','maps','translation','content','review','rating','recommendation','ranking','feed','timeline']
+                   AS words
+        ), numbered AS (
+            SELECT i, words,
+                   ('x' || substr(md5(i::text), 1, 8))::bit(32)::int & 2147483647 AS h1,
+                   ('x' || substr(md5(i::text), 9, 8))::bit(32)::int & 2147483647 AS h2,
+                   ('x' || substr(md5(i::text), 17, 8))::bit(32)::int & 2147483647 AS h3
+            FROM generate_series(1, $1) AS i, vocabulary
+        ), shaped AS (
+            SELECT i, h1, h2, h3,
+                   CASE WHEN i % 4 = 0 THEN 'api' ELSE 'component' END AS kind,
+                   words[1 + h1 % 50] || '-' || words[1 + h2 % 50] || '-' || i AS name,
+                   initcap(words[1 + h1 % 50]) || ' ' || initcap(words[1 + h2 % 50]) || ' ' ||
+                       CASE WHEN i % 4 = 0 THEN 'API' ELSE 'Service' END || ' ' || i AS title,
+                   'Handles ' || words[1 + h1 % 50] || ' and ' || words[1 + h2 % 50] || ' for the ' || words[1 + h3 % 50] ||
+                       ' domain: it owns the ' || words[1 + (h1 / 50) % 50] || ' records, publishes ' || words[1 + (h2 / 50) % 50] ||
+                       ' events and reads ' || words[1 + (h3 / 50) % 50] || ' data from its upstream services, ' ||
+                       'with an on-call rotation and a runbook.' AS description,
+                   ARRAY[words[1 + h3 % 50], 'tier-' || (1 + i % 4), CASE WHEN i % 3 = 0 THEN 'java' WHEN i % 3 = 1 THEN 'go' ELSE 'python' END]
+                       AS tags,
+                   'group:default/team-' || (h2 % 1000) AS owner_ref,
+                   'system:default/' || words[1 + h1 % 50] || '-system' AS system_ref,
+                   words
+            FROM numbered
+        )
+        INSERT INTO entities (entity_ref, kind, namespace, name, title, description, type, lifecycle, tier, owner_ref, system_ref,
+                              tags, document, repo_id, file_path, document_index, line, format, commit_id)
+        SELECT kind || ':default/' || name, kind, 'default', name, title, description,
+               CASE WHEN kind = 'api' THEN 'openapi' ELSE 'service' END,
+               (ARRAY['production','experimental','deprecated'])[1 + i % 3], (1 + i % 4)::smallint, owner_ref, system_ref, tags,
+               jsonb_build_object(
+                   'apiVersion', 'backstage.io/v1alpha1',
+                   'kind', CASE WHEN kind = 'api' THEN 'API' ELSE 'Component' END,
+                   'metadata', jsonb_build_object(
+                       'name', name, 'title', title, 'description', description, 'tags', to_jsonb(tags),
+                       'labels', jsonb_build_object('cost-center', 'cc-' || (h3 % 200), 'team', 'team-' || (h2 % 1000)),
+                       'annotations', jsonb_build_object('github.com/project-slug', 'acme/' || name,
+                                                         'backstage.io/techdocs-ref', 'dir:.')),
+                   'spec', CASE WHEN kind = 'api' THEN jsonb_build_object(
+                           'type', 'openapi', 'lifecycle', 'production', 'owner', owner_ref, 'system', system_ref,
+                           'definition', 'openapi: 3.0.0' || chr(10) || 'info:' || chr(10) || '  title: ' || title || chr(10) ||
+                               '  version: 1.0.0' || chr(10) || 'paths:' || chr(10) ||
+                               '  /' || words[1 + h1 % 50] || ':' || chr(10) || '    get:' || chr(10) ||
+                               '      summary: List ' || words[1 + h1 % 50] || ' records' || chr(10) ||
+                               '  /' || words[1 + h1 % 50] || '/{id}:' || chr(10) || '    get:' || chr(10) ||
+                               '      summary: Read one ' || words[1 + h2 % 50] || ' record' || chr(10) ||
+                               '    put:' || chr(10) || '      summary: Replace the ' || words[1 + h3 % 50] || ' record' || chr(10) ||
+                               repeat('  # ' || description || chr(10), 6))
+                       ELSE jsonb_build_object('type', 'service', 'lifecycle', 'production', 'owner', owner_ref, 'system', system_ref)
+                   END),
+               1 + (i - 1) / 25, 'catalog-info.yaml', (i - 1) % 25, 1 + ((i - 1) % 25) * 30, 'backstage', md5(i::text)
+        FROM shaped";
+    sqlx::query(statement)
+        .bind(entities as i64)
+        .execute(store.pool())
+        .await
+        .expect("synthetic entities");
+    sqlx::query("ANALYZE").execute(store.pool()).await.expect("analyze");
+}
+
+struct Memory {
+    elapsed: Duration,
+    baseline_mib: f64,
+    peak_mib: f64,
+}
+
+impl Memory {
+    fn rate(&self, entities: usize) -> f64 {
+        entities as f64 / self.elapsed.as_secs_f64().max(0.001)
+    }
+}
+
+/// Delivers the memory database's outbox with a `sextant serve` of its own: delivery is paused
+/// (the reindex pause) while the server starts and its resident memory settles, then resumed;
+/// the server's memory is sampled until the outbox is empty.
+async fn memory_phase(url: &str, scratch: &Path, meili: Option<&MeiliProcess>, requeue: bool, entities: usize) -> Result<Memory, String> {
+    let store = Store::connect(url).await.map_err(|error| error.to_string())?;
+    if requeue {
+        sqlx::query("INSERT INTO search_outbox (entity_ref) SELECT entity_ref FROM entities ON CONFLICT DO NOTHING")
+            .execute(store.pool())
+            .await
+            .map_err(|error| error.to_string())?;
+    }
+    let pause = |until: &'static str| {
+        let store = store.clone();
+        async move {
+            sqlx::query(&format!("UPDATE search_state SET reindex_until = {until}"))
+                .execute(store.pool())
+                .await
+                .expect("pause or resume delivery");
+        }
+    };
+    pause("now() + interval '1 hour'").await;
+    let server = Server::start(url, scratch, meili);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let pending = count(&store, "SELECT count(*) FROM search_outbox").await;
+    if pending < entities as i64 {
+        println!("  (the paused server delivered {} changes anyway)", entities as i64 - pending);
+    }
+    let baseline_mib = server.rss_mib();
+    pause("NULL").await;
+    let started = Instant::now();
+    let mut last_report = Instant::now();
+    let outcome = loop {
+        let pending = count(&store, "SELECT count(*) FROM search_outbox").await;
+        if pending == 0 {
+            break Ok(started.elapsed());
+        }
+        if last_report.elapsed() > Duration::from_secs(30) {
+            let done = entities as f64 - pending as f64;
+            println!(
+                "  {:.0} s: {} delivered ({:.0}/s), RSS {:.0} MiB",
+                started.elapsed().as_secs_f64(),
+                done,
+                done / started.elapsed().as_secs_f64(),
+                server.rss_mib()
+            );
+            last_report = Instant::now();
+        }
+        if started.elapsed() > Duration::from_secs(30 * 60) {
+            break Err(format!("{pending} changes still undelivered after 30 minutes"));
+        }
+        if !server.is_alive() {
+            break Err("the server exited during the sync".to_owned());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let peak_mib = server.peak_mib();
+    server.stop();
+    store.close().await;
+    outcome.map(|elapsed| Memory {
+        elapsed,
+        baseline_mib,
+        peak_mib,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes
+
+/// A `sextant serve` on loopback, its sync on, its scheduled crawls off.
+struct Server {
+    child: Child,
+    endpoint: String,
+}
+
+impl Server {
+    fn start(database_url: &str, scratch: &Path, meili: Option<&MeiliProcess>) -> Server {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sextant"));
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--crawl-interval", "0"])
+            .env("DATABASE_URL", database_url)
+            .env("SEXTANT_DATA_DIR", scratch.join("server-data"))
+            .env("RUST_LOG", "warn")
+            .env_remove("MEILI_URL")
+            .env_remove("MEILI_MASTER_KEY")
+            .env_remove("MEILI_INDEX")
+            .env_remove("SEXTANT_CONFIG")
+            .stdout(Stdio::piped());
+        if let Some(meili) = meili {
+            command
+                .env("MEILI_URL", &meili.url)
+                .env("MEILI_MASTER_KEY", MEILI_KEY)
+                .env("MEILI_INDEX", MEILI_INDEX);
+        }
+        let mut child = command.spawn().expect("start sextant serve");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let endpoint = loop {
+            let line = lines.next().expect("a line with the URL").expect("read");
+            if let Some(start) = line.find("http://") {
+                break line[start..].trim().to_owned();
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        Server { child, endpoint }
+    }
+
+    fn status_field(&self, name: &str) -> Option<f64> {
+        status_kib(self.child.id(), name)
+    }
+
+    fn rss_mib(&self) -> f64 {
+        self.status_field("VmRSS:").unwrap_or(0.0) / 1024.0
+    }
+
+    fn peak_mib(&self) -> f64 {
+        self.status_field("VmHWM:").unwrap_or(0.0) / 1024.0
+    }
+
+    /// Peak and current resident memory, as text.
+    fn memory(&self) -> (String, String) {
+        (format!("{:.0} MiB", self.peak_mib()), format!("{:.0} MiB", self.rss_mib()))
+    }
+
+    fn is_alive(&self) -> bool {
+        Path::new(&format!("/proc/{}/status", self.child.id())).exists() && status_kib(self.child.id(), "VmRSS:").is_some()
+    }
+
+    fn stop(self) {
+        drop(self);
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A field of /proc/<pid>/status in KiB.
+fn status_kib(pid: u32, name: &str) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|line| line.starts_with(name))?;
+    line[name.len()..].split_whitespace().next()?.parse().ok()
+}
+
+/// Where the Meilisearch binary is: `MEILI_BIN`, else ../shared/bin/meilisearch.
+fn meili_binary() -> PathBuf {
+    std::env::var_os("MEILI_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/bin/meilisearch"))
+}
+
+/// A Meilisearch server on loopback with a fresh database.
+struct MeiliProcess {
+    child: Child,
+    url: String,
+}
+
+impl MeiliProcess {
+    fn start(binary: &Path, folder: &Path) -> MeiliProcess {
+        let _ = std::fs::remove_dir_all(folder);
+        std::fs::create_dir_all(folder).expect("meilisearch folder");
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let log = std::fs::File::create(folder.join("meilisearch.log")).expect("log file");
+        let child = Command::new(binary)
+            .arg("--db-path")
+            .arg(folder.join("data.ms"))
+            .arg("--dump-dir")
+            .arg(folder.join("dumps"))
+            .arg("--snapshot-dir")
+            .arg(folder.join("snapshots"))
+            .args([
+                "--http-addr",
+                &format!("127.0.0.1:{port}"),
+                "--master-key",
+                MEILI_KEY,
+                "--no-analytics",
+            ])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start meilisearch");
+        let url = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        loop {
+            let healthy = ureq::get(&format!("{url}/health"))
+                .call()
+                .ok()
+                .and_then(|mut response| response.body_mut().read_to_string().ok())
+                .is_some_and(|body| body.contains("available"));
+            if healthy {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "meilisearch did not start (see {})",
+                folder.display()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        println!("meilisearch: {url} (pid {})", child.id());
+        MeiliProcess { child, url }
+    }
+
+    fn peak_rss(&self) -> String {
+        status_kib(self.child.id(), "VmHWM:").map_or("?".to_owned(), |kib| format!("{:.0} MiB", kib / 1024.0))
+    }
+
+    fn stop(self) {
+        drop(self);
+    }
+}
+
+impl Drop for MeiliProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// 30871 → "30,871".
+fn thousands(value: f64) -> String {
+    let digits = format!("{:.0}", value);
+    let mut grouped = String::new();
+    for (position, digit) in digits.chars().enumerate() {
+        if position > 0 && (digits.len() - position) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    grouped
+}
