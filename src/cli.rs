@@ -18,6 +18,7 @@ use crate::validate::report::{OutputFormat, render};
 use crate::validate::{self, Options};
 
 mod repos;
+mod search;
 mod serve;
 
 /// `println!` through the one stdout writer, which survives a reader that went away.
@@ -139,6 +140,43 @@ enum Command {
         /// Exit with 1 when the catalog holds problems of these kinds (comma-separated).
         #[arg(long, value_enum, value_delimiter = ',')]
         fail_on: Vec<FailOn>,
+    },
+    /// Search the catalog (names, titles, tags, labels, descriptions, owners, systems, API
+    /// definitions; prefixes and typos allowed), best match first. Exit code 0 when something
+    /// matched, 1 when nothing did, 2 on an error.
+    Search {
+        /// The words to look for (none: the entities the filters let through, by name).
+        query: Vec<String>,
+        /// Only entities of this kind (component, api, group...); repeatable: any of them.
+        #[arg(long)]
+        kind: Vec<String>,
+        /// Only entities of this `spec.type` (service, website, openapi...); repeatable.
+        #[arg(long = "type")]
+        entity_type: Vec<String>,
+        /// Only entities owned by this group or user (`team-a`, `user:jane`); repeatable.
+        #[arg(long)]
+        owner: Vec<String>,
+        /// Only entities with this tag; repeatable: any of them.
+        #[arg(long)]
+        tag: Vec<String>,
+        /// Only entities of this lifecycle (production, experimental...); repeatable.
+        #[arg(long)]
+        lifecycle: Vec<String>,
+        /// Only entities of this system; repeatable.
+        #[arg(long)]
+        system: Vec<String>,
+        /// Hits shown (at most 100).
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[arg(long, value_enum, default_value = "human")]
+        format: ViewFormat,
+        /// Also count the matches by kind, type, owner, lifecycle, tier, tags, system, domain,
+        /// namespace and repository.
+        #[arg(long)]
+        facets: bool,
+        /// Matches in bold: auto (when stdout is a terminal), always or never (then `[brackets]`).
+        #[arg(long, default_value = "auto", value_parser = ["auto", "always", "never"])]
+        color: String,
     },
     /// Build git repositories from the example organisation, crawl them, and show the result.
     Demo {
@@ -265,6 +303,37 @@ fn run_command() -> ExitCode {
         Command::Forget { url, branch, yes } => block_on(repos::forget_command(&config, catalog, &url, branch, yes)),
         Command::Show { entity, depth, format } => block_on(show_command(&config, &entity, depth, format, catalog)),
         Command::Problems { format, fail_on } => block_on(problems_command(&config, format, &fail_on, catalog)),
+        Command::Search {
+            query,
+            kind,
+            entity_type,
+            owner,
+            tag,
+            lifecycle,
+            system,
+            limit,
+            format,
+            facets,
+            color,
+        } => {
+            use crate::search::FacetField;
+            let args = search::SearchArgs {
+                query: query.join(" "),
+                filter: vec![
+                    (FacetField::Kind, kind),
+                    (FacetField::Type, entity_type),
+                    (FacetField::Owner, owner),
+                    (FacetField::Tags, tag),
+                    (FacetField::Lifecycle, lifecycle),
+                    (FacetField::System, system),
+                ],
+                limit,
+                format,
+                facets,
+                color: search::use_color(&color),
+            };
+            block_on(search::search_command(&config, catalog, args))
+        }
         Command::Demo {
             examples,
             reset,
