@@ -794,10 +794,14 @@ async fn reindex_command(config: &Config, catalog: Catalog) -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        Err(crate::search::SearchError::Busy) => fail(
-            "a reindex is already running (another `sextant reindex`); nothing was done: try again when it has finished [search-busy]",
-        ),
-        Err(error) => fail(&format!("cannot reindex into {}: {error} [{}]", search.backend_name(), error.code())),
+        Err(crate::search::SearchError::Busy) => {
+            fail("a reindex is already running (another `sextant reindex`); nothing was done: try again when it has finished [search-busy]")
+        }
+        Err(error) => fail(&format!(
+            "cannot reindex into {}: {error} [{}]",
+            search.backend_name(),
+            error.code()
+        )),
     }
 }
 
