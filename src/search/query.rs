@@ -263,8 +263,9 @@ pub fn term_matches(term: &Term, word: &str) -> Option<MatchKind> {
     match_word(term, word).map(|(kind, _)| kind)
 }
 
-/// How `term` matches the folded `word`, and how many characters of the word the match covers.
-fn match_word(term: &Term, word: &str) -> Option<(MatchKind, usize)> {
+/// How `term` matches the folded `word`, and how many characters of the word the match covers
+/// (a typo'd match covers the whole word or the beginning of it that is within the budget).
+pub(crate) fn match_word(term: &Term, word: &str) -> Option<(MatchKind, usize)> {
     if word == term.text {
         return Some((MatchKind::Exact, word.chars().count()));
     }
@@ -275,22 +276,40 @@ fn match_word(term: &Term, word: &str) -> Option<(MatchKind, usize)> {
         return None;
     }
     let budget = usize::from(term.typos);
-    let term_chars: Vec<char> = term.text.chars().collect();
-    let word_chars: Vec<char> = word.chars().collect();
+    let term_length = term.text.chars().count();
+    let word_length = word.chars().count();
     // The word is too short to be within the budget.
-    if word_chars.len() + budget < term_chars.len() {
+    if word_length + budget < term_length {
         return None;
     }
-    // The whole word, then its beginnings from one edit shorter to one edit longer than the term.
+    // The longest part of the word compared. Every edit changes at most one character of the
+    // multiset of characters, so a term with more characters missing from it than the budget
+    // matches none of its beginnings: most words are ruled out here, cheaply.
+    let longest_compared = (term_length + budget).min(word_length);
+    let mut counts = [0i32; 64];
+    for character in term.text.chars() {
+        counts[character as usize % 64] += 1;
+    }
+    for character in word.chars().take(longest_compared) {
+        counts[character as usize % 64] -= 1;
+    }
+    let missing: i32 = counts.iter().filter(|&&count| count > 0).sum();
+    if missing > i32::from(term.typos) {
+        return None;
+    }
+    let term_chars: Vec<char> = term.text.chars().collect();
+    let word_chars: Vec<char> = word.chars().take(longest_compared).collect();
+    // The whole word, then its beginnings from `budget` characters shorter to `budget` longer
+    // than the term.
     let mut best: Option<(usize, usize)> = None;
-    if word_chars.len() <= term_chars.len() + budget {
+    if word_length <= term_length + budget {
         let distance = strsim::generic_damerau_levenshtein(&term_chars, &word_chars);
         if distance <= budget {
-            best = Some((distance, word_chars.len()));
+            best = Some((distance, word_length));
         }
     }
-    let shortest = term_chars.len().saturating_sub(1).max(1);
-    let longest = (term_chars.len() + 1).min(word_chars.len().saturating_sub(1));
+    let shortest = term_length.saturating_sub(budget).max(1);
+    let longest = (term_length + budget).min(word_length.saturating_sub(1));
     for length in shortest..=longest {
         let distance = strsim::generic_damerau_levenshtein(&term_chars, &word_chars[..length]);
         if distance <= budget && best.is_none_or(|(best_distance, _)| distance < best_distance) {
