@@ -24,6 +24,7 @@ mod meili;
 mod model;
 mod replicas;
 mod schemas;
+mod search_api;
 mod search_contract;
 mod search_meili;
 mod search_pg;
