@@ -157,7 +157,7 @@ pub async fn sync_once(search: &Search, settings: &SyncSettings) -> Result<SyncR
             .collect();
         let delay = retry_delay(rejected.iter().map(|change| change.attempts).max().unwrap_or(0));
         for (change, reason) in failures.iter().take(3) {
-            tracing::warn!(backend, entity.r#ref = %change.entity_ref, reason, "search sync: the backend refused a document");
+            tracing::warn!(backend, "entity.ref" = %change.entity_ref, reason, "search sync: the backend refused a document");
         }
         store.fail_search_changes_each(&failures, delay).await?;
     }
@@ -234,6 +234,8 @@ pub async fn run_sync(search: Search, settings: SyncSettings, mut shutdown: watc
     }
     tracing::info!(backend, "search: the index is ready; keeping it in step with the catalog");
     failures = 0;
+    // Said once when deliveries succeed again after failures (each failure is logged).
+    let mut failed_since_delivery = false;
     loop {
         if stopping(&shutdown) {
             return;
@@ -252,6 +254,9 @@ pub async fn run_sync(search: Search, settings: SyncSettings, mut shutdown: watc
         };
         let pause = match result {
             Ok(report) if report.changes() > 0 => {
+                if std::mem::take(&mut failed_since_delivery) {
+                    tracing::info!(backend, "search sync: delivering again");
+                }
                 failures = 0;
                 continue;
             }
@@ -265,6 +270,7 @@ pub async fn run_sync(search: Search, settings: SyncSettings, mut shutdown: watc
             }
             Err(error) => {
                 failures = failures.saturating_add(1);
+                failed_since_delivery = true;
                 if matches!(error, SearchError::Store(_)) {
                     tracing::warn!(backend, error = %error, code = error.code(), "search sync: cannot reach the catalog");
                 }

@@ -388,7 +388,17 @@ async fn a_reindex_waits_for_a_claim_in_progress() {
         let store = store.clone();
         async move { store.begin_reindex(Duration::from_secs(60)).await.unwrap() }
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    eventually("the reindex waits for the claim's lock", || async {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'UPDATE search_state%'",
+        )
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+        waiting == 1
+    })
+    .await;
     assert!(!starting.is_finished(), "the reindex waits for the claim's transaction");
     claim.commit().await.unwrap();
     assert!(starting.await.unwrap(), "then it starts");
@@ -515,4 +525,78 @@ async fn crawl_then_readyz_shows_the_search_check() {
         metrics.lines().any(|line| line == "sextant_search_up{backend=\"meilisearch\"} 0"),
         "{metrics}"
     );
+}
+
+/// Polls `condition` every 20 ms for at most 10 s.
+async fn eventually<F, Fut>(what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !condition().await {
+        assert!(Instant::now() < deadline, "not within 10 s: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_server_sync_delivers_changes_as_they_come_and_stops_on_shutdown() {
+    let (store, _) = fresh_store().await;
+    let data = tempfile::tempdir().unwrap();
+    let repo = TestRepo::new();
+    repo.commit(&[("catalog-info.yaml", &component("alpha", "payments-team", &[]))], "one");
+    crawl_into(&store, &[repo.source()], &data.path().join("mirrors")).await;
+    let search = Search::new(store.clone(), &SearchConfig::default()).unwrap();
+    let settings = SyncSettings {
+        poll: Duration::from_millis(20),
+        ..SyncSettings::default()
+    };
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let sync = tokio::spawn(sextant::search::sync::run_sync(search.clone(), settings, stopped));
+
+    let request = |query: &str| sextant::search::SearchRequest {
+        query: query.to_owned(),
+        first: 10,
+        ..Default::default()
+    };
+    let found = |query: &'static str| {
+        let search = search.clone();
+        let request = request(query);
+        async move {
+            let answer = search.search(&request).await.unwrap();
+            answer.hits.iter().map(|hit| hit.entity.entity_ref.clone()).collect::<Vec<_>>()
+        }
+    };
+    eventually("the crawl's entity is searchable", || async {
+        found("alpha").await == ["component:default/alpha"]
+    })
+    .await;
+    assert_eq!(store.search_lag().await.unwrap().pending, 0);
+
+    // A later change, delivered without anyone asking.
+    sqlx::query("UPDATE entities SET description = 'settles ledgers' WHERE entity_ref = 'component:default/alpha'")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    eventually("the change is searchable", || async {
+        found("ledgers").await == ["component:default/alpha"]
+    })
+    .await;
+
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), sync)
+        .await
+        .expect("the sync stops on shutdown")
+        .unwrap();
+
+    // A sync whose backend never answers still stops on shutdown (it is retrying `prepare`).
+    let down = Search::new(store.clone(), &unreachable_meili()).unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let sync = tokio::spawn(sextant::search::sync::run_sync(down, SyncSettings::default(), stopped));
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), sync)
+        .await
+        .expect("the sync stops on shutdown")
+        .unwrap();
 }
