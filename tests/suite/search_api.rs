@@ -1,7 +1,7 @@
 //! Search at the user's edges, on the Postgres backend: the GraphQL `search` query of a real
 //! `sextant serve` (hits with their entities, highlight ranges, facet counts, a faceted browse,
-//! pages followed by cursor, hostile input answered with stable codes), and `sextant search`
-//! right after `sextant crawl`.
+//! pages followed by cursor, hostile input answered with stable codes), `sextant search` right
+//! after `sextant crawl`, and a Meilisearch that does not answer (`SEARCH_UNAVAILABLE`, exit 2).
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -353,6 +353,54 @@ async fn hostile_searches_answer_with_stable_codes_and_odd_text_is_just_text() {
         None,
     );
     assert_eq!(fan_out.error_codes(), ["QUERY_TOO_COMPLEX"], "{}", fan_out.body);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_search_backend_that_does_not_answer_is_search_unavailable_and_the_rest_of_the_api_answers() {
+    let (store, url) = fresh_store().await;
+    let repo = catalog_repo();
+    let data = tempfile::tempdir().unwrap();
+    crawl_into(&store, &[repo.source()], &data.path().join("mirrors")).await;
+    store.close().await;
+    // A loopback port nothing listens on: Meilisearch is down.
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let meili_url = format!("http://127.0.0.1:{closed_port}");
+    let server = RunningServer::serve(
+        &url,
+        data.path(),
+        &["--crawl-interval", "0"],
+        &[("MEILI_URL", &meili_url), ("MEILI_MASTER_KEY", "a-master-key-for-tests")],
+    );
+
+    let started = Instant::now();
+    let answer = graphql(&server.base, SEARCH, json!({ "query": "payments" }), None);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.error_codes(), ["SEARCH_UNAVAILABLE"], "{}", answer.body);
+    assert!(started.elapsed() < Duration::from_secs(30), "promptly");
+    for internal in ["127.0.0.1", "Connection refused", "reqwest", "meilisearch_sdk", ".rs:"] {
+        assert!(!answer.body.contains(internal), "`{internal}` in {}", answer.body);
+    }
+    let entity = graphql(&server.base, "{ entity(ref: \"payments-api\") { ref } }", json!({}), None);
+    assert_eq!(
+        entity.json()["data"]["entity"]["ref"],
+        "component:default/payments-api",
+        "{}",
+        entity.body
+    );
+
+    // The command line says so too, with exit code 2 (an error, not "nothing found").
+    let command = Command::new(env!("CARGO_BIN_EXE_sextant"))
+        .args(["search", "payments"])
+        .env("DATABASE_URL", &url)
+        .env("SEXTANT_DATA_DIR", data.path())
+        .env("MEILI_URL", &meili_url)
+        .env_remove("SEXTANT_CONFIG")
+        .current_dir(data.path())
+        .output()
+        .expect("the binary runs");
+    let stderr = String::from_utf8_lossy(&command.stderr);
+    assert_eq!(command.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("[search-unavailable]"), "{stderr}");
 }
 
 fn sextant(args: &[&str], database_url: &str, data_dir: &Path) -> Output {
