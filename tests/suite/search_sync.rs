@@ -487,6 +487,17 @@ async fn crawl_then_readyz_shows_the_search_check() {
     assert!(!stderr.contains("warning"), "the Postgres index took the crawl: {stderr}");
     assert_eq!(store.search_lag().await.unwrap().pending, 0, "delivered by the crawl");
 
+    // One reindex at a time.
+    assert!(store.begin_reindex(Duration::from_secs(60)).await.unwrap());
+    let busy = sextant(&["reindex"], &url, data.path(), &[]);
+    let stderr = String::from_utf8_lossy(&busy.stderr);
+    assert_eq!(busy.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("a reindex is already running") && stderr.contains("[search-busy]"),
+        "{stderr}"
+    );
+    store.end_reindex().await.unwrap();
+
     let reindexed = sextant(&["reindex"], &url, data.path(), &[]);
     assert_eq!(reindexed.status.code(), Some(0), "{}", String::from_utf8_lossy(&reindexed.stderr));
     let said = String::from_utf8_lossy(&reindexed.stdout);
@@ -500,6 +511,38 @@ async fn crawl_then_readyz_shows_the_search_check() {
     assert_eq!(body["status"], "ready", "{}", ready.body);
     assert_eq!(body["checks"]["search"]["ok"], true, "{}", ready.body);
     assert_eq!(body["checks"]["search"]["detail"], "postgres, 0 pending", "{}", ready.body);
+    // A failing change, then one that waited too long: degraded, the replica still serves.
+    sqlx::query(
+        "INSERT INTO search_outbox (entity_ref, attempts, last_error, available_at, changed_at)
+         VALUES ('component:default/alpha', 2, 'document refused [search-rejected]', now() + interval '1 hour', now() - interval '2 minutes')",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
+    let failing = get(&server.url("/readyz"));
+    assert_eq!(
+        (failing.status, &failing.json()["status"]),
+        (200, &serde_json::json!("degraded")),
+        "{}",
+        failing.body
+    );
+    let detail = failing.json()["checks"]["search"]["detail"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        detail.starts_with("postgres, 1 pending, oldest 12")
+            && detail.ends_with("; 1 failing, last error: document refused [search-rejected]"),
+        "{detail}"
+    );
+    sqlx::query("UPDATE search_outbox SET attempts = 0, last_error = NULL")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let late = get(&server.url("/readyz")).json();
+    assert_eq!(late["status"], "degraded");
+    let detail = late["checks"]["search"]["detail"].as_str().unwrap_or_default();
+    assert!(detail.ends_with(": a change has waited more than 60 s"), "{detail}");
+    let metrics = get(&server.url("/metrics")).body;
+    assert!(metrics.lines().any(|line| line == "sextant_search_pending 1"), "{metrics}");
+    sqlx::query("DELETE FROM search_outbox").execute(store.pool()).await.unwrap();
     let metrics = get(&server.url("/metrics")).body;
     for line in [
         "sextant_search_pending 0",
