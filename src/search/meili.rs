@@ -6,7 +6,7 @@
 //! is down or slow turns into [`SearchError::Unavailable`] promptly and the sync retries later;
 //! documents are whole-document upserts by id, so delivering a batch twice is harmless.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -70,6 +70,9 @@ const BROWSE_SORT: [&str; 1] = ["name:asc"];
 const MAX_TOTAL_HITS: usize = MAX_HITS + 1;
 /// Entities read from the catalog and sent per task during a rebuild.
 const REBUILD_PAGE: usize = 5000;
+/// Pages of a rebuild queued in Meilisearch at once (consecutive additions are indexed as one
+/// batch, which is much faster than page by page).
+const REBUILD_PAGES_IN_FLIGHT: usize = 4;
 /// How long `/health` may take.
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
 /// The longest any single request may take (a task wait polls within its own deadline).
@@ -83,6 +86,32 @@ pub struct MeiliIndex {
     task_timeout: Duration,
     /// Scrubbed from every error message.
     master_key: Option<String>,
+}
+
+/// What sending a batch of documents did.
+enum Enqueued {
+    Task(TaskInfo),
+    /// Refused at once (too large, malformed): Meilisearch's reason.
+    Refused(String),
+}
+
+/// How a rebuild sends the catalog.
+#[derive(Clone, Copy)]
+enum Pace {
+    /// Several pages queued at once.
+    Pipelined,
+    /// One page at a time, each split down to single documents if refused.
+    PageByPage,
+}
+
+/// How filling the staging index went.
+enum Fill {
+    Done {
+        indexed: usize,
+        rejected: usize,
+    },
+    /// A queued page's task failed on its documents: which ones is not known any more.
+    TaskRefused(String),
 }
 
 /// How a batch of documents fared.
@@ -211,30 +240,17 @@ impl MeiliIndex {
         // The swap needs both indexes; the live one may never have been created.
         self.prepare().await?;
         let staging_uid = format!("{}-reindex", self.index_uid);
-        self.delete_index(&staging_uid).await?;
-        self.ensure_index(&staging_uid).await?;
-        self.apply_settings(&staging_uid).await?;
-
-        let staging = self.client.index(&staging_uid);
-        let mut indexed = 0;
-        let mut rejected = 0;
-        let mut after: Option<String> = None;
-        loop {
-            let page = store.search_entities_page(after.as_deref(), REBUILD_PAGE).await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.entity_ref.clone());
-            let page_len = page.len();
-            let documents: Vec<MeiliDocument> = page.into_iter().map(MeiliDocument::from_owned).collect();
-            let refused = self.upsert(&staging, &documents).await?;
-            for (entity_ref, reason) in &refused {
-                tracing::warn!(entity.r#ref = %entity_ref, reason = %reason, "meilisearch refused a document during the rebuild");
+        let (indexed, rejected) = match self.fill_staging(&staging_uid, store, Pace::Pipelined).await? {
+            Fill::Done { indexed, rejected } => (indexed, rejected),
+            // Which documents a failed task held is not known any more: start over, one page at a time.
+            Fill::TaskRefused(reason) => {
+                tracing::warn!(index = %staging_uid, reason = %reason, "meilisearch refused a page of the rebuild; rebuilding page by page");
+                match self.fill_staging(&staging_uid, store, Pace::PageByPage).await? {
+                    Fill::Done { indexed, rejected } => (indexed, rejected),
+                    Fill::TaskRefused(reason) => return Err(SearchError::Rejected(reason)),
+                }
             }
-            indexed += documents.len() - refused.len();
-            rejected += refused.len();
-            if page_len < REBUILD_PAGE {
-                break;
-            }
-        }
+        };
 
         let swap = SwapIndexes {
             indexes: (self.index_uid.clone(), staging_uid.clone()),
@@ -254,6 +270,82 @@ impl MeiliIndex {
         }
         tracing::info!(index = %self.index_uid, documents = indexed, rejected, "meilisearch index rebuilt and swapped in");
         Ok(indexed)
+    }
+
+    /// Creates index `uid` afresh (a leftover of an earlier rebuild is deleted) and fills it from
+    /// the catalog in keyset pages. Pipelined, a few pages are in Meilisearch's queue at once
+    /// (it indexes consecutive ones as one batch), and only the page being read is in memory.
+    async fn fill_staging(&self, uid: &str, store: &Store, pace: Pace) -> Result<Fill, SearchError> {
+        self.delete_index(uid).await?;
+        self.ensure_index(uid).await?;
+        self.apply_settings(uid).await?;
+        let staging = self.client.index(uid);
+        let mut indexed = 0;
+        let mut rejected = 0;
+        let mut in_flight: VecDeque<(TaskInfo, usize)> = VecDeque::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = store.search_entities_page(after.as_deref(), REBUILD_PAGE).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.entity_ref.clone());
+            let full_page = page.len() == REBUILD_PAGE;
+            let documents: Vec<MeiliDocument> = page.into_iter().map(MeiliDocument::from_owned).collect();
+            let queued = match pace {
+                Pace::Pipelined => match self.enqueue_batch(&staging, &documents).await? {
+                    Enqueued::Task(task) => Some(task),
+                    Enqueued::Refused(_) => None,
+                },
+                Pace::PageByPage => None,
+            };
+            match queued {
+                Some(task) => in_flight.push_back((task, documents.len())),
+                // Page by page, or refused whole (too large): split now, while the page is at hand.
+                None => {
+                    let refused = self.upsert(&staging, &documents).await?;
+                    for (entity_ref, reason) in &refused {
+                        tracing::warn!(entity.r#ref = %entity_ref, reason = %reason, "meilisearch refused a document during the rebuild");
+                    }
+                    indexed += documents.len() - refused.len();
+                    rejected += refused.len();
+                }
+            }
+            drop(documents);
+            while in_flight.len() >= REBUILD_PAGES_IN_FLIGHT {
+                match self.settle(uid, &mut in_flight).await? {
+                    Ok(documents) => indexed += documents,
+                    Err(reason) => return Ok(Fill::TaskRefused(reason)),
+                }
+            }
+            if !full_page {
+                break;
+            }
+        }
+        while !in_flight.is_empty() {
+            match self.settle(uid, &mut in_flight).await? {
+                Ok(documents) => indexed += documents,
+                Err(reason) => return Ok(Fill::TaskRefused(reason)),
+            }
+        }
+        Ok(Fill::Done { indexed, rejected })
+    }
+
+    /// Waits for the oldest queued page of a rebuild: `Ok(documents indexed)`, or `Err` with
+    /// Meilisearch's reason when it refused the page's documents.
+    async fn settle(&self, uid: &str, in_flight: &mut VecDeque<(TaskInfo, usize)>) -> Result<Result<usize, String>, SearchError> {
+        // The oldest task may wait for the others' indexing too (they are batched together).
+        let queued: usize = in_flight.iter().map(|(_, documents)| documents).sum();
+        let Some((task, documents)) = in_flight.pop_front() else {
+            return Ok(Ok(0));
+        };
+        match self.wait_for_task(&task, self.batch_timeout(queued)).await? {
+            Task::Failed { content } if content.error.error_type == ErrorType::InvalidRequest => {
+                Ok(Err(self.scrub(describe_meili_error(&content.error))))
+            }
+            Task::Failed { content } => Err(SearchError::Rejected(
+                self.scrub(format!("filling `{uid}`: {}", describe_meili_error(&content.error))),
+            )),
+            _ => Ok(Ok(documents)),
+        }
     }
 
     /// Sends `documents` as one batch, splitting batches Meilisearch refuses; returns the single
@@ -284,34 +376,43 @@ impl MeiliIndex {
     }
 
     async fn send_batch(&self, index: &Index, batch: &[MeiliDocument]) -> Result<BatchOutcome, SearchError> {
-        let what = format!("adding {} documents", batch.len());
-        let sent = tokio::time::timeout(self.request_timeout(), index.add_or_replace(batch, Some("id"))).await;
-        let task = match sent {
-            Err(_) => return Err(self.too_slow(&what, self.request_timeout())),
-            Ok(Ok(task)) => task,
-            Ok(Err(error)) => {
-                if let Some(reason) = refusal(&error) {
-                    return Ok(BatchOutcome::Refused(self.scrub(reason)));
-                }
-                // Meilisearch may close the connection on a body over its payload limit before
-                // answering: a server that is up has refused this batch.
-                if matches!(error, MeiliError::HttpError(_)) && self.ping().await.is_ok() {
-                    return Ok(BatchOutcome::Refused(self.scrub(format!(
-                        "Meilisearch closed the connection while receiving the documents ({})",
-                        error_chain(&error)
-                    ))));
-                }
-                return Err(self.map_error(&what, error));
-            }
+        let task = match self.enqueue_batch(index, batch).await? {
+            Enqueued::Task(task) => task,
+            Enqueued::Refused(reason) => return Ok(BatchOutcome::Refused(reason)),
         };
         match self.wait_for_task(&task, self.batch_timeout(batch.len())).await? {
             Task::Failed { content } if content.error.error_type == ErrorType::InvalidRequest => {
                 Ok(BatchOutcome::Refused(self.scrub(describe_meili_error(&content.error))))
             }
-            Task::Failed { content } => Err(SearchError::Rejected(
-                self.scrub(format!("{what}: {}", describe_meili_error(&content.error))),
-            )),
+            Task::Failed { content } => Err(SearchError::Rejected(self.scrub(format!(
+                "adding {} documents: {}",
+                batch.len(),
+                describe_meili_error(&content.error)
+            )))),
             _ => Ok(BatchOutcome::Indexed),
+        }
+    }
+
+    /// Sends `batch` for indexing without waiting for its task.
+    async fn enqueue_batch(&self, index: &Index, batch: &[MeiliDocument]) -> Result<Enqueued, SearchError> {
+        let what = format!("adding {} documents", batch.len());
+        match tokio::time::timeout(self.request_timeout(), index.add_or_replace(batch, Some("id"))).await {
+            Err(_) => Err(self.too_slow(&what, self.request_timeout())),
+            Ok(Ok(task)) => Ok(Enqueued::Task(task)),
+            Ok(Err(error)) => {
+                if let Some(reason) = refusal(&error) {
+                    return Ok(Enqueued::Refused(self.scrub(reason)));
+                }
+                // Meilisearch may close the connection on a body over its payload limit before
+                // answering: a server that is up has refused this batch.
+                if matches!(error, MeiliError::HttpError(_)) && self.ping().await.is_ok() {
+                    return Ok(Enqueued::Refused(self.scrub(format!(
+                        "Meilisearch closed the connection while receiving the documents ({})",
+                        error_chain(&error)
+                    ))));
+                }
+                Err(self.map_error(&what, error))
+            }
         }
     }
 
