@@ -1,5 +1,6 @@
 //! `cargo bench --bench search -- --repos 11000 [--seconds 10] [--connections 16]
-//! [--backend postgres|meilisearch|both] [--memory-entities 250000]`: search on the synthetic
+//! [--backend postgres|meilisearch|both] [--memory-entities 250000] [--meili-indexing-memory 1GiB|default]`:
+//! search on the synthetic
 //! organisation of the crawl benchmark (benches/org; 11,000 repositories make about 30,900
 //! entities), crawled into a throwaway Postgres cluster, for each backend:
 //!
@@ -44,6 +45,10 @@ const FRESH_INDEX: usize = 5;
 const FRESHNESS_ROUNDS: usize = 5;
 const MEILI_KEY: &str = "sextant-bench-master-key-0123456789";
 const MEILI_INDEX: &str = "sextant-bench";
+/// Meilisearch's indexing memory. Its default (two thirds of the RAM, 16 GiB here) costs every
+/// task about a second however few documents it holds (about 0.1 s with 1 GiB; measured with
+/// Meilisearch 1.50 on this machine): `--meili-indexing-memory default` measures that.
+const DEFAULT_MEILI_INDEXING_MEMORY: &str = "1GiB";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Backend {
@@ -66,6 +71,8 @@ struct Arguments {
     connections: usize,
     backends: Vec<Backend>,
     memory_entities: usize,
+    /// Meilisearch's `--max-indexing-memory` (`None`: its default, two thirds of the RAM).
+    meili_indexing_memory: Option<String>,
 }
 
 fn arguments() -> Arguments {
@@ -75,6 +82,7 @@ fn arguments() -> Arguments {
         connections: 16,
         backends: vec![Backend::Postgres, Backend::Meilisearch],
         memory_entities: 250_000,
+        meili_indexing_memory: Some(DEFAULT_MEILI_INDEXING_MEMORY.to_owned()),
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -85,6 +93,9 @@ fn arguments() -> Arguments {
             "--seconds" => parsed.seconds = number(),
             "--connections" => parsed.connections = number(),
             "--memory-entities" => parsed.memory_entities = number(),
+            "--meili-indexing-memory" => {
+                parsed.meili_indexing_memory = Some(text()).filter(|value| value != "default");
+            }
             "--backend" => {
                 parsed.backends = match text().as_str() {
                     "postgres" => vec![Backend::Postgres],
@@ -210,7 +221,11 @@ fn main() {
     for (round, &backend) in arguments.backends.iter().enumerate() {
         println!("\n== backend: {} ==", backend.name());
         if backend == Backend::Meilisearch && meili.is_none() {
-            meili = Some(MeiliProcess::start(&meili_binary, &scratch.path().join("meili-main")));
+            meili = Some(MeiliProcess::start(
+                &meili_binary,
+                &scratch.path().join("meili-main"),
+                arguments.meili_indexing_memory.as_deref(),
+            ));
         }
         let config = search_config(backend, meili.as_ref());
         let search = Search::new(store.clone(), &config).expect("search service");
@@ -266,25 +281,39 @@ fn main() {
         // 3. Latency under load, and 4. freshness, against a real server.
         let server = Server::start(&url, scratch.path(), meili.as_ref().filter(|_| backend == Backend::Meilisearch));
         runtime.block_on(wait_for_outbox_empty(&store, Duration::from_secs(120)));
-        let mut empty = 0;
+        let mut empty = Vec::new();
         for query in &queries {
             let answer = ask(&server.endpoint, query);
             if let Some(errors) = answer.get("errors") {
                 panic!("{} answered errors: {errors}", query.body());
             }
             if answer["data"]["search"]["totalCount"].as_u64() == Some(0) {
-                empty += 1;
+                empty.push(match &query.filter {
+                    None => format!("`{}`", query.text),
+                    Some(filter) => format!("`{}` {filter}", query.text),
+                });
             }
         }
         println!(
-            "server: {} (pid {}); every query answers without errors ({empty} of {} find nothing); wrk: 1 thread, {} s per phase",
+            "server: {} (pid {}); every query answers without errors ({} of {} find nothing); wrk: 1 thread, {} s per phase",
             server.endpoint,
             server.child.id(),
+            empty.len(),
             queries.len(),
             arguments.seconds
         );
+        if !empty.is_empty() {
+            println!("  finding nothing: {}", empty.join(", "));
+        }
+        let mut watched = vec![("server", server.child.id())];
+        if let Some(pid) = postmaster_pid(&cluster) {
+            watched.push(("postgres", pid));
+        }
+        if let Some(meili) = meili.as_ref().filter(|_| backend == Backend::Meilisearch) {
+            watched.push(("meilisearch", meili.child.id()));
+        }
         let mixed = script(scratch.path(), &format!("{}-mixed", backend.name()), &queries);
-        let loaded = run_wrk(&server.endpoint, &mixed, arguments.connections, arguments.seconds);
+        let loaded = run_wrk(&server.endpoint, &mixed, arguments.connections, arguments.seconds, &watched);
         report(&format!("mixed searches, {} connections", arguments.connections), &loaded);
         summary.add(
             format!("[{}] search p99, {} connections", backend.name(), arguments.connections),
@@ -292,7 +321,7 @@ fn main() {
             format!("{:.1} ms (p50 {:.1}, {:.0} req/s)", loaded.p99_ms(), loaded.p50_ms(), loaded.rate()),
             Some(loaded.p99_ms() <= 20.0 && loaded.errors() == 0),
         );
-        let alone = run_wrk(&server.endpoint, &mixed, 1, arguments.seconds);
+        let alone = run_wrk(&server.endpoint, &mixed, 1, arguments.seconds, &watched);
         report("mixed searches, one connection (latency alone)", &alone);
         summary.add(
             format!("[{}] search p99, 1 connection", backend.name()),
@@ -302,7 +331,7 @@ fn main() {
         );
         let faceted: Vec<Query> = queries.iter().filter(|query| query.filter.is_some()).cloned().collect();
         let facets = script(scratch.path(), &format!("{}-facets", backend.name()), &faceted);
-        let facet_load = run_wrk(&server.endpoint, &facets, arguments.connections, arguments.seconds);
+        let facet_load = run_wrk(&server.endpoint, &facets, arguments.connections, arguments.seconds, &watched);
         report(
             &format!(
                 "filtered searches and browses with facets only, {} connections",
@@ -359,6 +388,13 @@ fn main() {
                 );
             }
         }
+        if let Some(meili) = meili.as_ref().filter(|_| backend == Backend::Meilisearch) {
+            println!(
+                "  meilisearch's last tasks (the freshness rounds'): {}",
+                meili.recent_tasks(2 * FRESHNESS_ROUNDS)
+            );
+            println!("  where meilisearch's last batch spent its time: {}", meili.last_batch_trace());
+        }
         let (peak, now) = server.memory();
         println!("server memory: peak RSS {peak}, RSS now {now}");
         server.stop();
@@ -386,7 +422,13 @@ fn main() {
             store.close().await;
         });
         for (round, &backend) in arguments.backends.iter().enumerate() {
-            let meili = (backend == Backend::Meilisearch).then(|| MeiliProcess::start(&meili_binary, &scratch.path().join("meili-memory")));
+            let meili = (backend == Backend::Meilisearch).then(|| {
+                MeiliProcess::start(
+                    &meili_binary,
+                    &scratch.path().join("meili-memory"),
+                    arguments.meili_indexing_memory.as_deref(),
+                )
+            });
             let outcome = runtime.block_on(memory_phase(
                 &memory_url,
                 scratch.path(),
@@ -543,12 +585,14 @@ fn queries(repos: usize) -> Vec<Query> {
     let prefixes = [
         "s", "se", "ser", "serv", "servi", "servic", "api", "db", "team", "tea", "syst", "comp", "compass",
     ];
+    // One typo each (Damerau-Levenshtein), within the budget of words of 5 to 8 letters.
     let typos = [
-        "servce", "sevrice", "serivce", "srevice", "compas", "comapss", "sytsem", "systme", "servcie", "sercive",
+        "servce", "sevrice", "serivce", "srevice", "servcie", "servic", "sevice", "sytsem", "systme", "sysem",
     ];
+    let compass_typos = ["compas", "comapss", "cmopass", "compss"];
     let mut list: Vec<Query> = prefixes.iter().map(|prefix| Query::text(*prefix)).collect();
-    for typo in typos {
-        list.push(Query::text(typo));
+    for typo in typos.iter().chain(&compass_typos) {
+        list.push(Query::text(*typo));
     }
     for slot in 0..280 {
         let query = match slot % 14 {
@@ -560,22 +604,34 @@ fn queries(repos: usize) -> Vec<Query> {
             5 => Query::text(format!("system-{}", pick(systems))),
             6 => Query::text(format!("service number {}", backstage(1 + pick(repos - 1)))),
             7 => Query::text(format!("compass service {}", compass(pick(repos - 4)))),
-            8 => Query::text(format!("{} {}", typos[pick(typos.len())], backstage(1 + pick(repos - 1)))),
+            8 if slot % 28 == 8 => Query::text(format!("{} {}", typos[pick(typos.len())], backstage(1 + pick(repos - 1)))),
+            8 => Query::text(format!("{} {}", compass_typos[pick(compass_typos.len())], compass(pick(repos - 4)))),
             9 => Query::text(format!("servce numbr {}", backstage(1 + pick(repos - 1)))),
             10 => Query::text(format!("java tier-{}", 1 + pick(4))),
             11 => Query::faceted("", serde_json::json!({ "owner": [format!("group:default/team-{}", pick(teams))] })),
-            12 => {
-                let text = ["service", "api", "serv", ""][pick(4)];
-                let kind = ["component", "api", "resource"][pick(3)];
+            // Filters that people combine with what they type: the organisation's components carry
+            // tags, its APIs a lifecycle, every entity an owner and (but groups) a system.
+            12 => match pick(3) {
+                0 => Query::faceted(
+                    ["service", "serv", "java", ""][pick(4)],
+                    serde_json::json!({ "kind": ["component"], "tags": [format!("tier-{}", 1 + pick(4))] }),
+                ),
+                1 => Query::faceted(
+                    ["api", "openapi", ""][pick(3)],
+                    serde_json::json!({ "kind": ["api"], "lifecycle": ["production"] }),
+                ),
+                _ => Query::faceted(
+                    "",
+                    serde_json::json!({ "kind": ["resource"], "owner": [format!("group:default/team-{}", pick(teams))] }),
+                ),
+            },
+            _ => {
+                let index = backstage(1 + pick(repos - 1));
                 Query::faceted(
-                    text,
-                    serde_json::json!({ "kind": [kind], "tags": [format!("tier-{}", 1 + pick(4))] }),
+                    format!("service {}", index / 10),
+                    serde_json::json!({ "system": [format!("system:default/system-{}", index % systems)] }),
                 )
             }
-            _ => Query::faceted(
-                format!("service {}", 1 + pick(repos / 100)),
-                serde_json::json!({ "system": [format!("system:default/system-{}", pick(systems))] }),
-            ),
         };
         list.push(query);
     }
@@ -614,10 +670,12 @@ fn script(folder: &Path, name: &str, queries: &[Query]) -> PathBuf {
     path
 }
 
-/// What one wrk run measured.
+/// What one wrk run measured: wrk's figures, its CPU time, and the CPU time the watched
+/// processes (and their children) used meanwhile.
 struct Load {
     figures: serde_json::Value,
     cpu_seconds: f64,
+    watched_cpu: Vec<(&'static str, f64)>,
 }
 
 impl Load {
@@ -638,8 +696,9 @@ impl Load {
     }
 }
 
-/// Runs wrk under `/usr/bin/time` (for its CPU time).
-fn run_wrk(endpoint: &str, script: &Path, connections: usize, seconds: usize) -> Load {
+/// Runs wrk under `/usr/bin/time` (for its CPU time), measuring the CPU time of `watched`.
+fn run_wrk(endpoint: &str, script: &Path, connections: usize, seconds: usize, watched: &[(&'static str, u32)]) -> Load {
+    let before: Vec<f64> = watched.iter().map(|(_, pid)| tree_cpu_seconds(*pid)).collect();
     let output = Command::new("/usr/bin/time")
         .args(["-f", "%U %S"])
         .arg("wrk")
@@ -660,7 +719,68 @@ fn run_wrk(endpoint: &str, script: &Path, connections: usize, seconds: usize) ->
         .split_whitespace()
         .filter_map(|part| part.parse::<f64>().ok())
         .sum();
-    Load { figures, cpu_seconds }
+    let watched_cpu = watched
+        .iter()
+        .zip(before)
+        .map(|((name, pid), before)| (*name, tree_cpu_seconds(*pid) - before))
+        .collect();
+    Load {
+        figures,
+        cpu_seconds,
+        watched_cpu,
+    }
+}
+
+/// CPU seconds used so far by `root` and its descendants: the live ones, and the exited ones
+/// that their parents waited for (a Postgres cluster: the postmaster and its backends).
+fn tree_cpu_seconds(root: u32) -> f64 {
+    // SAFETY: sysconf only reads a system constant.
+    let ticks_per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let mut processes: Vec<(u32, u32, u64)> = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|name| name.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // Fields after the command (which may hold spaces): state, ppid, ..., utime (14th
+        // field), stime, cutime, cstime.
+        let Some(rest) = stat.rsplit_once(')').map(|(_, rest)| rest) else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let number = |index: usize| fields.get(index).and_then(|field| field.parse::<u64>().ok()).unwrap_or(0);
+        processes.push((pid, number(1) as u32, number(11) + number(12) + number(13) + number(14)));
+    }
+    let mut tree = vec![root];
+    let mut ticks = 0;
+    let mut index = 0;
+    while index < tree.len() {
+        let parent = tree[index];
+        for (pid, ppid, used) in &processes {
+            if *pid == parent {
+                ticks += used;
+            }
+            if *ppid == parent && !tree.contains(pid) {
+                tree.push(*pid);
+            }
+        }
+        index += 1;
+    }
+    ticks as f64 / ticks_per_second
+}
+
+/// The postmaster's process id, from the cluster's `postmaster.pid`.
+fn postmaster_pid(cluster: &Cluster) -> Option<u32> {
+    let data_dir = cluster.socket_dir().parent()?.to_path_buf();
+    std::fs::read_to_string(data_dir.join("postmaster.pid"))
+        .ok()?
+        .lines()
+        .next()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 fn report(phase: &str, load: &Load) {
@@ -677,6 +797,13 @@ fn report(phase: &str, load: &Load) {
         load.cpu_seconds,
         load.cpu_seconds / load.number("seconds").max(0.001) * 100.0
     );
+    let requests = load.number("requests").max(1.0);
+    let parts: Vec<String> = load
+        .watched_cpu
+        .iter()
+        .map(|(name, seconds)| format!("{name} {:.2} ms", seconds * 1000.0 / requests))
+        .collect();
+    println!("  CPU per request: {}", parts.join(", "));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1015,7 +1142,8 @@ struct MeiliProcess {
 }
 
 impl MeiliProcess {
-    fn start(binary: &Path, folder: &Path) -> MeiliProcess {
+    /// `indexing_memory`: `--max-indexing-memory` (`None`: Meilisearch's default).
+    fn start(binary: &Path, folder: &Path, indexing_memory: Option<&str>) -> MeiliProcess {
         let _ = std::fs::remove_dir_all(folder);
         std::fs::create_dir_all(folder).expect("meilisearch folder");
         let port = TcpListener::bind("127.0.0.1:0")
@@ -1023,7 +1151,11 @@ impl MeiliProcess {
             .expect("a free port")
             .port();
         let log = std::fs::File::create(folder.join("meilisearch.log")).expect("log file");
-        let child = Command::new(binary)
+        let mut command = Command::new(binary);
+        if let Some(memory) = indexing_memory {
+            command.args(["--max-indexing-memory", memory]);
+        }
+        let child = command
             .arg("--db-path")
             .arg(folder.join("data.ms"))
             .arg("--dump-dir")
@@ -1059,8 +1191,95 @@ impl MeiliProcess {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        println!("meilisearch: {url} (pid {})", child.id());
+        println!(
+            "meilisearch: {url} (pid {}), indexing memory {}",
+            child.id(),
+            indexing_memory.unwrap_or("Meilisearch's default")
+        );
         MeiliProcess { child, url }
+    }
+
+    /// The last `limit` tasks: type, documents, time queued (enqueued to started) and processing.
+    fn recent_tasks(&self, limit: usize) -> String {
+        let answer = ureq::get(&format!("{}/tasks?limit={limit}&indexUids={MEILI_INDEX}", self.url))
+            .header("authorization", &format!("Bearer {MEILI_KEY}"))
+            .call()
+            .ok()
+            .and_then(|mut response| response.body_mut().read_to_string().ok())
+            .and_then(|body| serde_json::from_str::<serde_json::Value>(&body).ok());
+        let Some(tasks) = answer.as_ref().and_then(|answer| answer["results"].as_array()) else {
+            return "(not readable)".to_owned();
+        };
+        // Seconds of the day of an RFC 3339 time (the tasks of one run are minutes apart).
+        let seconds = |time: &serde_json::Value| {
+            let clock = time.as_str()?.split_once('T')?.1.trim_end_matches('Z');
+            let mut parts = clock.split(':');
+            let (hours, minutes, seconds) = (parts.next()?, parts.next()?, parts.next()?);
+            Some(hours.parse::<f64>().ok()? * 3600.0 + minutes.parse::<f64>().ok()? * 60.0 + seconds.parse::<f64>().ok()?)
+        };
+        tasks
+            .iter()
+            .map(|task| {
+                let queued = seconds(&task["startedAt"])
+                    .zip(seconds(&task["enqueuedAt"]))
+                    .map(|(started, enqueued)| started - enqueued);
+                let processing = seconds(&task["finishedAt"])
+                    .zip(seconds(&task["startedAt"]))
+                    .map(|(finished, started)| finished - started);
+                let milliseconds = |value: Option<f64>| value.map_or("?".to_owned(), |value| format!("{:.0} ms", value * 1000.0));
+                format!(
+                    "{} of {} ({}) queued {}, processed in {}",
+                    task["type"].as_str().unwrap_or("?"),
+                    task["details"]["receivedDocuments"]
+                        .as_u64()
+                        .or(task["details"]["providedIds"].as_u64())
+                        .unwrap_or(0),
+                    task["status"].as_str().unwrap_or("?"),
+                    milliseconds(queued),
+                    milliseconds(processing)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// The longest steps of the last batch Meilisearch processed (its `progressTrace`).
+    fn last_batch_trace(&self) -> String {
+        let answer = ureq::get(&format!("{}/batches?limit=1", self.url))
+            .header("authorization", &format!("Bearer {MEILI_KEY}"))
+            .call()
+            .ok()
+            .and_then(|mut response| response.body_mut().read_to_string().ok())
+            .and_then(|body| serde_json::from_str::<serde_json::Value>(&body).ok());
+        let batch = answer.as_ref().map(|answer| &answer["results"][0]);
+        let trace = batch.and_then(|batch| batch["stats"]["progressTrace"].as_object().or(batch["progressTrace"].as_object()));
+        let Some(trace) = trace else {
+            return "(no progress trace)".to_owned();
+        };
+        // "12.34ms", "1.2s", "850.1µs", "900ns"
+        let milliseconds = |text: &str| {
+            let split = text.find(|character: char| !(character.is_ascii_digit() || character == '.'))?;
+            let (number, unit) = text.split_at(split);
+            let scale = match unit {
+                "s" => 1000.0,
+                "ms" => 1.0,
+                "µs" | "us" => 0.001,
+                "ns" => 0.000_001,
+                _ => return None,
+            };
+            Some(number.parse::<f64>().ok()? * scale)
+        };
+        let mut steps: Vec<(&String, f64)> = trace
+            .iter()
+            .filter_map(|(step, duration)| Some((step, milliseconds(duration.as_str()?)?)))
+            .collect();
+        steps.sort_by(|left, right| right.1.total_cmp(&left.1));
+        steps
+            .iter()
+            .filter(|(_, milliseconds)| *milliseconds >= 1.0)
+            .map(|(step, milliseconds)| format!("{step} {milliseconds:.0} ms"))
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 
     fn peak_rss(&self) -> String {
