@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use sextant::crawler::Secret;
 use sextant::search::meili::MeiliIndex;
 use sextant::search::query::parse;
 use sextant::search::{
@@ -602,5 +603,37 @@ async fn a_rebuild_of_several_pages_indexes_every_entity_once() {
             refs(&answer).first().map(String::as_str),
             Some(format!("component:default/{name}").as_str())
         );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_master_key_is_refused_without_being_shown() {
+    let Some(server) = meili_or_skip() else { return };
+    if server.key().is_empty() {
+        eprintln!("skipped: the Meilisearch of MEILI_URL has no master key, so any key is accepted");
+        return;
+    }
+    let wrong_key = "not-the-master-key-0123456789";
+    let mut config = server.config(&unique_index("wrong-key"));
+    if let Some(meili) = config.meilisearch.as_mut() {
+        meili.master_key = Some(Secret::new(wrong_key.to_string()));
+    }
+    let index = index_of(&config);
+    index.ping().await.expect("/health needs no key");
+    for outcome in [
+        index.prepare().await.map(|_| ()),
+        index.apply(&[component_entity("refused")], &[]).await.map(|_| ()),
+        index
+            .search(&parse("").expect("a browse"), &SearchRequest::default())
+            .await
+            .map(|_| ()),
+    ] {
+        match outcome {
+            Err(SearchError::Rejected(message)) => {
+                assert!(!message.contains(wrong_key), "{message}");
+                assert!(message.contains("invalid_api_key"), "Meilisearch's reason: {message}");
+            }
+            other => panic!("a wrong key is refused, not {other:?}"),
+        }
     }
 }
