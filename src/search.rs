@@ -362,7 +362,9 @@ fn check_request(request: &SearchRequest) -> Result<(), SearchError> {
         return Err(SearchError::InvalidQuery(format!("at most {MAX_PAGE_SIZE} hits per page")));
     }
     if request.offset.saturating_add(request.first) > MAX_HITS {
-        return Err(SearchError::InvalidQuery(format!("hits beyond the first {MAX_HITS} are not served")));
+        return Err(SearchError::InvalidQuery(format!(
+            "hits beyond the first {MAX_HITS} are not served"
+        )));
     }
     for (field, values) in &request.filter.values {
         if values.len() > MAX_FILTER_VALUES {

@@ -659,7 +659,11 @@ async fn commands_on_an_unmigrated_database_ask_for_sextant_migrate_which_applie
     assert_eq!(migrated.status.code(), Some(0), "{}", String::from_utf8_lossy(&migrated.stderr));
     let migrations = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
         .expect("the migrations folder")
-        .filter(|entry| entry.as_ref().is_ok_and(|entry| entry.path().extension().is_some_and(|extension| extension == "sql")))
+        .filter(|entry| {
+            entry
+                .as_ref()
+                .is_ok_and(|entry| entry.path().extension().is_some_and(|extension| extension == "sql"))
+        })
         .count();
     assert!(
         stdout(&migrated).starts_with(&format!("applied {migrations} migrations: 20261125000001, ")),

@@ -40,7 +40,10 @@ struct Spec<'a> {
 
 impl Spec<'_> {
     fn yaml(&self) -> String {
-        let mut text = format!("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: {}\n", self.name);
+        let mut text = format!(
+            "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: {}\n",
+            self.name
+        );
         if let Some(title) = self.title {
             text.push_str(&format!("  title: {}\n", yaml_string(title)));
         }
@@ -309,7 +312,11 @@ async fn owner_facet_counts(fixture: &Fixture) {
             ("group:default/warehouse-team".to_owned(), 1),
         ]
     );
-    let lifecycles = answer.facets.iter().find(|facet| facet.field == FacetField::Lifecycle).expect("a lifecycle facet");
+    let lifecycles = answer
+        .facets
+        .iter()
+        .find(|facet| facet.field == FacetField::Lifecycle)
+        .expect("a lifecycle facet");
     assert_eq!(lifecycles.values, [("production".to_owned(), 7), ("experimental".to_owned(), 1)]);
 }
 
@@ -329,7 +336,9 @@ async fn renamed_entity_found_under_its_new_name_only(fixture: &Fixture) {
         tags: &["java"],
         ..spec("bookkeeper", "group:payments-team")
     };
-    fixture.repo.commit(&[("ledger/catalog-info.yaml", &renamed.yaml())], "ledger becomes bookkeeper");
+    fixture
+        .repo
+        .commit(&[("ledger/catalog-info.yaml", &renamed.yaml())], "ledger becomes bookkeeper");
     fixture.crawl_and_sync().await;
     assert_eq!(fixture.names("bookkeeper").await, ["bookkeeper"]);
     let ledger = fixture.names("ledger").await;
@@ -373,14 +382,26 @@ async fn empty_query_with_filters_is_a_faceted_browse(fixture: &Fixture) {
             ..SearchRequest::default()
         })
         .await;
-    assert_eq!(names(&answer), ["accounting", "ledger", "payments-api"], "a browse is ordered by name");
+    assert_eq!(
+        names(&answer),
+        ["accounting", "ledger", "payments-api"],
+        "a browse is ordered by name"
+    );
     assert_eq!(answer.total, 3);
-    let tags = answer.facets.iter().find(|facet| facet.field == FacetField::Tags).expect("a tags facet");
+    let tags = answer
+        .facets
+        .iter()
+        .find(|facet| facet.field == FacetField::Tags)
+        .expect("a tags facet");
     assert_eq!(
         tags.values,
         [("java".to_owned(), 2), ("kafka".to_owned(), 1), ("payments".to_owned(), 1)]
     );
-    let kinds = answer.facets.iter().find(|facet| facet.field == FacetField::Kind).expect("a kind facet");
+    let kinds = answer
+        .facets
+        .iter()
+        .find(|facet| facet.field == FacetField::Kind)
+        .expect("a kind facet");
     assert_eq!(kinds.values, [("component".to_owned(), 3)]);
 }
 
@@ -425,7 +446,10 @@ async fn bad_queries_answer_clearly(fixture: &Fixture) {
     let answer = fixture.search("the and of").await;
     assert!(answer.hits.len() <= 8);
     // Control characters separate words.
-    assert_eq!(fixture.names("payments\u{0}api\u{7}\u{1b}").await.first().map(String::as_str), Some("payments-api"));
+    assert_eq!(
+        fixture.names("payments\u{0}api\u{7}\u{1b}").await.first().map(String::as_str),
+        Some("payments-api")
+    );
     // 10 KB: refused with a clear code, not run.
     let long = "payments ".repeat(1200);
     let error = fixture
