@@ -73,6 +73,9 @@ struct Arguments {
     memory_entities: usize,
     /// Meilisearch's `--max-indexing-memory` (`None`: its default, two thirds of the RAM).
     meili_indexing_memory: Option<String>,
+    /// Postgres logs statements slower than this during the load phases, and their totals are
+    /// printed (`None`: not logged).
+    slow_statements_ms: Option<usize>,
 }
 
 fn arguments() -> Arguments {
@@ -83,6 +86,7 @@ fn arguments() -> Arguments {
         backends: vec![Backend::Postgres, Backend::Meilisearch],
         memory_entities: 250_000,
         meili_indexing_memory: Some(DEFAULT_MEILI_INDEXING_MEMORY.to_owned()),
+        slow_statements_ms: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -93,6 +97,7 @@ fn arguments() -> Arguments {
             "--seconds" => parsed.seconds = number(),
             "--connections" => parsed.connections = number(),
             "--memory-entities" => parsed.memory_entities = number(),
+            "--slow-statements" => parsed.slow_statements_ms = Some(number()),
             "--meili-indexing-memory" => {
                 parsed.meili_indexing_memory = Some(text()).filter(|value| value != "default");
             }
@@ -312,6 +317,10 @@ fn main() {
         if let Some(meili) = meili.as_ref().filter(|_| backend == Backend::Meilisearch) {
             watched.push(("meilisearch", meili.child.id()));
         }
+        if let Some(threshold) = arguments.slow_statements_ms {
+            runtime.block_on(log_statements_over(&store, Some(threshold)));
+        }
+        let log_offset = std::fs::metadata(cluster.log_file()).map_or(0, |metadata| metadata.len());
         let mixed = script(scratch.path(), &format!("{}-mixed", backend.name()), &queries);
         let loaded = run_wrk(&server.endpoint, &mixed, arguments.connections, arguments.seconds, &watched);
         report(&format!("mixed searches, {} connections", arguments.connections), &loaded);
@@ -346,6 +355,10 @@ fn main() {
             None,
         );
 
+        if arguments.slow_statements_ms.is_some() {
+            runtime.block_on(log_statements_over(&store, None));
+            print_slow_statements(&cluster.log_file(), log_offset);
+        }
         let delays = freshness(
             &runtime,
             &store,
@@ -728,6 +741,66 @@ fn run_wrk(endpoint: &str, script: &Path, connections: usize, seconds: usize, wa
         figures,
         cpu_seconds,
         watched_cpu,
+    }
+}
+
+/// Makes Postgres log every statement slower than `threshold` milliseconds (`None`: none).
+async fn log_statements_over(store: &Store, threshold: Option<usize>) {
+    let setting = threshold.map_or("-1".to_owned(), |threshold| threshold.to_string());
+    sqlx::query(&format!("ALTER SYSTEM SET log_min_duration_statement = {setting}"))
+        .execute(store.pool())
+        .await
+        .expect("set log_min_duration_statement");
+    sqlx::query("SELECT pg_reload_conf()").execute(store.pool()).await.expect("reload");
+}
+
+/// The statements Postgres logged as slow since `offset` of its log, by total time.
+fn print_slow_statements(log: &Path, offset: u64) {
+    let text = std::fs::read(log).unwrap_or_default();
+    let text = String::from_utf8_lossy(text.get(offset as usize..).unwrap_or_default());
+    let mut totals: std::collections::HashMap<String, (usize, f64, f64)> = std::collections::HashMap::new();
+    let mut lines = text.lines().peekable();
+    while let Some(line) = lines.next() {
+        let Some((_, rest)) = line.split_once("LOG:  duration: ") else {
+            continue;
+        };
+        let Some((milliseconds, statement)) = rest.split_once(" ms  ") else {
+            continue;
+        };
+        let Ok(milliseconds) = milliseconds.parse::<f64>() else {
+            continue;
+        };
+        let mut statement = statement.split_once(": ").map_or(statement, |(_, text)| text).to_owned();
+        // A statement's further lines are tab-indented continuation lines.
+        while let Some(next) = lines.peek() {
+            if !next.starts_with('\t') {
+                break;
+            }
+            statement.push(' ');
+            statement.push_str(next.trim());
+            lines.next();
+        }
+        let key: String = statement
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .chars()
+            .take(240)
+            .collect();
+        let entry = totals.entry(key).or_insert((0, 0.0, 0.0));
+        entry.0 += 1;
+        entry.1 += milliseconds;
+        entry.2 = entry.2.max(milliseconds);
+    }
+    let mut sorted: Vec<(String, (usize, f64, f64))> = totals.into_iter().collect();
+    sorted.sort_by(|left, right| right.1.1.total_cmp(&left.1.1));
+    println!("  slow statements of the load phases (logged by Postgres), by total time:");
+    for (statement, (count, total, max)) in sorted.iter().take(8) {
+        println!(
+            "    {count} × {:.1} ms mean, {max:.1} ms max, {:.0} ms in all: {statement}",
+            total / *count as f64,
+            total
+        );
     }
 }
 
