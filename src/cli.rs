@@ -297,7 +297,7 @@ fn run_command() -> ExitCode {
                 Ok(config) => config,
                 Err(message) => return fail(&message),
             };
-            block_on(crawl_command(config, concurrency, timeout, format, fail_on, prune))
+            block_on(crawl_command(config, catalog, concurrency, timeout, format, fail_on, prune))
         }
         Command::Repos { format } => block_on(repos::repos_command(&config, catalog, format)),
         Command::Forget { url, branch, yes } => block_on(repos::forget_command(&config, catalog, &url, branch, yes)),
@@ -487,6 +487,7 @@ fn crawl_options(config: &Config, concurrency: Option<usize>, timeout: Option<st
 
 async fn crawl_command(
     config: Config,
+    catalog: Catalog,
     concurrency: Option<usize>,
     timeout: Option<u64>,
     format: ViewFormat,
@@ -497,7 +498,7 @@ async fn crawl_command(
         Ok(options) => options,
         Err(message) => return fail(&message),
     };
-    let store = match open_store(&config, Catalog::Main).await {
+    let store = match open_store(&config, catalog).await {
         Ok(store) => store,
         Err(message) => return fail(&message),
     };
@@ -518,8 +519,8 @@ async fn crawl_command(
             }
         }
     }
-    let code = run_crawl(&store, &config.sources, &options, format, &fail_on, Catalog::Main).await;
-    sync_search_after_crawl(&store, &config.search_for(Catalog::Main)).await;
+    let code = run_crawl(&store, &config.sources, &options, format, &fail_on, catalog).await;
+    sync_search_after_crawl(&store, &config.search_for(catalog)).await;
     store.close().await;
     code
 }

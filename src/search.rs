@@ -4,7 +4,7 @@
 //!
 //! The index is derived state. Triggers on `entities` fill the `search_outbox` in the change's own
 //! transaction; [`sync`] drains it into the backend in batches (claimed with `SKIP LOCKED`,
-//! retried with backoff, never blocking a crawl), and [`Search::reindex`] rebuilds the index
+//! retried with backoff, never blocking a crawl), and [`sync::reindex`] rebuilds the index
 //! from the catalog into a fresh one that is swapped in atomically.
 //!
 //! Both backends answer the same contract: every query word must match a word of the entity
@@ -273,7 +273,7 @@ pub struct Search {
 
 impl Search {
     /// The backend the configuration names. Makes no request: a Meilisearch that is down at
-    /// start is reported by [`Search::status`] and caught up with once it answers.
+    /// start is reported by the sync (see [`crate::store::Store::search_lag`]) and caught up with once it answers.
     pub fn new(store: Store, config: &SearchConfig) -> Result<Search, SearchError> {
         let backend = match &config.meilisearch {
             None => Backend::Postgres(postgres::PostgresIndex::new(store.clone())),
@@ -370,6 +370,12 @@ fn check_request(request: &SearchRequest) -> Result<(), SearchError> {
         if values.len() > MAX_FILTER_VALUES {
             return Err(SearchError::InvalidQuery(format!(
                 "at most {MAX_FILTER_VALUES} values per filter field (`{}`)",
+                field.name()
+            )));
+        }
+        if values.iter().any(|value| value.chars().any(char::is_control)) {
+            return Err(SearchError::InvalidQuery(format!(
+                "a `{}` filter value holds a control character",
                 field.name()
             )));
         }

@@ -82,7 +82,10 @@ impl SearchQuery {
         prefetch(context, &records, &look_ahead.field("hits").field("entity")).await?;
 
         let next = offset + answer.hits.len();
+        // The page's last position, even when its hits were all dropped: paging never gets stuck.
+        let last_position = next.checked_sub(1).filter(|_| !answer.hits.is_empty());
         Ok(SearchResults {
+            last_position,
             has_next_page: !answer.hits.is_empty() && next < answer.total && next < MAX_HITS,
             has_previous_page: offset > 0,
             hits,
@@ -156,8 +159,13 @@ fn search_error(error: &SearchError) -> async_graphql::Error {
             api_error(ErrorCode::SearchUnavailable, "the search backend is unavailable; try again shortly")
         }
         SearchError::Rejected(_) => {
+            // A wrong key, a missing index, settings changed by hand: nothing the caller can fix,
+            // and /readyz names it; the log has the backend's words.
             tracing::warn!(error.code = error.code(), error.detail = %error, "a search was refused by the backend");
-            api_error(ErrorCode::Internal, "internal error; the server's log has the details")
+            api_error(
+                ErrorCode::SearchUnavailable,
+                "the search backend refused the search (its configuration is wrong: see /readyz); try again later",
+            )
         }
     }
 }
@@ -244,6 +252,8 @@ pub struct SearchResults {
     backend: &'static str,
     has_next_page: bool,
     has_previous_page: bool,
+    /// Where the next page starts after (the page's last hit, kept or dropped).
+    last_position: Option<usize>,
 }
 
 /// A search's answer: one page of hits, the number of matches, and facet counts.
@@ -297,7 +307,7 @@ impl SearchResults {
             has_next_page: self.has_next_page,
             has_previous_page: self.has_previous_page,
             start_cursor: self.hits.first().map(|hit| encode_search_cursor(hit.position)),
-            end_cursor: self.hits.last().map(|hit| encode_search_cursor(hit.position)),
+            end_cursor: self.last_position.map(encode_search_cursor),
         }
     }
 

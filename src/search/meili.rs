@@ -147,17 +147,19 @@ impl MeiliIndex {
         self.apply_settings(&self.index_uid).await
     }
 
-    /// Whether Meilisearch answers `/health` within [`PING_TIMEOUT`].
+    /// Whether Meilisearch answers `/health` within [`PING_TIMEOUT`], and serves the index to
+    /// this key (a wrong master key or a missing index is reported, not only a dead server).
     pub async fn ping(&self) -> Result<(), SearchError> {
         let health = self.timed("health check", PING_TIMEOUT, self.client.health()).await?;
-        if health.status == "available" {
-            Ok(())
-        } else {
-            Err(SearchError::Unavailable(format!(
+        if health.status != "available" {
+            return Err(SearchError::Unavailable(format!(
                 "Meilisearch reports its health as `{}`",
                 health.status
-            )))
+            )));
         }
+        self.timed("index check", PING_TIMEOUT, self.client.get_raw_index(&self.index_uid))
+            .await
+            .map(|_| ())
     }
 
     pub async fn search(&self, query: &ParsedQuery, request: &SearchRequest) -> Result<BackendAnswer, SearchError> {
@@ -165,7 +167,11 @@ impl MeiliIndex {
             return Ok(no_match(request));
         };
         let browse = query.terms.is_empty();
-        let text = if browse { "" } else { query.text.as_str() };
+        // The folded words, not the raw text: Meilisearch's own operators (`-word`, "phrases")
+        // are not part of the contract, and both backends look at the same (at most ten) words.
+        let words: Vec<&str> = query.terms.iter().map(|term| term.text.as_str()).collect();
+        let joined = words.join(" ");
+        let text = if browse { "" } else { joined.as_str() };
         let page = Page::of(request.offset, request.first);
 
         let index = self.client.index(&self.index_uid);
