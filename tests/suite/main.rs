@@ -26,6 +26,7 @@ mod replicas;
 mod schemas;
 mod search_api;
 mod search_contract;
+mod search_faults;
 mod search_meili;
 mod search_pg;
 mod search_sync;
