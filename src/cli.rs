@@ -724,31 +724,18 @@ async fn sync_search_after_crawl(store: &Store, config: &crate::search::SearchCo
              with the next crawl or `sextant serve`\n"
         ));
     };
-    // Nothing changed: nothing to deliver, and no need to reach the backend.
-    if store.search_lag().await.is_ok_and(|lag| lag.pending == 0) {
-        return;
-    }
     let search = match crate::search::Search::new(store.clone(), config) {
         Ok(search) => search,
         Err(error) => return warn(&format!("{error} [{}]", error.code())),
     };
     let backend = search.backend_name();
-    let deadline = std::time::Instant::now() + SEARCH_SYNC_AFTER_CRAWL;
-    let settings = crate::search::SyncSettings::default();
-    // The deadline stops new batches; the timeout, a few seconds later, a backend that hangs.
-    let synced = tokio::time::timeout(SEARCH_SYNC_AFTER_CRAWL + std::time::Duration::from_secs(5), async {
-        search.prepare().await?;
-        crate::search::sync::sync_until_idle(&search, &settings, deadline).await
-    })
-    .await;
-    match synced {
-        Err(_) => return warn(&format!("{backend} did not answer in time [search-unavailable]")),
-        Ok(Err(error)) => return warn(&format!("{error} [{}]", error.code())),
-        Ok(Ok(report)) if report.paused => {
+    match crate::search::sync::catch_up(&search, std::time::Instant::now() + SEARCH_SYNC_AFTER_CRAWL).await {
+        Err(error) => return warn(&format!("{error} [{}]", error.code())),
+        Ok(report) if report.paused => {
             crate::terminal::print_error("note: a reindex is running; the search index takes the crawl's changes once it ends\n");
             return;
         }
-        Ok(Ok(_)) => {}
+        Ok(_) => {}
     }
     match store.search_lag().await {
         Ok(lag) if lag.failing > 0 => warn(&format!(
@@ -793,6 +780,13 @@ async fn reindex_command(config: &Config, catalog: Catalog) -> ExitCode {
                 search.backend_name(),
                 report.elapsed.as_secs_f64()
             );
+            if report.rejected > 0 {
+                say_line!(
+                    "{} refused by {}: failing changes now, retried by the sync (see /readyz)",
+                    crate::terminal::counted(report.rejected, "entity was", "entities were"),
+                    search.backend_name()
+                );
+            }
             ExitCode::SUCCESS
         }
         Err(crate::search::SearchError::Busy) => {

@@ -19,7 +19,7 @@ pub mod query;
 pub mod sync;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::crawler::Secret;
 use crate::store::{SearchEntity, Store, StoreError};
@@ -338,20 +338,24 @@ impl Search {
         })
     }
 
-    /// Writes `upserts` and removes `deletes` (entity references) in the index.
-    pub(crate) async fn apply(&self, upserts: &[SearchEntity], deletes: &[String]) -> Result<Applied, SearchError> {
+    /// Writes `upserts` and removes `deletes` (entity references) in the index. No request is
+    /// sent after `deadline` (the sync's lease: a later one could land after a newer state
+    /// another sync delivered): past it, [`SearchError::Unavailable`]. The Postgres backend
+    /// writes in one short transaction and does not look at it.
+    pub(crate) async fn apply(&self, upserts: &[SearchEntity], deletes: &[String], deadline: Instant) -> Result<Applied, SearchError> {
         match &*self.backend {
             Backend::Postgres(index) => index.apply(upserts, deletes).await,
-            Backend::Meili(index) => index.apply(upserts, deletes).await,
+            Backend::Meili(index) => index.apply_within(upserts, deletes, Some(deadline)).await,
         }
     }
 
     /// Builds a fresh index from every entity of the catalog and swaps it in; returns how many
-    /// documents it holds. The caller ([`sync::reindex`]) has paused delivery.
-    pub(crate) async fn rebuild(&self) -> Result<usize, SearchError> {
+    /// documents it holds and the documents the backend refused (entity reference, reason). The
+    /// caller ([`sync::reindex`]) has paused delivery.
+    pub(crate) async fn rebuild(&self) -> Result<(usize, Vec<(String, String)>), SearchError> {
         match &*self.backend {
-            Backend::Postgres(index) => index.rebuild().await,
-            Backend::Meili(index) => index.rebuild(&self.store).await,
+            Backend::Postgres(index) => Ok((index.rebuild().await?, Vec::new())),
+            Backend::Meili(index) => index.rebuild_reporting(&self.store).await,
         }
     }
 }

@@ -12,8 +12,8 @@ use serde::Serialize;
 
 use super::{ViewFormat, fail, open_store, say};
 use crate::config::Config;
-use crate::search::{FacetField, FieldMatch, Search, SearchAnswer, SearchRequest, SyncSettings};
-use crate::store::{Catalog, Store};
+use crate::search::{FacetField, FieldMatch, Search, SearchAnswer, SearchRequest};
+use crate::store::Catalog;
 use crate::terminal::{counted, json_line, printable};
 
 /// How long `search` lets the index take pending changes before it searches.
@@ -47,7 +47,7 @@ pub(super) async fn search_command(config: &Config, catalog: Catalog, args: Sear
             return fail(&format!("{error} [{}]", error.code()));
         }
     };
-    catch_up(&store, &search).await;
+    catch_up(&search).await;
     let request = SearchRequest {
         query: args.query.clone(),
         filter: crate::graphql::typed_search_filter(args.filter.clone()),
@@ -71,22 +71,10 @@ pub(super) async fn search_command(config: &Config, catalog: Catalog, args: Sear
 /// Lets the index take the catalog's pending changes for at most [`SYNC_BEFORE_SEARCH`], so that
 /// a search right after `sextant crawl` sees what it crawled. A problem is a warning on stderr:
 /// the search then answers from the index as it is.
-async fn catch_up(store: &Store, search: &Search) {
-    if store.search_lag().await.is_ok_and(|lag| lag.pending == 0) {
-        return;
-    }
-    let deadline = Instant::now() + SYNC_BEFORE_SEARCH;
-    let settings = SyncSettings::default();
-    // The deadline stops new batches; the timeout, a second later, a backend that hangs.
-    let synced = tokio::time::timeout(SYNC_BEFORE_SEARCH + Duration::from_secs(1), async {
-        search.prepare().await?;
-        crate::search::sync::sync_until_idle(search, &settings, deadline).await
-    })
-    .await;
-    let problem = match synced {
-        Err(_) => format!("{} did not answer in time [search-unavailable]", search.backend_name()),
-        Ok(Err(error)) => format!("{error} [{}]", error.code()),
-        Ok(Ok(_)) => return,
+async fn catch_up(search: &Search) {
+    let problem = match crate::search::sync::catch_up(search, Instant::now() + SYNC_BEFORE_SEARCH).await {
+        Err(error) => format!("{error} [{}]", error.code()),
+        Ok(_) => return,
     };
     crate::terminal::print_error(&format!(
         "warning: the search index may miss the latest changes of the catalog: {problem}\n"

@@ -68,8 +68,9 @@ const BROWSE_SORT: [&str; 1] = ["name:asc"];
 /// Hits counted exactly: one beyond the deepest hit served, so that a count of
 /// `MAX_HITS + 1` says "more than [`MAX_HITS`]".
 const MAX_TOTAL_HITS: usize = MAX_HITS + 1;
-/// Entities read from the catalog and sent per task during a rebuild.
-const REBUILD_PAGE: usize = 5000;
+/// Entities read from the catalog and sent per task during a rebuild (with API definitions of
+/// up to 64 KiB each, a page is bounded in bytes too).
+const REBUILD_PAGE: usize = 2000;
 /// Pages of a rebuild queued in Meilisearch at once (consecutive additions are indexed as one
 /// batch, which is much faster than page by page).
 const REBUILD_PAGES_IN_FLIGHT: usize = 4;
@@ -108,7 +109,7 @@ enum Pace {
 enum Fill {
     Done {
         indexed: usize,
-        rejected: usize,
+        rejected: Vec<(String, String)>,
     },
     /// A queued page's task failed on its documents: which ones is not known any more.
     TaskRefused(String),
@@ -218,18 +219,32 @@ impl MeiliIndex {
     /// refuses is split in halves down to single documents; those still refused are returned
     /// with Meilisearch's reason.
     pub async fn apply(&self, upserts: &[SearchEntity], deletes: &[String]) -> Result<Applied, SearchError> {
+        self.apply_within(upserts, deletes, None).await
+    }
+
+    /// [`MeiliIndex::apply`], sending no request after `deadline` (a refused batch's halves
+    /// included): past it, [`SearchError::Unavailable`]. Meilisearch runs tasks in the order
+    /// they were sent, so a delivery that sends nothing after its lease never lands after a
+    /// newer one.
+    pub async fn apply_within(
+        &self,
+        upserts: &[SearchEntity],
+        deletes: &[String],
+        deadline: Option<Instant>,
+    ) -> Result<Applied, SearchError> {
         let index = self.client.index(&self.index_uid);
         let mut applied = Applied::default();
         if !upserts.is_empty() {
             let documents: Vec<MeiliDocument> = upserts.iter().map(MeiliDocument::from_entity).collect();
-            applied.rejected = self.upsert(&index, &documents).await?;
+            applied.rejected = self.upsert(&index, &documents, deadline).await?;
         }
         if !deletes.is_empty() {
+            check_deadline(deadline)?;
             let ids: Vec<String> = deletes.iter().map(|entity_ref| document_id(entity_ref)).collect();
             let task = self
                 .timed("document deletion", self.request_timeout(), index.delete_documents(&ids))
                 .await?;
-            if let Task::Failed { content } = self.wait_for_task(&task, self.batch_timeout(ids.len())).await? {
+            if let Task::Failed { content } = self.wait_for_task(&task, until(self.batch_timeout(ids.len()), deadline)).await? {
                 return Err(SearchError::Rejected(self.scrub(format!(
                     "deleting {} documents: {}",
                     ids.len(),
@@ -241,8 +256,15 @@ impl MeiliIndex {
     }
 
     /// Builds `<index>-reindex` from every entity of the catalog, swaps it with the index and
-    /// deletes the old one. Searches answer from the old index until the swap.
+    /// deletes the old one; returns how many documents it holds. Searches answer from the old
+    /// index until the swap. (See [`MeiliIndex::rebuild_reporting`] for the refused documents.)
     pub async fn rebuild(&self, store: &Store) -> Result<usize, SearchError> {
+        Ok(self.rebuild_reporting(store).await?.0)
+    }
+
+    /// [`MeiliIndex::rebuild`], returning also the documents Meilisearch refused (entity
+    /// reference, reason): they are not in the new index.
+    pub async fn rebuild_reporting(&self, store: &Store) -> Result<(usize, Vec<(String, String)>), SearchError> {
         // The swap needs both indexes; the live one may never have been created.
         self.prepare().await?;
         let staging_uid = format!("{}-reindex", self.index_uid);
@@ -274,8 +296,8 @@ impl MeiliIndex {
         if let Err(error) = self.delete_index(&staging_uid).await {
             tracing::warn!(index = %staging_uid, error = %error, "the index replaced by the rebuild could not be deleted");
         }
-        tracing::info!(index = %self.index_uid, documents = indexed, rejected, "meilisearch index rebuilt and swapped in");
-        Ok(indexed)
+        tracing::info!(index = %self.index_uid, documents = indexed, rejected = rejected.len(), "meilisearch index rebuilt and swapped in");
+        Ok((indexed, rejected))
     }
 
     /// Creates index `uid` afresh (a leftover of an earlier rebuild is deleted) and fills it from
@@ -287,7 +309,7 @@ impl MeiliIndex {
         self.apply_settings(uid).await?;
         let staging = self.client.index(uid);
         let mut indexed = 0;
-        let mut rejected = 0;
+        let mut rejected = Vec::new();
         let mut in_flight: VecDeque<(TaskInfo, usize)> = VecDeque::new();
         let mut after: Option<String> = None;
         loop {
@@ -307,12 +329,12 @@ impl MeiliIndex {
                 Some(task) => in_flight.push_back((task, documents.len())),
                 // Page by page, or refused whole (too large): split now, while the page is at hand.
                 None => {
-                    let refused = self.upsert(&staging, &documents).await?;
+                    let refused = self.upsert(&staging, &documents, None).await?;
                     for (entity_ref, reason) in &refused {
                         tracing::warn!(entity.r#ref = %entity_ref, reason = %reason, "meilisearch refused a document during the rebuild");
                     }
                     indexed += documents.len() - refused.len();
-                    rejected += refused.len();
+                    rejected.extend(refused);
                 }
             }
             drop(documents);
@@ -356,7 +378,12 @@ impl MeiliIndex {
 
     /// Sends `documents` as one batch, splitting batches Meilisearch refuses; returns the single
     /// documents it still refuses with its reason. Holds no more than the batch it was given.
-    async fn upsert(&self, index: &Index, documents: &[MeiliDocument]) -> Result<Vec<(String, String)>, SearchError> {
+    async fn upsert(
+        &self,
+        index: &Index,
+        documents: &[MeiliDocument],
+        deadline: Option<Instant>,
+    ) -> Result<Vec<(String, String)>, SearchError> {
         let mut rejected = Vec::new();
         let mut pending: Vec<std::ops::Range<usize>> = Vec::with_capacity(16);
         pending.push(0..documents.len());
@@ -365,7 +392,8 @@ impl MeiliIndex {
             if batch.is_empty() {
                 continue;
             }
-            match self.send_batch(index, batch).await? {
+            check_deadline(deadline)?;
+            match self.send_batch(index, batch, deadline).await? {
                 BatchOutcome::Indexed => {}
                 BatchOutcome::Refused(reason) if batch.len() == 1 => {
                     rejected.push((batch[0].entity_ref.clone(), reason));
@@ -381,12 +409,12 @@ impl MeiliIndex {
         Ok(rejected)
     }
 
-    async fn send_batch(&self, index: &Index, batch: &[MeiliDocument]) -> Result<BatchOutcome, SearchError> {
+    async fn send_batch(&self, index: &Index, batch: &[MeiliDocument], deadline: Option<Instant>) -> Result<BatchOutcome, SearchError> {
         let task = match self.enqueue_batch(index, batch).await? {
             Enqueued::Task(task) => task,
             Enqueued::Refused(reason) => return Ok(BatchOutcome::Refused(reason)),
         };
-        match self.wait_for_task(&task, self.batch_timeout(batch.len())).await? {
+        match self.wait_for_task(&task, until(self.batch_timeout(batch.len()), deadline)).await? {
             Task::Failed { content } if content.error.error_type == ErrorType::InvalidRequest => {
                 Ok(BatchOutcome::Refused(self.scrub(describe_meili_error(&content.error))))
             }
@@ -627,6 +655,21 @@ fn settings_match(current: &Settings, desired: &Settings) -> bool {
 
 /// The filter of `filter` on the exact-match keys, every value quoted: `""` for none; `None`
 /// when nothing can match (a tier that is not an integer).
+/// `timeout`, cut to what is left until `deadline`.
+fn until(timeout: Duration, deadline: Option<Instant>) -> Duration {
+    deadline.map_or(timeout, |deadline| timeout.min(deadline.saturating_duration_since(Instant::now())))
+}
+
+/// [`SearchError::Unavailable`] once `deadline` has passed.
+fn check_deadline(deadline: Option<Instant>) -> Result<(), SearchError> {
+    match deadline {
+        Some(deadline) if Instant::now() >= deadline => Err(SearchError::Unavailable(
+            "the delivery ran past its lease; retried later".to_owned(),
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn filter_expression(filter: &SearchFilter) -> Option<String> {
     let mut clauses = Vec::new();
     for (field, values) in &filter.values {

@@ -2,6 +2,10 @@
 //! current state (`FOR UPDATE SKIP LOCKED`, under a lease), acknowledging or failing them, the
 //! index lag, the reindex pause, and every entity's indexed fields in pages (for a reindex).
 //! The rows are written by triggers on `entities` (migration `..._search.sql`).
+//!
+//! Acknowledgements and failures lock their rows by reference first (the triggers' order), with a
+//! short lock timeout, and try again when a lock is not granted: a crawl never waits on the
+//! sync in a cycle, and is never the one Postgres cancels.
 
 use std::time::Duration;
 
@@ -37,12 +41,15 @@ pub struct SearchEntity {
 /// API definition text indexed per entity; the rest is not searchable.
 pub const MAX_DEFINITION_BYTES: usize = 64 * 1024;
 
-/// One claimed outbox row: the reference and the version claimed.
+/// One claimed outbox row: the reference, the version claimed, and the claim's token (an
+/// acknowledgement or failure acts only while the row is still under that claim; `None` for a
+/// row read unclaimed, by a reindex).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimedChange {
     pub entity_ref: String,
     pub version: i64,
     pub attempts: i32,
+    pub claim_token: Option<i64>,
 }
 
 /// What a claim found.
@@ -77,6 +84,13 @@ pub struct SearchLag {
 
 /// Longest failure message kept per change: enough to say what went wrong.
 const MAX_ERROR_CHARS: usize = 1000;
+
+/// How long an acknowledgement or failure waits for a row lock before it lets go of its locks
+/// and tries again: well under Postgres's `deadlock_timeout` (1 s), so that in a cycle the
+/// sync gives way, never the crawl.
+const OUTBOX_LOCK_TIMEOUT: &str = "200ms";
+/// Tries of an acknowledgement or failure whose locks were not granted in time.
+const OUTBOX_LOCK_TRIES: u32 = 50;
 
 /// An entity's indexed fields over `entities e JOIN repos r`: labels from the stored document
 /// (Backstage `metadata.labels` as `key=value`, scalar values only, by key; Compass `labels`
@@ -199,20 +213,24 @@ impl Store {
             transaction.commit().await?;
             return Ok(Claim::Paused);
         }
+        let token: i64 = sqlx::query_scalar("SELECT nextval('search_tokens')")
+            .fetch_one(&mut *transaction)
+            .await?;
         let rows: Vec<(String, i64, i32)> = sqlx::query_as(
             "WITH due AS (
                  SELECT entity_ref FROM search_outbox
-                 WHERE available_at <= now()
+                 WHERE available_at <= now() AND (claimed_until IS NULL OR claimed_until < now())
                  ORDER BY available_at, entity_ref
                  LIMIT $1
                  FOR UPDATE SKIP LOCKED
              )
-             UPDATE search_outbox o SET available_at = now() + make_interval(secs => $2)
+             UPDATE search_outbox o SET claimed_until = now() + make_interval(secs => $2), claim_token = $3
              FROM due WHERE o.entity_ref = due.entity_ref
              RETURNING o.entity_ref, o.version, o.attempts",
         )
         .bind(i64::try_from(limit.max(1)).unwrap_or(i64::MAX))
         .bind(lease.as_secs_f64())
+        .bind(token)
         .fetch_all(&mut *transaction)
         .await?;
         if rows.is_empty() {
@@ -225,6 +243,7 @@ impl Store {
                 entity_ref,
                 version,
                 attempts,
+                claim_token: Some(token),
             })
             .collect();
         changes.sort_by(|left, right| left.entity_ref.cmp(&right.entity_ref));
@@ -236,29 +255,52 @@ impl Store {
 
     /// Removes delivered changes whose version is still the claimed one; a change made since the
     /// claim stays, due again now (counted from now in the lag, its failures forgotten: the
-    /// delivery that just succeeded was of an older state).
+    /// delivery that just succeeded was of an older state). Rows no longer under this claim
+    /// (its lease ran out and another sync took them, or they were released) are left alone.
+    ///
+    /// One transaction: the rows are locked by reference first (the triggers' order), then
+    /// deleted, then the rest made due; a change committed while the rows were being locked is
+    /// seen by both statements.
     pub async fn acknowledge_search_changes(&self, changes: &[ClaimedChange]) -> Result<(), StoreError> {
         if changes.is_empty() {
             return Ok(());
         }
-        let (refs, versions) = refs_and_versions(changes);
-        sqlx::query(
-            "WITH delivered AS (
-                 SELECT * FROM UNNEST($1::text[], $2::bigint[]) AS d (entity_ref, version)
-             ),
-             removed AS (
-                 DELETE FROM search_outbox o USING delivered d
+        let (refs, versions, tokens) = claimed_columns(changes);
+        let mut tries = 0;
+        loop {
+            let result = async {
+                let mut transaction = self.lock_outbox_rows(&refs).await?;
+                sqlx::query(
+                    "DELETE FROM search_outbox o
+                 USING UNNEST($1::text[], $2::bigint[], $3::bigint[]) AS d (entity_ref, version, claim_token)
                  WHERE o.entity_ref = d.entity_ref AND o.version = d.version
-                 RETURNING o.entity_ref
-             )
-             UPDATE search_outbox o SET available_at = now(), changed_at = now(), attempts = 0, last_error = NULL
-             FROM delivered d WHERE o.entity_ref = d.entity_ref AND o.version <> d.version",
-        )
-        .bind(&refs)
-        .bind(&versions)
-        .execute(self.pool())
-        .await?;
-        Ok(())
+                   AND o.claim_token IS NOT DISTINCT FROM d.claim_token",
+                )
+                .bind(&refs)
+                .bind(&versions)
+                .bind(&tokens)
+                .execute(&mut *transaction)
+                .await?;
+                sqlx::query(
+                    "UPDATE search_outbox o
+                 SET available_at = now(), changed_at = now(), attempts = 0, last_error = NULL,
+                     claimed_until = NULL, claim_token = NULL
+                 FROM UNNEST($1::text[], $2::bigint[], $3::bigint[]) AS d (entity_ref, version, claim_token)
+                 WHERE o.entity_ref = d.entity_ref AND o.claim_token IS NOT DISTINCT FROM d.claim_token",
+                )
+                .bind(&refs)
+                .bind(&versions)
+                .bind(&tokens)
+                .execute(&mut *transaction)
+                .await?;
+                transaction.commit().await?;
+                Ok::<(), StoreError>(())
+            }
+            .await;
+            if !retry_outbox_lock(&mut tries, &result).await {
+                return result;
+            }
+        }
     }
 
     /// Records a failed delivery of `changes`: attempts + 1, the error, due again after `retry_after`.
@@ -268,25 +310,124 @@ impl Store {
     }
 
     /// Records failed deliveries, each change with its own error (documents a backend refused
-    /// one by one): attempts + 1, the error, due again after `retry_after`.
+    /// one by one): attempts + 1, the error, due again after `retry_after`, the claim released.
+    /// Rows no longer under the failing claim are left alone.
     pub async fn fail_search_changes_each(&self, failures: &[(&ClaimedChange, &str)], retry_after: Duration) -> Result<(), StoreError> {
         if failures.is_empty() {
             return Ok(());
         }
         let refs: Vec<&str> = failures.iter().map(|(change, _)| change.entity_ref.as_str()).collect();
+        let tokens: Vec<Option<i64>> = failures.iter().map(|(change, _)| change.claim_token).collect();
         let errors: Vec<String> = failures.iter().map(|(_, error)| cut_error(error)).collect();
-        sqlx::query(
-            "UPDATE search_outbox o
-             SET attempts = o.attempts + 1, last_error = f.error, available_at = now() + make_interval(secs => $3)
-             FROM UNNEST($1::text[], $2::text[]) AS f (entity_ref, error)
-             WHERE o.entity_ref = f.entity_ref",
-        )
-        .bind(&refs)
-        .bind(&errors)
-        .bind(retry_after.as_secs_f64())
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        let mut tries = 0;
+        loop {
+            let result = async {
+                let mut transaction = self.lock_outbox_rows(&refs).await?;
+                sqlx::query(
+                    "UPDATE search_outbox o
+                 SET attempts = o.attempts + 1, last_error = f.error, available_at = now() + make_interval(secs => $4),
+                     claimed_until = NULL, claim_token = NULL
+                 FROM UNNEST($1::text[], $2::bigint[], $3::text[]) AS f (entity_ref, claim_token, error)
+                 WHERE o.entity_ref = f.entity_ref AND o.claim_token IS NOT DISTINCT FROM f.claim_token",
+                )
+                .bind(&refs)
+                .bind(&tokens)
+                .bind(&errors)
+                .bind(retry_after.as_secs_f64())
+                .execute(&mut *transaction)
+                .await?;
+                transaction.commit().await?;
+                Ok::<(), StoreError>(())
+            }
+            .await;
+            if !retry_outbox_lock(&mut tries, &result).await {
+                return result;
+            }
+        }
+    }
+
+    /// Gives claimed changes back undelivered (a sync stopping with a batch in flight): due now,
+    /// their attempts unchanged. Rows no longer under the claim are left alone.
+    pub async fn release_search_changes(&self, changes: &[ClaimedChange]) -> Result<(), StoreError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let (refs, _, tokens) = claimed_columns(changes);
+        let mut tries = 0;
+        loop {
+            let result = async {
+                let mut transaction = self.lock_outbox_rows(&refs).await?;
+                sqlx::query(
+                    "UPDATE search_outbox o SET available_at = now(), claimed_until = NULL, claim_token = NULL
+                 FROM UNNEST($1::text[], $2::bigint[]) AS r (entity_ref, claim_token)
+                 WHERE o.entity_ref = r.entity_ref AND o.claim_token IS NOT DISTINCT FROM r.claim_token",
+                )
+                .bind(&refs)
+                .bind(&tokens)
+                .execute(&mut *transaction)
+                .await?;
+                transaction.commit().await?;
+                Ok::<(), StoreError>(())
+            }
+            .await;
+            if !retry_outbox_lock(&mut tries, &result).await {
+                return result;
+            }
+        }
+    }
+
+    /// Records documents a rebuild could not index (the backend refused them): each becomes a
+    /// failing change (attempts + 1, the reason, due after `retry_after`), so that the lag shows
+    /// it and the sync tries it again.
+    pub async fn record_search_rejections(&self, rejected: &[(String, String)], retry_after: Duration) -> Result<(), StoreError> {
+        if rejected.is_empty() {
+            return Ok(());
+        }
+        let mut sorted: Vec<(&str, String)> = rejected
+            .iter()
+            .map(|(entity_ref, reason)| (entity_ref.as_str(), cut_error(reason)))
+            .collect();
+        sorted.sort_by(|left, right| left.0.cmp(right.0));
+        sorted.dedup_by(|left, right| left.0 == right.0);
+        let (refs, reasons): (Vec<&str>, Vec<String>) = sorted.into_iter().unzip();
+        let mut tries = 0;
+        loop {
+            let result = async {
+                let mut transaction = self.lock_outbox_rows(&refs).await?;
+                sqlx::query(
+                    "INSERT INTO search_outbox AS o (entity_ref, attempts, last_error, available_at)
+                 SELECT entity_ref, 1, reason, now() + make_interval(secs => $3)
+                 FROM UNNEST($1::text[], $2::text[]) AS r (entity_ref, reason) ORDER BY entity_ref
+                 ON CONFLICT (entity_ref) DO UPDATE
+                 SET attempts = o.attempts + 1, last_error = excluded.last_error, available_at = excluded.available_at",
+                )
+                .bind(&refs)
+                .bind(&reasons)
+                .bind(retry_after.as_secs_f64())
+                .execute(&mut *transaction)
+                .await?;
+                transaction.commit().await?;
+                Ok::<(), StoreError>(())
+            }
+            .await;
+            if !retry_outbox_lock(&mut tries, &result).await {
+                return result;
+            }
+        }
+    }
+
+    /// A transaction holding the outbox rows of `refs`, locked by reference (the triggers'
+    /// order), each lock waited for at most [`OUTBOX_LOCK_TIMEOUT`] (see [`retry_outbox_lock`]).
+    async fn lock_outbox_rows(&self, refs: &[&str]) -> Result<sqlx::Transaction<'static, Postgres>, StoreError> {
+        let mut transaction = self.pool().begin().await?;
+        sqlx::query(&format!("SET LOCAL lock_timeout = '{OUTBOX_LOCK_TIMEOUT}'"))
+            .execute(&mut *transaction)
+            .await?;
+        sqlx::query("SELECT 1 FROM search_outbox WHERE entity_ref = ANY($1) ORDER BY entity_ref FOR UPDATE")
+            .bind(refs)
+            .execute(&mut *transaction)
+            .await?;
+        Ok(transaction)
     }
 
     /// The index lag now. The last error is the one of the failing change due latest (the
@@ -313,36 +454,39 @@ impl Store {
     }
 
     /// Starts a reindex: pauses delivery for `lease` (waiting for claims in progress to commit).
-    /// `false`: another reindex is running.
-    pub async fn begin_reindex(&self, lease: Duration) -> Result<bool, StoreError> {
-        let started: Option<i16> = sqlx::query_scalar(
-            "UPDATE search_state SET reindex_until = now() + make_interval(secs => $1)
+    /// Returns the reindex's token, which alone extends or ends this pause; `None`: another
+    /// reindex is running.
+    pub async fn begin_reindex(&self, lease: Duration) -> Result<Option<i64>, StoreError> {
+        let token: Option<i64> = sqlx::query_scalar(
+            "UPDATE search_state SET reindex_until = now() + make_interval(secs => $1), reindex_token = nextval('search_tokens')
              WHERE id = 1 AND (reindex_until IS NULL OR reindex_until < now())
-             RETURNING id",
+             RETURNING reindex_token",
         )
         .bind(lease.as_secs_f64())
         .fetch_optional(self.pool())
         .await?;
-        Ok(started.is_some())
+        Ok(token)
     }
 
-    /// Keeps a running reindex's pause for another `lease` (its heartbeat). `false`: no reindex
-    /// holds the pause any more (its lease ran out).
-    pub async fn extend_reindex(&self, lease: Duration) -> Result<bool, StoreError> {
+    /// Keeps the pause of reindex `token` for another `lease` (its heartbeat). `false`: that
+    /// reindex no longer holds the pause (its lease ran out, and maybe another reindex began).
+    pub async fn extend_reindex(&self, token: i64, lease: Duration) -> Result<bool, StoreError> {
         let extended: Option<i16> = sqlx::query_scalar(
-            "UPDATE search_state SET reindex_until = now() + make_interval(secs => $1)
-             WHERE id = 1 AND reindex_until > now()
+            "UPDATE search_state SET reindex_until = now() + make_interval(secs => $2)
+             WHERE id = 1 AND reindex_token = $1 AND reindex_until > now()
              RETURNING id",
         )
+        .bind(token)
         .bind(lease.as_secs_f64())
         .fetch_optional(self.pool())
         .await?;
         Ok(extended.is_some())
     }
 
-    /// Ends a reindex: delivery resumes.
-    pub async fn end_reindex(&self) -> Result<(), StoreError> {
-        sqlx::query("UPDATE search_state SET reindex_until = NULL WHERE id = 1")
+    /// Ends reindex `token`: delivery resumes. A pause held by another reindex is left alone.
+    pub async fn end_reindex(&self, token: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE search_state SET reindex_until = NULL, reindex_token = NULL WHERE id = 1 AND reindex_token = $1")
+            .bind(token)
             .execute(self.pool())
             .await?;
         Ok(())
@@ -354,16 +498,19 @@ impl Store {
     /// in flight, and could write an older state after the swap) or waiting out a backoff are
     /// left to the sync.
     pub async fn pending_search_changes(&self) -> Result<Vec<ClaimedChange>, StoreError> {
-        let rows: Vec<(String, i64, i32)> =
-            sqlx::query_as("SELECT entity_ref, version, attempts FROM search_outbox WHERE available_at <= now()")
-                .fetch_all(self.pool())
-                .await?;
+        let rows: Vec<(String, i64, i32, Option<i64>)> = sqlx::query_as(
+            "SELECT entity_ref, version, attempts, claim_token FROM search_outbox
+             WHERE available_at <= now() AND (claimed_until IS NULL OR claimed_until < now())",
+        )
+        .fetch_all(self.pool())
+        .await?;
         Ok(rows
             .into_iter()
-            .map(|(entity_ref, version, attempts)| ClaimedChange {
+            .map(|(entity_ref, version, attempts, claim_token)| ClaimedChange {
                 entity_ref,
                 version,
                 attempts,
+                claim_token,
             })
             .collect())
     }
@@ -383,9 +530,41 @@ impl Store {
     }
 }
 
-/// The references and versions of `changes`, as two arrays for `UNNEST`.
-fn refs_and_versions(changes: &[ClaimedChange]) -> (Vec<&str>, Vec<i64>) {
-    changes.iter().map(|change| (change.entity_ref.as_str(), change.version)).unzip()
+/// The references, versions and claim tokens of `changes`, as arrays for `UNNEST`.
+fn claimed_columns(changes: &[ClaimedChange]) -> (Vec<&str>, Vec<i64>, Vec<Option<i64>>) {
+    let mut refs = Vec::with_capacity(changes.len());
+    let mut versions = Vec::with_capacity(changes.len());
+    let mut tokens = Vec::with_capacity(changes.len());
+    for change in changes {
+        refs.push(change.entity_ref.as_str());
+        versions.push(change.version);
+        tokens.push(change.claim_token);
+    }
+    (refs, versions, tokens)
+}
+
+/// Whether a transaction of [`Store::lock_outbox_rows`] that ended with `result` should be tried
+/// again: a lock was not granted in time (a crawl holds it) or Postgres broke a deadlock by
+/// cancelling it, and fewer than [`OUTBOX_LOCK_TRIES`] tries were made. Waits a little first.
+async fn retry_outbox_lock(tries: &mut u32, result: &Result<(), StoreError>) -> bool {
+    *tries += 1;
+    match result {
+        Err(error) if *tries < OUTBOX_LOCK_TRIES && lock_not_granted(error) => {
+            tracing::debug!(tries = *tries, error = %error, "search outbox: rows locked by a change in progress; trying again");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Whether `error` is a lock not granted in time (`55P03`) or a deadlock Postgres broke by
+/// cancelling this transaction (`40P01`): both are worth another try.
+fn lock_not_granted(error: &StoreError) -> bool {
+    match error {
+        StoreError::Database(sqlx::Error::Database(database)) => matches!(database.code().as_deref(), Some("55P03" | "40P01")),
+        _ => false,
+    }
 }
 
 #[cfg(test)]

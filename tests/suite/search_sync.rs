@@ -330,9 +330,13 @@ async fn a_reindex_pauses_delivery_until_it_ends() {
     let search = Search::new(store.clone(), &unreachable_meili()).unwrap();
     let settings = SyncSettings::default();
 
-    assert!(store.begin_reindex(Duration::from_secs(60)).await.unwrap());
+    let first = store
+        .begin_reindex(Duration::from_secs(60))
+        .await
+        .unwrap()
+        .expect("the reindex starts");
     assert!(
-        !store.begin_reindex(Duration::from_secs(60)).await.unwrap(),
+        store.begin_reindex(Duration::from_secs(60)).await.unwrap().is_none(),
         "one reindex at a time"
     );
     assert!(matches!(reindex(&search).await, Err(SearchError::Busy)));
@@ -348,30 +352,28 @@ async fn a_reindex_pauses_delivery_until_it_ends() {
         .unwrap();
     assert!(until_idle.paused, "the drain stops at the pause");
 
-    store.end_reindex().await.unwrap();
+    store.end_reindex(first).await.unwrap();
     assert!(!store.search_lag().await.unwrap().reindexing);
     let (changes, _) = claim_batch(&store, 10).await;
     assert_eq!(refs_of(&changes), ["component:default/alpha"], "delivery resumed");
 
     // A paused delivery whose reindex died resumes when its lease runs out.
-    assert!(store.begin_reindex(Duration::from_millis(1)).await.unwrap());
+    assert!(store.begin_reindex(Duration::from_millis(1)).await.unwrap().is_some());
     tokio::time::sleep(Duration::from_millis(20)).await;
     assert!(!store.search_lag().await.unwrap().reindexing, "the lease ran out");
-    assert!(
-        store.begin_reindex(Duration::from_secs(60)).await.unwrap(),
-        "a new reindex may start"
-    );
-    store.end_reindex().await.unwrap();
+
+    let Some(second) = store.begin_reindex(Duration::from_secs(60)).await.unwrap() else {
+        panic!("a new reindex may start")
+    };
+    store.end_reindex(second).await.unwrap();
 
     // A reindex that fails (the backend is down) still ends its pause.
     let error = reindex(&search).await.expect_err("Meilisearch is down");
     assert!(matches!(error, SearchError::Unavailable(_)), "{error:?}");
     assert!(!store.search_lag().await.unwrap().reindexing);
-    assert!(
-        store.begin_reindex(Duration::from_secs(60)).await.unwrap(),
-        "the failed reindex ended its pause"
-    );
-    store.end_reindex().await.unwrap();
+    let third = store.begin_reindex(Duration::from_secs(60)).await.unwrap();
+    let third = third.expect("the failed reindex ended its pause");
+    store.end_reindex(third).await.unwrap();
 }
 
 /// Claims hold the pause's row `FOR SHARE`: a reindex starting waits for a claim in progress,
@@ -401,12 +403,12 @@ async fn a_reindex_waits_for_a_claim_in_progress() {
     .await;
     assert!(!starting.is_finished(), "the reindex waits for the claim's transaction");
     claim.commit().await.unwrap();
-    assert!(starting.await.unwrap(), "then it starts");
+    let token = starting.await.unwrap().expect("then it starts");
     assert!(matches!(
         store.claim_search_changes(10, Duration::from_secs(60)).await.unwrap(),
         Claim::Paused
     ));
-    store.end_reindex().await.unwrap();
+    store.end_reindex(token).await.unwrap();
 }
 
 fn sextant(args: &[&str], database_url: &str, data_dir: &Path, environment: &[(&str, &str)]) -> Output {
@@ -488,7 +490,11 @@ async fn crawl_then_readyz_shows_the_search_check() {
     assert_eq!(store.search_lag().await.unwrap().pending, 0, "delivered by the crawl");
 
     // One reindex at a time.
-    assert!(store.begin_reindex(Duration::from_secs(60)).await.unwrap());
+    let token = store
+        .begin_reindex(Duration::from_secs(60))
+        .await
+        .unwrap()
+        .expect("the reindex starts");
     let busy = sextant(&["reindex"], &url, data.path(), &[]);
     let stderr = String::from_utf8_lossy(&busy.stderr);
     assert_eq!(busy.status.code(), Some(2), "{stderr}");
@@ -496,7 +502,7 @@ async fn crawl_then_readyz_shows_the_search_check() {
         stderr.contains("a reindex is already running") && stderr.contains("[search-busy]"),
         "{stderr}"
     );
-    store.end_reindex().await.unwrap();
+    store.end_reindex(token).await.unwrap();
 
     let reindexed = sextant(&["reindex"], &url, data.path(), &[]);
     assert_eq!(reindexed.status.code(), Some(0), "{}", String::from_utf8_lossy(&reindexed.stderr));
