@@ -649,3 +649,213 @@ async fn the_server_sync_delivers_changes_as_they_come_and_stops_on_shutdown() {
         .expect("the sync stops on shutdown")
         .unwrap();
 }
+
+/// The outbox row of `entity_ref`: (version, attempts, due now, claimed).
+async fn outbox_row(store: &Store, entity_ref: &str) -> Option<(i64, i32, bool, bool)> {
+    sqlx::query_as("SELECT version, attempts, available_at <= now(), claimed_until IS NOT NULL FROM search_outbox WHERE entity_ref = $1")
+        .bind(entity_ref)
+        .fetch_optional(store.pool())
+        .await
+        .unwrap()
+}
+
+/// A backoff is for the state that failed: a new change of the entity is new data, due at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_change_during_a_backoff_is_due_at_once() {
+    let (store, _) = fresh_store().await;
+    let data = tempfile::tempdir().unwrap();
+    let repo = TestRepo::new();
+    repo.commit(&[("catalog-info.yaml", &component("alpha", "payments-team", &[]))], "one");
+    crawl_into(&store, &[repo.source()], &data.path().join("mirrors")).await;
+    let (changes, _) = claim_batch(&store, 10).await;
+    store
+        .fail_search_changes(&changes, "the backend is down", Duration::from_secs(300))
+        .await
+        .unwrap();
+    assert!(
+        matches!(store.claim_search_changes(10, Duration::from_secs(60)).await.unwrap(), Claim::Empty),
+        "backing off"
+    );
+
+    sqlx::query("UPDATE entities SET description = 'new' WHERE entity_ref = 'component:default/alpha'")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let (again, present) = claim_batch(&store, 10).await;
+    assert_eq!(refs_of(&again), ["component:default/alpha"], "due at once");
+    assert_eq!((again[0].version, again[0].attempts), (changes[0].version + 1, 1));
+    assert_eq!(present[0].description.as_deref(), Some("new"));
+}
+
+/// An acknowledgement waits for a change in progress on its rows (it locks them first), then
+/// sees the new version: the row stays, due now, released from the claim.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_acknowledgement_racing_a_change_leaves_the_row_due_now() {
+    let (store, _) = fresh_store().await;
+    let data = tempfile::tempdir().unwrap();
+    let repo = TestRepo::new();
+    repo.commit(&[("catalog-info.yaml", &component("alpha", "payments-team", &[]))], "one");
+    crawl_into(&store, &[repo.source()], &data.path().join("mirrors")).await;
+    let (changes, _) = claim_batch(&store, 10).await;
+
+    // A change in progress, in its own transaction: the trigger holds the outbox row.
+    let mut change = store.pool().begin().await.unwrap();
+    sqlx::query("UPDATE entities SET description = 'racing' WHERE entity_ref = 'component:default/alpha'")
+        .execute(&mut *change)
+        .await
+        .unwrap();
+    let acknowledging = tokio::spawn({
+        let store = store.clone();
+        let changes = changes.clone();
+        async move { store.acknowledge_search_changes(&changes).await }
+    });
+    eventually("the acknowledgement waits for the change's lock", || async {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'SELECT 1 FROM search_outbox%'",
+        )
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+        waiting == 1
+    })
+    .await;
+    assert!(!acknowledging.is_finished(), "the acknowledgement waits for the change");
+    change.commit().await.unwrap();
+    acknowledging
+        .await
+        .unwrap()
+        .expect("the acknowledgement succeeds once the change commits");
+
+    let row = outbox_row(&store, "component:default/alpha").await;
+    assert_eq!(
+        row,
+        Some((changes[0].version + 1, 0, true, false)),
+        "the newer version stays, due now, unclaimed"
+    );
+    let (again, present) = claim_batch(&store, 10).await;
+    assert_eq!(again[0].version, changes[0].version + 1);
+    assert_eq!(present[0].description.as_deref(), Some("racing"));
+}
+
+/// A claim whose lease ran out and was taken by another sync: its late acknowledgement or
+/// failure changes nothing; the new claim's does.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_late_answer_of_an_expired_claim_changes_nothing() {
+    let (store, _) = fresh_store().await;
+    let data = tempfile::tempdir().unwrap();
+    let repo = TestRepo::new();
+    repo.commit(&[("catalog-info.yaml", &component("alpha", "payments-team", &[]))], "one");
+    crawl_into(&store, &[repo.source()], &data.path().join("mirrors")).await;
+    let expired = match store.claim_search_changes(10, Duration::from_millis(1)).await.unwrap() {
+        Claim::Batch { changes, .. } => changes,
+        other => panic!("expected a batch, got {other:?}"),
+    };
+    // Waiting out the 1 ms lease.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let (current, _) = claim_batch(&store, 10).await;
+    assert_eq!(refs_of(&current), ["component:default/alpha"], "the lease ran out: claimed again");
+    assert_ne!(current[0].claim_token, expired[0].claim_token);
+
+    store.acknowledge_search_changes(&expired).await.unwrap();
+    store
+        .fail_search_changes(&expired, "late failure", Duration::from_secs(300))
+        .await
+        .unwrap();
+    assert_eq!(
+        outbox_row(&store, "component:default/alpha").await,
+        Some((current[0].version, 0, true, true)),
+        "still the new claim's, untouched"
+    );
+    store.acknowledge_search_changes(&current).await.unwrap();
+    assert!(
+        outbox_refs(&store).await.is_empty(),
+        "the current claim's acknowledgement removes it"
+    );
+}
+
+/// The pause belongs to the reindex that began it: a lapsed reindex can neither renew nor end a
+/// newer one's.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reindex_token_owns_its_pause() {
+    let (store, _) = fresh_store().await;
+    let lapsed = store.begin_reindex(Duration::from_millis(1)).await.unwrap().expect("begins");
+    // Waiting out the 1 ms lease.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let current = store
+        .begin_reindex(Duration::from_secs(60))
+        .await
+        .unwrap()
+        .expect("begins after the lapse");
+    assert_ne!(lapsed, current);
+
+    assert!(
+        !store.extend_reindex(lapsed, Duration::from_secs(60)).await.unwrap(),
+        "the lapsed one cannot renew"
+    );
+    store.end_reindex(lapsed).await.unwrap();
+    assert!(store.search_lag().await.unwrap().reindexing, "nor end the newer pause");
+    assert!(store.extend_reindex(current, Duration::from_secs(60)).await.unwrap());
+    store.end_reindex(current).await.unwrap();
+    assert!(!store.search_lag().await.unwrap().reindexing);
+    assert!(
+        !store.extend_reindex(current, Duration::from_secs(60)).await.unwrap(),
+        "ended: nothing to renew"
+    );
+}
+
+/// Changes and acknowledgements of the same references at the same time never deadlock: real
+/// crawls changing every entity, and transactions changing them one statement at a time in the
+/// reverse order (the worst case for a lock order), each against acknowledgements of claims.
+#[tokio::test(flavor = "multi_thread")]
+async fn changes_and_acknowledgements_of_the_same_refs_never_deadlock() {
+    const ENTITIES: usize = 30;
+    let (store, _) = fresh_store().await;
+    let data = tempfile::tempdir().unwrap();
+    let mirrors = data.path().join("mirrors");
+    let repo = TestRepo::new();
+    let commit_round = |round: usize| {
+        let files: Vec<(String, String)> = (0..ENTITIES)
+            .map(|index| {
+                let text = component(&format!("service-{index:02}"), "payments-team", &[])
+                    .replace("spec:\n", &format!("  description: round {round}\nspec:\n"));
+                (format!("s{index:02}/catalog-info.yaml"), text)
+            })
+            .collect();
+        let files: Vec<(&str, &str)> = files.iter().map(|(path, text)| (path.as_str(), text.as_str())).collect();
+        repo.commit(&files, &format!("round {round}"));
+    };
+    commit_round(0);
+    crawl_into(&store, &[repo.source()], &mirrors).await;
+
+    for round in 1..=12 {
+        let (changes, _) = claim_batch(&store, ENTITIES * 2).await;
+        assert_eq!(changes.len(), ENTITIES);
+        let acknowledging = tokio::spawn({
+            let store = store.clone();
+            async move { store.acknowledge_search_changes(&changes).await }
+        });
+        if round % 3 == 0 {
+            commit_round(round);
+            crawl_into(&store, &[repo.source()], &mirrors).await;
+        } else {
+            let mut change = store.pool().begin().await.unwrap();
+            for index in (0..ENTITIES).rev() {
+                sqlx::query("UPDATE entities SET description = $1 WHERE entity_ref = $2")
+                    .bind(format!("round {round}"))
+                    .bind(format!("component:default/service-{index:02}"))
+                    .execute(&mut *change)
+                    .await
+                    .expect("the change never deadlocks");
+            }
+            change.commit().await.expect("the change commits");
+        }
+        acknowledging
+            .await
+            .unwrap()
+            .unwrap_or_else(|error| panic!("round {round}: the acknowledgement never deadlocks: {error}"));
+        // Whatever the interleaving, every entity is pending again (changed after its claim) or
+        // was delivered before the change and enqueued anew.
+        assert_eq!(outbox_refs(&store).await.len(), ENTITIES, "round {round}");
+    }
+}
