@@ -149,7 +149,7 @@ async fn meilisearch_going_down_mid_sync_backs_off_and_delivers_when_back() {
     });
     let claimed_by = Instant::now() + Duration::from_secs(10);
     loop {
-        let leased: i64 = sqlx::query_scalar("SELECT count(*) FROM search_outbox WHERE available_at > now() + interval '60 seconds'")
+        let leased: i64 = sqlx::query_scalar("SELECT count(*) FROM search_outbox WHERE claimed_until > now()")
             .fetch_one(store.pool())
             .await
             .unwrap();
