@@ -1,21 +1,36 @@
 //! The Postgres full-text backend, in the catalog's own database: `search_documents` with a
-//! weighted `tsvector` built by sextant's tokenizer, `search_terms` with trigrams for typos.
+//! `tsvector` built by sextant's tokenizer, `search_terms` with trigrams for typos.
 //!
 //! Lexemes are made here ([`query::words`]), written as `tsvector` text and cast, and queries
 //! are written as `tsquery` text and cast: the database's own parser (which depends on its
-//! locale, and under `C` drops every non-ASCII letter) is never used. A query word matches the
-//! lexemes it begins (`'pay':*`); a word with a typo budget also matches the beginnings of the
-//! indexed words within its budget, found in `search_terms` by trigram similarity and checked
-//! with [`query::match_word`], the same function that highlights.
+//! locale, and under `C` drops every non-ASCII letter) is never used. A query word matches its
+//! lexeme, the last word also the lexemes it begins (`'pay':*`); a word with a typo budget also
+//! matches the indexed words within its budget (the last word: their beginnings), found in
+//! `search_terms` by trigram similarity and checked with [`query::match_word`], the same
+//! function that highlights.
+//!
+//! Ranking is by buckets, best first, each ordered by name: the entity whose name is the query;
+//! every query word exactly in the name or title (tier A); every word matching a word of tier A
+//! (as a prefix or within its typos); of tier A or B (tags, labels); of A, B or C (description, owner,
+//! system); the rest (a word only in an API definition). Each word of tiers A, B and C is
+//! indexed a second time with its tier's mark (`|a`, `|b`, `|c`), and the name once whole (`|n`),
+//! so that every bucket is a `tsquery` the GIN index answers, and a page is read bucket by
+//! bucket in name order (`LIMIT`): a query that matches every document costs what a narrow one
+//! does, instead of ranking all its matches.
+//!
+//! Filter values are lexemes too (`|:owner=group:default/team-a`), so that a filter narrows the
+//! GIN index scan (there is no other index on the filter columns); the columns are compared as
+//! well, which keeps a filter exact where a long value's lexeme is cut.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fmt::Write as _;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use sqlx::types::Json;
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 
 use crate::search::query::{self, MatchKind, Tier};
-use crate::search::{Applied, BackendAnswer, Facet, FacetField, MAX_FACET_VALUES, ParsedQuery, SearchError, SearchFilter, SearchRequest};
+use crate::search::{
+    Applied, BackendAnswer, Facet, FacetField, MAX_FACET_VALUES, MAX_HITS, ParsedQuery, SearchError, SearchFilter, SearchRequest,
+};
 use crate::store::{SearchEntity, Store, StoreError};
 
 /// The tables searched, and those a rebuild fills before it swaps them in.
@@ -36,13 +51,12 @@ const NEXT: Tables = Tables {
 
 /// Distinct words indexed per document (the first ones, names and titles first).
 const MAX_DOCUMENT_WORDS: usize = 2000;
-/// Positions kept per word of a document: ranking needs a few, not all.
-const MAX_WORD_POSITIONS: usize = 16;
-/// The highest `tsvector` position.
-const MAX_POSITION: usize = 16_383;
 /// Bytes per lexeme: longer words are indexed (and searched) by their beginning. Keeps a
 /// document's `tsvector` far under Postgres's 1 MB limit.
 const MAX_LEXEME_BYTES: usize = 255;
+/// The mark of the lexeme that stands for a whole name. Marks begin with `|`, which separates
+/// words: no query word, and so no prefix search, begins with it.
+const NAME_MARK: &str = "|n";
 /// Words shorter than this are never a typo alternative (a term with a budget has 5
 /// characters or more): they stay out of `search_terms`.
 const MIN_TERM_CHARS: usize = 4;
@@ -52,23 +66,19 @@ const WRITE_CHUNK: usize = 500;
 const REBUILD_PAGE: usize = 2000;
 /// Typo candidates looked at per query word and lookup.
 const TYPO_CANDIDATES: i64 = 50;
-/// `pg_trgm` thresholds for typo candidates: low, since a short word with one typo shares few
-/// trigrams; candidates are then checked by edit distance.
-const SIMILARITY_THRESHOLD: &str = "0.2";
-const WORD_SIMILARITY_THRESHOLD: &str = "0.5";
-/// Rank weights of D, C, B, A (the order `ts_rank` takes them).
-const RANK_WEIGHTS: &str = "{0.05,0.2,0.4,1.0}";
-/// How much the rank of the query's exact words adds to the rank of the whole match: exact
-/// words rank above prefixes and typos in the same tier, not above a higher tier (a tier's rank
-/// for one word is at most 1.65 times the rank of one occurrence, and the tiers are 2.5 times
-/// apart or more).
-const EXACT_WORD_FACTOR: f64 = 0.2;
-/// Added to the score of an entity whose name is the query.
-const EXACT_NAME_BONUS: f64 = 100.0;
+/// Matches counted: one beyond the deepest hit served, so that a count of `MAX_HITS + 1` says
+/// "more than [`MAX_HITS`]" (as the Meilisearch backend counts).
+const MAX_COUNTED: i64 = MAX_HITS as i64 + 1;
 
-/// A search's transaction: one snapshot for the page, the count and the facets; plans made
-/// for the actual query (a generic plan cannot tell a rare word from a common prefix).
-const BEGIN_SEARCH: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL plan_cache_mode = force_custom_plan";
+/// A search's transaction: one snapshot for the page, the count and the facets; plans made for
+/// the actual query (a generic plan cannot tell a rare word from a common prefix); no sequential
+/// scan where the GIN index can answer (the planner multiplies the selectivities of words and
+/// filters as if they were independent, and a scan it expects to stop early can read the whole
+/// table instead); `pg_trgm` thresholds for typo candidates, low since a short word with one typo
+/// shares few trigrams (candidates are then checked by edit distance).
+const BEGIN_SEARCH: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL plan_cache_mode = force_custom_plan;
+     SET LOCAL enable_seqscan = off;
+     SET LOCAL pg_trgm.similarity_threshold = 0.2; SET LOCAL pg_trgm.word_similarity_threshold = 0.5";
 
 pub struct PostgresIndex {
     store: Store,
@@ -87,9 +97,18 @@ impl PostgresIndex {
         Ok(self.store.ping().await?)
     }
 
-    /// One page of hits, the exact number of matches and, when asked, the facet counts.
+    /// One page of hits, the number of matches (exact up to [`MAX_HITS`]) and, when asked, the
+    /// facet counts.
     pub async fn search(&self, query: &ParsedQuery, request: &SearchRequest) -> Result<BackendAnswer, SearchError> {
         let filters = Filters::from(&request.filter);
+        if filters.match_nothing() {
+            return Ok(BackendAnswer {
+                hits: Vec::new(),
+                total: 0,
+                total_is_exact: true,
+                facets: if request.facets { empty_facets() } else { Vec::new() },
+            });
+        }
         let mut transaction = self.store.pool().begin_with(BEGIN_SEARCH).await.map_err(store_error)?;
         let text_query = if query.terms.is_empty() {
             None
@@ -97,13 +116,18 @@ impl PostgresIndex {
             let alternatives = typo_alternatives(&mut transaction, query).await?;
             Some(TextQuery::new(query, &alternatives))
         };
-        let limit = i64::try_from(request.first).unwrap_or(i64::MAX);
-        let offset = i64::try_from(request.offset).unwrap_or(i64::MAX);
         let (hits, total) = match &text_query {
-            Some(text_query) => ranked_page(&mut transaction, text_query, &filters, limit, offset).await?,
-            None => browse_page(&mut transaction, &filters, limit, offset).await?,
+            Some(text_query) => ranked_page(&mut transaction, text_query, &filters, request.first, request.offset).await?,
+            None => browse_page(&mut transaction, &filters, request.first, request.offset).await?,
         };
         let facets = if request.facets {
+            if text_query.is_none() && filters.clause.is_none() {
+                // Every document: no index to use, a sequential scan is the plan.
+                sqlx::query("SET LOCAL enable_seqscan = on")
+                    .execute(&mut *transaction)
+                    .await
+                    .map_err(store_error)?;
+            }
             facet_counts(&mut transaction, text_query.as_ref(), &filters).await?
         } else {
             Vec::new()
@@ -112,7 +136,7 @@ impl PostgresIndex {
         Ok(BackendAnswer {
             hits,
             total,
-            total_is_exact: true,
+            total_is_exact: total <= MAX_HITS,
             facets,
         })
     }
@@ -159,6 +183,12 @@ impl PostgresIndex {
                 break;
             }
         }
+        // The GIN indexes' pending entries merged (a search would read them one by one), the
+        // visibility map set, and the statistics the planner needs: before the tables go live.
+        sqlx::query("VACUUM (ANALYZE) search_documents_next, search_terms_next")
+            .execute(pool)
+            .await
+            .map_err(store_error)?;
         let mut transaction = pool.begin().await.map_err(store_error)?;
         for statement in [
             // Waits for searches in progress on the old tables; new ones wait for the swap. The
@@ -173,10 +203,6 @@ impl PostgresIndex {
             sqlx::query(statement).execute(&mut *transaction).await.map_err(store_error)?;
         }
         transaction.commit().await.map_err(store_error)?;
-        sqlx::query("ANALYZE search_documents, search_terms")
-            .execute(pool)
-            .await
-            .map_err(store_error)?;
         tracing::info!(documents, "search index rebuilt");
         Ok(documents)
     }
@@ -196,60 +222,99 @@ struct Lexemes {
     terms: Vec<String>,
 }
 
-/// The words of `entity`'s searchable fields with their positions and tiers, as `tsvector`
-/// text, plus the marker of its name (see [`name_marker`]).
+/// The mark of the copies of a tier's words (tier D words have none).
+fn tier_mark(tier: Tier) -> Option<&'static str> {
+    match tier {
+        Tier::A => Some("|a"),
+        Tier::B => Some("|b"),
+        Tier::C => Some("|c"),
+        Tier::D => None,
+    }
+}
+
+/// `word` after `mark`, cut to a lexeme's length.
+fn marked(mark: &str, word: &str) -> String {
+    cut_lexeme(&format!("{mark}{word}")).to_owned()
+}
+
+/// The words of `entity`'s searchable fields, each once, with a marked copy for each tier it
+/// appears in (but D), and the name whole, as `tsvector` text (no positions: ranking is by
+/// buckets).
 fn lexemes(entity: &SearchEntity) -> Lexemes {
-    // Word → positions (with the tier of each), in the order the words first appear.
-    let mut positions: HashMap<String, Vec<(usize, Tier)>> = HashMap::new();
-    let mut order: Vec<String> = Vec::new();
-    let mut next_position = 1;
+    let mut plain: HashSet<String> = HashSet::new();
+    let mut lexemes: BTreeSet<String> = BTreeSet::new();
+    let mut terms: Vec<String> = Vec::new();
     for (_, tier, text) in query::fields(entity) {
         for word in query::words(text) {
             let lexeme = cut_lexeme(&word.folded);
-            let position = next_position.min(MAX_POSITION);
-            next_position += 1;
-            match positions.get_mut(lexeme) {
-                Some(list) if list.len() < MAX_WORD_POSITIONS && list.last().is_none_or(|&(last, _)| last < position) => {
-                    list.push((position, tier));
+            if !plain.contains(lexeme) {
+                if plain.len() == MAX_DOCUMENT_WORDS {
+                    continue;
                 }
-                Some(_) => {}
-                None if order.len() < MAX_DOCUMENT_WORDS => {
-                    order.push(lexeme.to_owned());
-                    positions.insert(lexeme.to_owned(), vec![(position, tier)]);
+                plain.insert(lexeme.to_owned());
+                lexemes.insert(lexeme.to_owned());
+                if lexeme.chars().count() >= MIN_TERM_CHARS {
+                    terms.push(lexeme.to_owned());
                 }
-                None => {}
+            }
+            if let Some(mark) = tier_mark(tier) {
+                lexemes.insert(marked(mark, lexeme));
             }
         }
-    }
-    let mut tsvector = String::new();
-    for word in &order {
-        push_quoted(&mut tsvector, word);
-        tsvector.push(':');
-        for (index, (position, tier)) in positions.get(word).into_iter().flatten().enumerate() {
-            if index > 0 {
-                tsvector.push(',');
-            }
-            let _ = write!(tsvector, "{position}{}", tier.letter());
-        }
-        tsvector.push(' ');
     }
     if let Some(marker) = name_marker(&entity.name) {
-        push_quoted(&mut tsvector, &marker);
-        tsvector.push_str(":1A");
+        lexemes.insert(marker);
     }
-    let terms = order.into_iter().filter(|word| word.chars().count() >= MIN_TERM_CHARS).collect();
+    for (field, value) in facet_values(entity) {
+        lexemes.insert(facet_lexeme(field, &value));
+    }
+    let mut tsvector = String::new();
+    for lexeme in &lexemes {
+        if !tsvector.is_empty() {
+            tsvector.push(' ');
+        }
+        push_quoted(&mut tsvector, lexeme);
+    }
     Lexemes { tsvector, terms }
 }
 
-/// A lexeme standing for a whole name: its folded words joined by spaces, after a space. No
-/// query word holds a space, so no query word or prefix matches it; a query whose words are
-/// the name's matches it exactly (the exact-name bonus).
+/// The values `entity` can be filtered by, field by field (every tag).
+fn facet_values(entity: &SearchEntity) -> Vec<(FacetField, String)> {
+    let mut values = vec![
+        (FacetField::Kind, entity.kind.clone()),
+        (FacetField::Namespace, entity.namespace.clone()),
+    ];
+    let optional = [
+        (FacetField::Type, &entity.entity_type),
+        (FacetField::Owner, &entity.owner),
+        (FacetField::Lifecycle, &entity.lifecycle),
+        (FacetField::System, &entity.system),
+        (FacetField::Domain, &entity.domain),
+        (FacetField::Repo, &entity.repo),
+    ];
+    values.extend(
+        optional
+            .into_iter()
+            .filter_map(|(field, value)| value.clone().map(|value| (field, value))),
+    );
+    values.extend(entity.tier.map(|tier| (FacetField::Tier, tier.to_string())));
+    values.extend(entity.tags.iter().map(|tag| (FacetField::Tags, tag.clone())));
+    values
+}
+
+/// The lexeme of a filter value: `|:<field>=<value>`, cut to a lexeme's length.
+fn facet_lexeme(field: FacetField, value: &str) -> String {
+    marked(&format!("|:{}=", field.name()), value)
+}
+
+/// The lexeme that stands for a whole name: its folded words joined by spaces, marked. A query
+/// whose words are the name's has the same marker (the exact-name bucket).
 fn name_marker(name: &str) -> Option<String> {
     let words: Vec<String> = query::words(name).into_iter().map(|word| word.folded).collect();
     if words.is_empty() {
         return None;
     }
-    Some(cut_lexeme(&format!(" {}", words.join(" "))).to_owned())
+    Some(marked(NAME_MARK, &words.join(" ")))
 }
 
 /// `word` cut to [`MAX_LEXEME_BYTES`] at a character boundary.
@@ -384,12 +449,6 @@ async fn typo_alternatives(connection: &mut PgConnection, query: &ParsedQuery) -
     if tolerant.is_empty() {
         return Ok(alternatives);
     }
-    sqlx::query("SELECT set_config('pg_trgm.similarity_threshold', $1, true), set_config('pg_trgm.word_similarity_threshold', $2, true)")
-        .bind(SIMILARITY_THRESHOLD)
-        .bind(WORD_SIMILARITY_THRESHOLD)
-        .execute(&mut *connection)
-        .await
-        .map_err(store_error)?;
     // Similar whole words (a typo anywhere), and words with a similar part (a typo in the
     // beginning of a longer word).
     let candidates: Vec<(String, String)> = sqlx::query_as(
@@ -422,10 +481,11 @@ async fn typo_alternatives(connection: &mut PgConnection, query: &ParsedQuery) -
                 found.insert(candidate.chars().take(length).collect());
             }
         }
-        // A beginning that starts with another one adds nothing to the other's prefix search.
+        // A beginning that starts with another one adds nothing to the other's prefix search
+        // (the last word); words before it are searched whole.
         let found: Vec<String> = found
             .iter()
-            .filter(|word| !found.iter().any(|other| other != *word && word.starts_with(other.as_str())))
+            .filter(|word| !term.prefix || !found.iter().any(|other| other != *word && word.starts_with(other.as_str())))
             .cloned()
             .collect();
         if !found.is_empty() {
@@ -435,58 +495,82 @@ async fn typo_alternatives(connection: &mut PgConnection, query: &ParsedQuery) -
     Ok(alternatives)
 }
 
-/// A query's `tsquery` texts.
+/// A query's `tsquery` texts: what matches, and the buckets of the ranking, best first, each
+/// within the next (the last is `matching`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct TextQuery {
-    /// Every word (or one of its typo alternatives) as a prefix: what matches.
+    /// Every word (or one of its typo alternatives) as a prefix of a word of the entity.
     matching: String,
-    /// Any word exactly: ranks exact words above prefixes and typos.
-    exact: String,
-    /// The name marker of the whole query: ranks the entity named so first.
-    name: String,
+    buckets: Vec<String>,
 }
 
 impl TextQuery {
     fn new(query: &ParsedQuery, alternatives: &HashMap<usize, Vec<String>>) -> TextQuery {
-        let mut matching = String::new();
-        let mut exact = String::new();
-        for (index, term) in query.terms.iter().enumerate() {
-            if index > 0 {
-                matching.push_str(" & ");
-                exact.push_str(" | ");
-            }
-            let lexeme = cut_lexeme(&term.text);
-            push_quoted(&mut exact, lexeme);
-            let alternatives = alternatives.get(&index).map_or(&[][..], Vec::as_slice);
-            if alternatives.is_empty() {
-                push_quoted(&mut matching, lexeme);
-                matching.push_str(":*");
-            } else {
-                matching.push('(');
-                for (position, alternative) in std::iter::once(lexeme)
-                    .chain(alternatives.iter().map(|word| cut_lexeme(word)))
-                    .enumerate()
-                {
-                    if position > 0 {
-                        matching.push_str(" | ");
+        // Each term's spellings: itself, then its typo alternatives; searched as prefixes for
+        // the last word of the query, as whole words before it.
+        let spellings: Vec<(bool, Vec<&str>)> = query
+            .terms
+            .iter()
+            .enumerate()
+            .map(|(index, term)| {
+                let spellings = std::iter::once(term.text.as_str())
+                    .chain(alternatives.get(&index).into_iter().flatten().map(String::as_str))
+                    .collect();
+                (term.prefix, spellings)
+            })
+            .collect();
+        // AND over the terms of OR over their spellings under each of `marks`; `exact`: the
+        // terms themselves, whole.
+        let every_term = |marks: &[&str], exact: bool| {
+            let clauses: Vec<String> = spellings
+                .iter()
+                .map(|(prefix, spellings)| {
+                    let spellings = if exact { &spellings[..1] } else { &spellings[..] };
+                    let mut variants = Vec::new();
+                    for mark in marks {
+                        for spelling in spellings {
+                            let mut lexeme = String::new();
+                            push_quoted(&mut lexeme, &marked(mark, spelling));
+                            if *prefix && !exact {
+                                lexeme.push_str(":*");
+                            }
+                            variants.push(lexeme);
+                        }
                     }
-                    push_quoted(&mut matching, alternative);
-                    matching.push_str(":*");
-                }
-                matching.push(')');
-            }
-        }
+                    if variants.len() == 1 {
+                        variants.remove(0)
+                    } else {
+                        format!("({})", variants.join(" | "))
+                    }
+                })
+                .collect();
+            clauses.join(" & ")
+        };
+        let matching = every_term(&[""], false);
         let mut name = String::new();
-        // A query of words only (no terms) has no marker; the terms are not empty here.
-        push_quoted(&mut name, name_marker(&query.text).as_deref().unwrap_or(" "));
-        TextQuery { matching, exact, name }
+        match name_marker(&query.text) {
+            Some(marker) => push_quoted(&mut name, &marker),
+            // Not reached: a query with terms has words.
+            None => push_quoted(&mut name, NAME_MARK),
+        }
+        let buckets = vec![
+            name,
+            every_term(&["|a"], true),
+            every_term(&["|a"], false),
+            every_term(&["|a", "|b"], false),
+            every_term(&["|a", "|b", "|c"], false),
+            matching.clone(),
+        ];
+        TextQuery { matching, buckets }
     }
 }
 
-/// The filter, one condition per field that has values.
+/// The filter, one condition per field that has values, and the same as a `tsquery`.
 #[derive(Debug, Clone, Default)]
 struct Filters {
     conditions: Vec<(FacetField, FilterValues)>,
+    /// AND over the fields of OR over their values' lexemes; `None`: no filter.
+    clause: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -496,9 +580,28 @@ enum FilterValues {
     Tiers(Vec<i16>),
 }
 
+impl Filters {
+    /// Whether some field has no value that can match (only tiers that are not numbers).
+    fn match_nothing(&self) -> bool {
+        self.conditions
+            .iter()
+            .any(|(_, values)| matches!(values, FilterValues::Tiers(tiers) if tiers.is_empty()))
+    }
+
+    /// `tsquery` text that holds `query` and the filter.
+    fn and(&self, query: Option<&str>) -> Option<String> {
+        match (query, &self.clause) {
+            (Some(query), Some(clause)) => Some(format!("({query}) & {clause}")),
+            (Some(query), None) => Some(query.to_owned()),
+            (None, clause) => clause.clone(),
+        }
+    }
+}
+
 impl From<&SearchFilter> for Filters {
     fn from(filter: &SearchFilter) -> Filters {
         let mut conditions = Vec::new();
+        let mut clauses = Vec::new();
         for field in FacetField::ALL {
             let values: Vec<&String> = filter
                 .values
@@ -513,9 +616,27 @@ impl From<&SearchFilter> for Filters {
                 FacetField::Tier => FilterValues::Tiers(values.iter().filter_map(|value| value.trim().parse::<i16>().ok()).collect()),
                 _ => FilterValues::Texts(values.into_iter().cloned().collect()),
             };
+            let lexemes: BTreeSet<String> = match &values {
+                FilterValues::Texts(texts) => texts.iter().map(|value| facet_lexeme(field, value)).collect(),
+                FilterValues::Tiers(tiers) => tiers.iter().map(|tier| facet_lexeme(field, &tier.to_string())).collect(),
+            };
+            let quoted: Vec<String> = lexemes
+                .iter()
+                .map(|lexeme| {
+                    let mut text = String::new();
+                    push_quoted(&mut text, lexeme);
+                    text
+                })
+                .collect();
+            match quoted.len() {
+                0 => {}
+                1 => clauses.push(quoted.concat()),
+                _ => clauses.push(format!("({})", quoted.join(" | "))),
+            }
             conditions.push((field, values));
         }
-        Filters { conditions }
+        let clause = (!clauses.is_empty()).then(|| clauses.join(" & "));
+        Filters { conditions, clause }
     }
 }
 
@@ -559,92 +680,135 @@ fn push_filters(builder: &mut QueryBuilder<'_, Postgres>, filters: &Filters) {
 
 /// Pushes the `FROM` and `WHERE` of the matching documents.
 fn push_matches(builder: &mut QueryBuilder<'_, Postgres>, text_query: Option<&TextQuery>, filters: &Filters) {
-    match text_query {
-        Some(text_query) => {
-            builder
-                .push(" FROM search_documents, CAST(")
-                .push_bind(text_query.matching.clone())
-                .push(" AS tsquery) AS matching WHERE lexemes @@ matching");
-        }
-        None => {
-            builder.push(" FROM search_documents WHERE true");
-        }
-    }
+    builder.push(" FROM search_documents WHERE ");
+    match filters.and(text_query.map(|text_query| text_query.matching.as_str())) {
+        Some(tsquery) => builder.push("lexemes @@ CAST(").push_bind(tsquery).push(" AS tsquery)"),
+        None => builder.push("true"),
+    };
     push_filters(builder, filters);
 }
 
-#[derive(sqlx::FromRow)]
-struct HitRow {
-    document: Json<SearchEntity>,
-    score: f64,
-    total: i64,
-}
-
-/// A page of hits for a text query, best first, and the number of matches.
+/// A page of hits for a text query, best bucket first, by name within a bucket, and the number
+/// of matches (counted up to [`MAX_COUNTED`]).
 async fn ranked_page(
     connection: &mut PgConnection,
     text_query: &TextQuery,
     filters: &Filters,
-    limit: i64,
-    offset: i64,
+    first: usize,
+    offset: usize,
 ) -> Result<(Vec<(SearchEntity, f64)>, usize), SearchError> {
-    let mut builder: QueryBuilder<'_, Postgres> = QueryBuilder::new("WITH ranked AS (SELECT entity_ref, name, (ts_rank(");
-    builder
-        .push_bind(RANK_WEIGHTS)
-        .push("::float4[], lexemes, matching) + ")
-        .push_bind(EXACT_WORD_FACTOR)
-        .push(" * ts_rank(")
-        .push_bind(RANK_WEIGHTS)
-        .push("::float4[], lexemes, ")
-        .push_bind(text_query.exact.clone())
-        .push("::tsquery) + CASE WHEN lexemes @@ ")
-        .push_bind(text_query.name.clone())
-        .push("::tsquery THEN ")
-        .push_bind(EXACT_NAME_BONUS)
-        .push(" ELSE 0 END)::float8 AS score, count(*) OVER () AS total");
-    push_matches(&mut builder, Some(text_query), filters);
-    builder
-        .push(" ORDER BY score DESC, name, entity_ref LIMIT ")
-        .push_bind(limit)
-        .push(" OFFSET ")
-        .push_bind(offset)
-        .push(
-            ") SELECT d.document, r.score, r.total FROM ranked r JOIN search_documents d ON d.entity_ref = r.entity_ref
-             ORDER BY r.score DESC, r.name, r.entity_ref",
-        );
-    let rows: Vec<HitRow> = builder.build_query_as().fetch_all(&mut *connection).await.map_err(store_error)?;
-    let total = match rows.first() {
-        Some(row) => usize::try_from(row.total).unwrap_or(0),
-        None if offset > 0 => count_matches(connection, Some(text_query), filters).await?,
-        None => 0,
-    };
-    Ok((rows.into_iter().map(|row| (row.document.0, row.score)).collect(), total))
+    let buckets: Vec<Option<String>> = text_query.buckets.iter().map(|bucket| filters.and(Some(bucket))).collect();
+    let excluded: Vec<Option<&str>> = std::iter::once(None)
+        .chain(text_query.buckets.iter().map(|bucket| Some(bucket.as_str())))
+        .collect();
+    let (found, total) = read_buckets(connection, &buckets, &excluded, filters, offset.saturating_add(first)).await?;
+    let page: Vec<(String, f64)> = found
+        .into_iter()
+        .skip(offset)
+        .map(|(entity_ref, bucket)| (entity_ref, (text_query.buckets.len() - bucket) as f64))
+        .collect();
+    Ok((documents(connection, page).await?, total))
 }
 
-/// A page of every document the filters let through, by name, and their number.
+/// A page of every document the filters let through, by name, and their number (counted up to
+/// [`MAX_COUNTED`]).
 async fn browse_page(
     connection: &mut PgConnection,
     filters: &Filters,
-    limit: i64,
-    offset: i64,
+    first: usize,
+    offset: usize,
 ) -> Result<(Vec<(SearchEntity, f64)>, usize), SearchError> {
-    let mut builder: QueryBuilder<'_, Postgres> = QueryBuilder::new("SELECT document");
-    push_matches(&mut builder, None, filters);
-    builder
-        .push(" ORDER BY name, entity_ref LIMIT ")
-        .push_bind(limit)
-        .push(" OFFSET ")
-        .push_bind(offset);
-    let rows: Vec<(Json<SearchEntity>,)> = builder.build_query_as().fetch_all(&mut *connection).await.map_err(store_error)?;
-    let total = count_matches(connection, None, filters).await?;
-    Ok((rows.into_iter().map(|(document,)| (document.0, 0.0)).collect(), total))
+    let (found, total) = read_buckets(connection, &[filters.and(None)], &[None], filters, offset.saturating_add(first)).await?;
+    let page: Vec<(String, f64)> = found.into_iter().skip(offset).map(|(entity_ref, _)| (entity_ref, 0.0)).collect();
+    Ok((documents(connection, page).await?, total))
 }
 
-async fn count_matches(connection: &mut PgConnection, text_query: Option<&TextQuery>, filters: &Filters) -> Result<usize, SearchError> {
-    let mut builder: QueryBuilder<'_, Postgres> = QueryBuilder::new("SELECT count(*)");
-    push_matches(&mut builder, text_query, filters);
-    let (count,): (i64,) = builder.build_query_as().fetch_one(&mut *connection).await.map_err(store_error)?;
-    Ok(usize::try_from(count).unwrap_or(0))
+/// The first `wanted` references of the matches, bucket after bucket (each bucket: the documents
+/// `buckets[i]` matches and `excluded[i]` does not, and the filter's columns let through; by
+/// name), with the index of their bucket; and the number of matches, counted up to
+/// [`MAX_COUNTED`]. A `None` bucket matches everything.
+///
+/// Each bucket is first read whole, unordered, up to what is left to count: through the GIN
+/// index, so a small bucket costs little whatever the planner expects of it. A bucket that
+/// fills the count is large: its first references are then read in name order, which the name
+/// index gives at once.
+async fn read_buckets(
+    connection: &mut PgConnection,
+    buckets: &[Option<String>],
+    excluded: &[Option<&str>],
+    filters: &Filters,
+    wanted: usize,
+) -> Result<(Vec<(String, usize)>, usize), SearchError> {
+    let mut found: Vec<(String, usize)> = Vec::new();
+    let mut counted: usize = 0;
+    let cap = usize::try_from(MAX_COUNTED).unwrap_or(usize::MAX);
+    for (index, bucket) in buckets.iter().enumerate() {
+        if counted >= cap {
+            break;
+        }
+        let excluded = excluded.get(index).copied().flatten();
+        let left_to_count = cap - counted;
+        let mut builder: QueryBuilder<'_, Postgres> = QueryBuilder::new("SELECT entity_ref FROM (SELECT entity_ref, name");
+        push_bucket(&mut builder, bucket.as_deref(), excluded, filters);
+        builder
+            .push(" LIMIT ")
+            .push_bind(i64::try_from(left_to_count).unwrap_or(i64::MAX))
+            .push(") AS bucket ORDER BY name, entity_ref");
+        let refs: Vec<(String,)> = builder.build_query_as().fetch_all(&mut *connection).await.map_err(store_error)?;
+        counted += refs.len();
+        let needed = wanted.saturating_sub(found.len());
+        if refs.len() < left_to_count || needed == 0 {
+            // The whole bucket (or all that the page needs of it).
+            found.extend(refs.into_iter().take(needed).map(|(entity_ref,)| (entity_ref, index)));
+            continue;
+        }
+        // A large bucket: its first references by name.
+        let mut builder: QueryBuilder<'_, Postgres> = QueryBuilder::new("SELECT entity_ref");
+        push_bucket(&mut builder, bucket.as_deref(), excluded, filters);
+        builder
+            .push(" ORDER BY name, entity_ref LIMIT ")
+            .push_bind(i64::try_from(needed).unwrap_or(i64::MAX));
+        let refs: Vec<(String,)> = builder.build_query_as().fetch_all(&mut *connection).await.map_err(store_error)?;
+        found.extend(refs.into_iter().map(|(entity_ref,)| (entity_ref, index)));
+    }
+    Ok((found, counted.min(cap)))
+}
+
+/// Pushes the `FROM` and `WHERE` of one bucket.
+fn push_bucket(builder: &mut QueryBuilder<'_, Postgres>, bucket: Option<&str>, excluded: Option<&str>, filters: &Filters) {
+    builder.push(" FROM search_documents WHERE ");
+    match bucket {
+        Some(bucket) => builder.push("lexemes @@ CAST(").push_bind(bucket.to_owned()).push(" AS tsquery)"),
+        None => builder.push("true"),
+    };
+    if let Some(excluded) = excluded {
+        builder
+            .push(" AND NOT lexemes @@ CAST(")
+            .push_bind(excluded.to_owned())
+            .push(" AS tsquery)");
+    }
+    push_filters(builder, filters);
+}
+
+/// The documents of `page` (references with their scores), in its order.
+async fn documents(connection: &mut PgConnection, page: Vec<(String, f64)>) -> Result<Vec<(SearchEntity, f64)>, SearchError> {
+    if page.is_empty() {
+        return Ok(Vec::new());
+    }
+    let refs: Vec<&str> = page.iter().map(|(entity_ref, _)| entity_ref.as_str()).collect();
+    let mut documents: HashMap<String, SearchEntity> =
+        sqlx::query_as::<_, (String, Json<SearchEntity>)>("SELECT entity_ref, document FROM search_documents WHERE entity_ref = ANY($1)")
+            .bind(&refs)
+            .fetch_all(&mut *connection)
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .map(|(entity_ref, document)| (entity_ref, document.0))
+            .collect();
+    Ok(page
+        .into_iter()
+        .filter_map(|(entity_ref, score)| documents.remove(&entity_ref).map(|entity| (entity, score)))
+        .collect())
 }
 
 /// The counts of every facet field's values over all matches: each field's most frequent
@@ -660,7 +824,9 @@ async fn facet_counts(connection: &mut PgConnection, text_query: Option<&TextQue
         }
         let name = field.name();
         match field {
-            FacetField::Tags => builder.push("SELECT 'tags', tag, count(*) FROM matches, unnest(tags) AS tag GROUP BY tag"),
+            FacetField::Tags => {
+                builder.push("SELECT 'tags', tag, count(*) FROM (SELECT unnest(tags) AS tag FROM matches) AS tags GROUP BY tag")
+            }
             FacetField::Tier => builder.push("SELECT 'tier', tier::text, count(*) FROM matches WHERE tier IS NOT NULL GROUP BY tier"),
             _ => {
                 let column = column(field);
@@ -679,16 +845,21 @@ async fn facet_counts(connection: &mut PgConnection, text_query: Option<&TextQue
         .push_bind(i64::try_from(MAX_FACET_VALUES).unwrap_or(i64::MAX))
         .push(" ORDER BY field, n DESC, value");
     let rows: Vec<(String, String, i64)> = builder.build_query_as().fetch_all(&mut *connection).await.map_err(store_error)?;
-    let mut facets: Vec<Facet> = FacetField::ALL
-        .into_iter()
-        .map(|field| Facet { field, values: Vec::new() })
-        .collect();
+    let mut facets = empty_facets();
     for (field, value, count) in rows {
         if let Some(facet) = facets.iter_mut().find(|facet| facet.field.name() == field) {
             facet.values.push((value, u64::try_from(count).unwrap_or(0)));
         }
     }
     Ok(facets)
+}
+
+/// Every facet field, without values.
+fn empty_facets() -> Vec<Facet> {
+    FacetField::ALL
+        .into_iter()
+        .map(|field| Facet { field, values: Vec::new() })
+        .collect()
 }
 
 #[cfg(test)]
@@ -717,7 +888,7 @@ mod tests {
     }
 
     #[test]
-    fn lexemes_carry_positions_and_tiers() {
+    fn lexemes_carry_tier_marks() {
         let mut payments = entity("payments-api");
         payments.title = Some("Payments".into());
         payments.tags = vec!["billing".into()];
@@ -726,7 +897,8 @@ mod tests {
         let lexemes = lexemes(&payments);
         assert_eq!(
             lexemes.tsvector,
-            "'payments':1A,3A,6C 'api':2A 'billing':4B 'takes':5C 'openapi':7D ' payments api':1A"
+            "'api' 'billing' 'openapi' 'payments' 'takes' '|:kind=component' '|:namespace=default' '|:tags=billing' \
+             '|aapi' '|apayments' '|bbilling' '|cpayments' '|ctakes' '|npayments api'"
         );
         assert_eq!(lexemes.terms, ["payments", "billing", "takes", "openapi"]);
     }
@@ -743,38 +915,43 @@ mod tests {
         let mut long = entity("long");
         long.description = Some("é".repeat(400));
         let lexemes = lexemes(&long);
-        let description_lexeme = lexemes.tsvector.split(' ').nth(1).expect("a second lexeme");
-        assert!(description_lexeme.len() <= MAX_LEXEME_BYTES + 6, "{description_lexeme}");
+        assert!(
+            lexemes.tsvector.split(' ').all(|lexeme| lexeme.len() <= MAX_LEXEME_BYTES + 2),
+            "{}",
+            lexemes.tsvector
+        );
+        assert!(lexemes.tsvector.contains(&format!("'{}'", "e".repeat(MAX_LEXEME_BYTES))));
         let mut many = entity("many");
         many.definition = Some((0..5000).map(|number| format!("word{number} ")).collect());
-        assert_eq!(lexemes_count(&lexemes_of(&many)), MAX_DOCUMENT_WORDS + 1);
-        let mut repeated = entity("repeated");
-        repeated.definition = Some("again ".repeat(100));
-        let tsvector = lexemes_of(&repeated);
-        let again = tsvector.split(' ').find(|lexeme| lexeme.starts_with("'again'")).expect("indexed");
-        assert_eq!(again.split(',').count(), MAX_WORD_POSITIONS);
-    }
-
-    fn lexemes_of(entity: &SearchEntity) -> String {
-        lexemes(entity).tsvector
-    }
-
-    fn lexemes_count(tsvector: &str) -> usize {
-        tsvector.matches("':").count()
+        let tsvector = super::lexemes(&many).tsvector;
+        let plain = tsvector.split(' ').filter(|lexeme| !lexeme.starts_with("'|")).count();
+        assert_eq!(plain, MAX_DOCUMENT_WORDS);
     }
 
     #[test]
-    fn queries_quote_every_lexeme() {
+    fn queries_quote_every_lexeme_and_nest_their_buckets() {
         let query = query::parse("pay it's paymnts").expect("valid");
         let mut alternatives = HashMap::new();
-        alternatives.insert(3, vec!["payments".to_owned(), "payment".to_owned()]);
+        alternatives.insert(3, vec!["payments".to_owned()]);
         let text_query = TextQuery::new(&query, &alternatives);
+        // Only the last word is a prefix.
+        assert_eq!(text_query.matching, "'pay' & 'it' & 's' & ('paymnts':* | 'payments':*)");
         assert_eq!(
-            text_query.matching,
-            "'pay':* & 'it':* & 's':* & ('paymnts':* | 'payments':* | 'payment':*)"
+            text_query.buckets,
+            [
+                "'|npay it s paymnts'".to_owned(),
+                "'|apay' & '|ait' & '|as' & '|apaymnts'".to_owned(),
+                "'|apay' & '|ait' & '|as' & ('|apaymnts':* | '|apayments':*)".to_owned(),
+                "('|apay' | '|bpay') & ('|ait' | '|bit') & ('|as' | '|bs') & ('|apaymnts':* | '|apayments':* | '|bpaymnts':* | '|bpayments':*)".to_owned(),
+                "('|apay' | '|bpay' | '|cpay') & ('|ait' | '|bit' | '|cit') & ('|as' | '|bs' | '|cs') & ('|apaymnts':* | '|apayments':* | '|bpaymnts':* | '|bpayments':* | '|cpaymnts':* | '|cpayments':*)".to_owned(),
+                text_query.matching.clone(),
+            ]
         );
-        assert_eq!(text_query.exact, "'pay' | 'it' | 's' | 'paymnts'");
-        assert_eq!(text_query.name, "' pay it s paymnts'");
+        let before_last = TextQuery::new(
+            &query::parse("paymnts pay").expect("valid"),
+            &HashMap::from([(0, vec!["payments".to_owned()])]),
+        );
+        assert_eq!(before_last.matching, "('paymnts' | 'payments') & 'pay':*");
     }
 
     #[test]
@@ -785,7 +962,26 @@ mod tests {
         let filters = Filters::from(&filter);
         assert!(matches!(&filters.conditions[0], (FacetField::Kind, FilterValues::Texts(values)) if values == &["api"]));
         assert!(matches!(&filters.conditions[1], (FacetField::Tier, FilterValues::Tiers(values)) if values == &[1]));
+        assert_eq!(filters.clause.as_deref(), Some("'|:kind=api' & '|:tier=1'"));
+        assert!(!filters.match_nothing());
         let nothing = Filters::from(&SearchFilter::default().with(FacetField::Tier, ["x".to_owned()]));
-        assert!(matches!(&nothing.conditions[0], (FacetField::Tier, FilterValues::Tiers(values)) if values.is_empty()));
+        assert!(nothing.match_nothing());
+    }
+
+    #[test]
+    fn filter_values_are_quoted_lexemes() {
+        let filter = SearchFilter::default()
+            .with(FacetField::Lifecycle, ["it's \\ odd".to_owned(), "a | b & !c".to_owned()])
+            .with(FacetField::Tags, ["java".to_owned()]);
+        let filters = Filters::from(&filter);
+        assert_eq!(
+            filters.clause.as_deref(),
+            Some("('|:lifecycle=a | b & !c' | '|:lifecycle=it''s \\\\ odd') & '|:tags=java'")
+        );
+        assert_eq!(
+            filters.and(Some("'pay':*")).as_deref(),
+            Some("('pay':*) & ('|:lifecycle=a | b & !c' | '|:lifecycle=it''s \\\\ odd') & '|:tags=java'")
+        );
+        assert_eq!(Filters::from(&SearchFilter::default()).and(None), None);
     }
 }

@@ -6,7 +6,10 @@
 //! single emoji or pictographic symbol; everything else (spaces, punctuation, `-`, `_`, `/`)
 //! separates words. So `payments-api` is `payments` and `api`, a run of CJK characters is one
 //! word, and `👩‍💻` is `👩` and `💻`. A query word matches a word of the entity when it is
-//! equal to it, a prefix of it, or within its typo budget of it or of its prefix.
+//! equal to it or within its typo budget of it; the last word of the query (the one being typed)
+//! also matches the words it begins, and their beginnings within its typo budget.
+
+use std::collections::HashMap;
 
 use unicode_normalization::char::{decompose_canonical, is_combining_mark};
 
@@ -18,6 +21,9 @@ use crate::store::SearchEntity;
 pub struct Term {
     pub text: String,
     pub typos: u8,
+    /// Whether it also matches the words it begins: the last word of the query (search as you
+    /// type), not the words before it.
+    pub prefix: bool,
 }
 
 /// A query ready for a backend.
@@ -242,17 +248,22 @@ pub fn parse(query: &str) -> Result<ParsedQuery, SearchError> {
     }
     let cleaned: String = query.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
     let text = cleaned.trim().to_owned();
+    let query_words = words(&text);
+    let last = query_words.len().saturating_sub(1);
     let mut terms: Vec<Term> = Vec::new();
-    for word in words(&text) {
+    for (index, word) in query_words.into_iter().enumerate() {
+        let prefix = index == last;
+        if let Some(term) = terms.iter_mut().find(|term| term.text == word.folded) {
+            term.prefix |= prefix;
+            continue;
+        }
         if terms.len() == MAX_QUERY_TERMS {
             break;
-        }
-        if terms.iter().any(|term| term.text == word.folded) {
-            continue;
         }
         terms.push(Term {
             typos: typo_budget(&word.folded),
             text: word.folded,
+            prefix,
         });
     }
     Ok(ParsedQuery { text, terms })
@@ -269,7 +280,7 @@ pub(crate) fn match_word(term: &Term, word: &str) -> Option<(MatchKind, usize)> 
     if word == term.text {
         return Some((MatchKind::Exact, word.chars().count()));
     }
-    if word.starts_with(term.text.as_str()) {
+    if term.prefix && word.starts_with(term.text.as_str()) {
         return Some((MatchKind::Prefix, term.text.chars().count()));
     }
     if term.typos == 0 {
@@ -280,6 +291,10 @@ pub(crate) fn match_word(term: &Term, word: &str) -> Option<(MatchKind, usize)> 
     let word_length = word.chars().count();
     // The word is too short to be within the budget.
     if word_length + budget < term_length {
+        return None;
+    }
+    // A whole word is compared only when it is not longer than the budget allows.
+    if !term.prefix && word_length > term_length + budget {
         return None;
     }
     // The longest part of the word compared. Every edit changes at most one character of the
@@ -308,8 +323,13 @@ pub(crate) fn match_word(term: &Term, word: &str) -> Option<(MatchKind, usize)> 
             best = Some((distance, word_length));
         }
     }
+    // The beginnings (the last word of the query only).
     let shortest = term_length.saturating_sub(budget).max(1);
-    let longest = (term_length + budget).min(word_length.saturating_sub(1));
+    let longest = if term.prefix {
+        (term_length + budget).min(word_length.saturating_sub(1))
+    } else {
+        0
+    };
     for length in shortest..=longest {
         let distance = strsim::generic_damerau_levenshtein(&term_chars, &word_chars[..length]);
         if distance <= budget && best.is_none_or(|(best_distance, _)| distance < best_distance) {
@@ -342,10 +362,36 @@ pub fn highlight(query: &ParsedQuery, entity: &SearchEntity) -> Vec<FieldMatch> 
     if query.terms.is_empty() {
         return Vec::new();
     }
+    let mut matcher = Matcher {
+        terms: &query.terms,
+        known: HashMap::new(),
+    };
     fields(entity)
         .into_iter()
-        .filter_map(|(field, _, text)| highlight_field(&query.terms, field, text))
+        .filter_map(|(field, _, text)| highlight_field(&mut matcher, field, text))
         .collect()
+}
+
+/// The terms, and what is known of the words already looked at (a text repeats its words).
+struct Matcher<'a> {
+    terms: &'a [Term],
+    known: HashMap<String, Option<usize>>,
+}
+
+impl Matcher<'_> {
+    /// The longest match of any term on `word`, in folded characters of the word.
+    fn best_match(&mut self, word: &str) -> Option<usize> {
+        if let Some(known) = self.known.get(word) {
+            return *known;
+        }
+        let best = self
+            .terms
+            .iter()
+            .filter_map(|term| match_word(term, word).map(|(_, length)| length))
+            .max();
+        self.known.insert(word.to_owned(), best);
+        best
+    }
 }
 
 /// One matched word of a field: the original code points it covers that matched.
@@ -356,9 +402,9 @@ struct Hit {
 }
 
 /// The match of `terms` in one field's `text`, if any word matched.
-fn highlight_field(terms: &[Term], field: &'static str, text: &str) -> Option<FieldMatch> {
+fn highlight_field(matcher: &mut Matcher<'_>, field: &'static str, text: &str) -> Option<FieldMatch> {
     let text_words = words(text);
-    let first = text_words.iter().position(|word| best_match(terms, &word.folded).is_some())?;
+    let first = text_words.iter().position(|word| matcher.best_match(&word.folded).is_some())?;
     let characters: Vec<char> = text.chars().collect();
     let (window_start, window_end) = window(&characters, &text_words, first);
     let mut hits = Vec::new();
@@ -366,7 +412,7 @@ fn highlight_field(terms: &[Term], field: &'static str, text: &str) -> Option<Fi
         if word.start >= window_end {
             break;
         }
-        if let Some(matched_chars) = best_match(terms, &word.folded) {
+        if let Some(matched_chars) = matcher.best_match(&word.folded) {
             let end = original_end(&characters, word, matched_chars).min(window_end);
             if end > word.start {
                 hits.push(Hit { start: word.start, end });
@@ -392,14 +438,6 @@ fn highlight_field(terms: &[Term], field: &'static str, text: &str) -> Option<Fi
         .map(|hit| (hit.start - window_start + shift, hit.end - window_start + shift))
         .collect();
     Some(FieldMatch { field, snippet, ranges })
-}
-
-/// The longest match of any term on `word`, in folded characters of the word.
-fn best_match(terms: &[Term], word: &str) -> Option<usize> {
-    terms
-        .iter()
-        .filter_map(|term| match_word(term, word).map(|(_, length)| length))
-        .max()
 }
 
 /// The end, in the original text, of the first `folded_chars` folded characters of `word` (with
@@ -481,10 +519,20 @@ mod tests {
         words(text).into_iter().map(|word| word.folded).collect()
     }
 
+    /// A term as the last word of a query (a prefix).
     fn term(text: &str) -> Term {
         Term {
             text: text.into(),
             typos: typo_budget(text),
+            prefix: true,
+        }
+    }
+
+    /// A term before the last word of a query (a whole word).
+    fn whole(text: &str) -> Term {
+        Term {
+            prefix: false,
+            ..term(text)
         }
     }
 
@@ -594,12 +642,36 @@ mod tests {
             [
                 Term {
                     text: "🚀".into(),
-                    typos: 0
+                    typos: 0,
+                    prefix: false
                 },
                 term("rocketship")
             ]
         );
         assert_eq!(emoji.terms[1].typos, 2);
+    }
+
+    #[test]
+    fn only_the_last_word_is_a_prefix() {
+        let query = parse("pay payments ap").expect("valid");
+        assert_eq!(query.terms, [whole("pay"), whole("payments"), term("ap")]);
+        // A word repeated last is a prefix.
+        let query = parse("api payments api").expect("valid");
+        assert_eq!(query.terms, [term("api"), whole("payments")]);
+        assert_eq!(term_matches(&whole("pay"), "payments"), None);
+        assert_eq!(term_matches(&whole("pay"), "pay"), Some(MatchKind::Exact));
+        // Before the last word, a typo'd word is compared whole, not with beginnings.
+        assert_eq!(term_matches(&whole("paymnts"), "payments"), Some(MatchKind::Typo(1)));
+        assert_eq!(term_matches(&whole("paymnt"), "paymentsservice"), None);
+        assert_eq!(term_matches(&term("paymnt"), "paymentsservice"), Some(MatchKind::Typo(1)));
+        assert_eq!(term_matches(&whole("inventroy"), "inventory"), Some(MatchKind::Typo(1)));
+        let mut payments = entity("payments-api");
+        payments.title = Some("Pay the payments".into());
+        let matches = highlight(&parse("pay ap").expect("valid"), &payments);
+        let title = matches.iter().find(|field| field.field == "title").expect("title matched");
+        assert_eq!(marked(title), ["Pay"]);
+        let name = matches.iter().find(|field| field.field == "name").expect("name matched");
+        assert_eq!(marked(name), ["ap"]);
     }
 
     #[test]
