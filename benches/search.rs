@@ -1070,7 +1070,7 @@ async fn memory_phase(url: &str, scratch: &Path, meili: Option<&MeiliProcess>, r
     let pause = |until: &'static str| {
         let store = store.clone();
         async move {
-            sqlx::query(&format!("UPDATE search_state SET reindex_until = {until}"))
+            sqlx::query(&format!("UPDATE search_state SET reindex_until = {until}, reindex_token = NULL"))
                 .execute(store.pool())
                 .await
                 .expect("pause or resume delivery");
