@@ -226,6 +226,7 @@ macro_rules! contract {
 contract!(
     exact_name,
     prefix,
+    only_the_last_word_is_a_prefix,
     one_typo,
     two_typos_on_a_long_word,
     tag_filter,
@@ -251,6 +252,12 @@ async fn prefix(fixture: &Fixture) {
     assert!(names.contains(&"payments-api".to_owned()), "`pay` finds payments-api: {names:?}");
     let names = fixture.names("notif").await;
     assert_eq!(names, ["notification-service"]);
+}
+
+async fn only_the_last_word_is_a_prefix(fixture: &Fixture) {
+    // Search as you type: the word being typed is a prefix, the words before it are whole.
+    assert_eq!(fixture.names("payments ap").await, ["payments-api"]);
+    assert!(fixture.names("pay api").await.is_empty());
 }
 
 async fn one_typo(fixture: &Fixture) {
