@@ -621,7 +621,11 @@ async fn the_server_sync_delivers_changes_as_they_come_and_stops_on_shutdown() {
         found("alpha").await == ["component:default/alpha"]
     })
     .await;
-    assert_eq!(store.search_lag().await.unwrap().pending, 0);
+    // Searchable as soon as applied; the acknowledgement commits a moment after.
+    eventually("the delivery is acknowledged", || async {
+        store.search_lag().await.unwrap().pending == 0
+    })
+    .await;
 
     // A later change, delivered without anyone asking.
     sqlx::query("UPDATE entities SET description = 'settles ledgers' WHERE entity_ref = 'component:default/alpha'")
