@@ -419,6 +419,16 @@ async fn a_rebuild_swaps_in_a_fresh_index() {
             .await
             .expect("list tables");
         assert_eq!(next_tables, 0, "the fresh tables took the live names");
+        // The fresh table keeps the live one's storage: lexemes in the row, the document out.
+        let storage: Vec<(String, String)> = sqlx::query_as(
+            "SELECT attname::text, attstorage::text FROM pg_attribute
+             WHERE attrelid = 'search_documents'::regclass AND attname IN ('document', 'lexemes') ORDER BY attname",
+        )
+        .fetch_all(pool)
+        .await
+        .expect("read the storage");
+        let storage: Vec<(&str, &str)> = storage.iter().map(|(name, kind)| (name.as_str(), kind.as_str())).collect();
+        assert_eq!(storage, [("document", "e"), ("lexemes", "m")]);
     }
 
     // The sync writes to the swapped-in tables.
