@@ -9,6 +9,8 @@
 
 #[path = "org/mod.rs"]
 mod org;
+#[path = "wrk/mod.rs"]
+mod wrk;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -128,16 +130,16 @@ fn main() {
     let page = script(scripts.path(), "page", COMPONENT_PAGE, &component_refs);
     report(
         "component page (entity, owner, system, links, direct relations)",
-        &run_wrk(&endpoint, &page, connections, seconds),
+        &wrk::run(&endpoint, &page, connections, seconds),
     );
     let impact = script(scripts.path(), "impact", IMPACT, std::slice::from_ref(&hub));
     report(
         &format!("impact of the busiest hub {hub} ({hub_dependents} transitive dependents)"),
-        &run_wrk(&endpoint, &impact, connections, seconds),
+        &wrk::run(&endpoint, &impact, connections, seconds),
     );
     report(
         &format!("impact of {hub}, one client at a time (latency alone)"),
-        &run_wrk(&endpoint, &impact, 1, seconds),
+        &wrk::run(&endpoint, &impact, 1, seconds),
     );
     let aliases = (0..10_000)
         .map(|index| format!("a{index}: __typename"))
@@ -146,7 +148,7 @@ fn main() {
     let hostile = script(scripts.path(), "hostile", &format!("{{ {aliases} }}"), &["-".to_owned()]);
     report(
         "hostile query refused (10,000 aliases, 128 KiB)",
-        &run_wrk(&endpoint, &hostile, connections, seconds),
+        &wrk::run(&endpoint, &hostile, connections, seconds),
     );
 
     let status = std::fs::read_to_string(format!("/proc/{}/status", server.id())).unwrap_or_default();
@@ -208,34 +210,9 @@ fn script(folder: &Path, name: &str, query: &str, refs: &[String]) -> std::path:
     path
 }
 
-/// Runs wrk under `/usr/bin/time` (for its CPU time); its JSON figures and the CPU seconds.
-fn run_wrk(endpoint: &str, script: &Path, connections: usize, seconds: usize) -> (serde_json::Value, String) {
-    let output = Command::new("/usr/bin/time")
-        .args(["-f", "%U %S"])
-        .arg("wrk")
-        .args(["-t1", &format!("-c{connections}"), &format!("-d{seconds}s"), "-s"])
-        .arg(script)
-        .arg(endpoint)
-        .output()
-        .expect("run wrk");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let figures = stdout
-        .lines()
-        .find_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .unwrap_or_else(|| panic!("wrk printed no figures: {stdout}{}", String::from_utf8_lossy(&output.stderr)));
-    let cpu = String::from_utf8_lossy(&output.stderr)
-        .lines()
-        .last()
-        .unwrap_or_default()
-        .to_owned();
-    (figures, cpu)
-}
-
-fn report(phase: &str, (figures, cpu): &(serde_json::Value, String)) {
+fn report(phase: &str, (figures, cpu_seconds): &(serde_json::Value, f64)) {
     let number = |key: &str| figures[key].as_f64().unwrap_or(0.0);
     let rate = number("requests") / number("seconds").max(0.001);
-    let mut parts = cpu.split_whitespace().filter_map(|part| part.parse::<f64>().ok());
-    let (user, system) = (parts.next().unwrap_or(0.0), parts.next().unwrap_or(0.0));
     println!(
         "{phase}: {rate:.0} requests/s; latency p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms; {} non-2xx, {} socket errors; wrk used {:.1} s CPU ({:.0}% of one core)",
         number("p50") / 1000.0,
@@ -244,7 +221,7 @@ fn report(phase: &str, (figures, cpu): &(serde_json::Value, String)) {
         number("max") / 1000.0,
         figures["non2xx"],
         figures["socket_errors"],
-        user + system,
-        (user + system) / number("seconds").max(0.001) * 100.0
+        cpu_seconds,
+        cpu_seconds / number("seconds").max(0.001) * 100.0
     );
 }

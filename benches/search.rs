@@ -20,6 +20,8 @@
 
 #[path = "org/mod.rs"]
 mod org;
+#[path = "wrk/mod.rs"]
+mod wrk;
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -712,26 +714,7 @@ impl Load {
 /// Runs wrk under `/usr/bin/time` (for its CPU time), measuring the CPU time of `watched`.
 fn run_wrk(endpoint: &str, script: &Path, connections: usize, seconds: usize, watched: &[(&'static str, u32)]) -> Load {
     let before: Vec<f64> = watched.iter().map(|(_, pid)| tree_cpu_seconds(*pid)).collect();
-    let output = Command::new("/usr/bin/time")
-        .args(["-f", "%U %S"])
-        .arg("wrk")
-        .args(["-t1", &format!("-c{connections}"), &format!("-d{seconds}s"), "-s"])
-        .arg(script)
-        .arg(endpoint)
-        .output()
-        .expect("run wrk");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let figures = stdout
-        .lines()
-        .find_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .unwrap_or_else(|| panic!("wrk printed no figures: {stdout}{}", String::from_utf8_lossy(&output.stderr)));
-    let cpu_seconds = String::from_utf8_lossy(&output.stderr)
-        .lines()
-        .last()
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|part| part.parse::<f64>().ok())
-        .sum();
+    let (figures, cpu_seconds) = wrk::run(endpoint, script, connections, seconds);
     let watched_cpu = watched
         .iter()
         .zip(before)

@@ -117,9 +117,32 @@ impl SearchFilter {
             .map_or(&[], |(_, values)| values.as_slice())
     }
 
+    /// Every filtered field once, in [`FacetField::ALL`] order, with all the values given for it
+    /// (a field listed twice is one set of alternatives, on every backend).
+    pub fn fields(&self) -> Vec<(FacetField, Vec<&str>)> {
+        FacetField::ALL
+            .into_iter()
+            .map(|field| {
+                let values: Vec<&str> = self
+                    .values
+                    .iter()
+                    .filter(|(given, _)| *given == field)
+                    .flat_map(|(_, values)| values.iter().map(String::as_str))
+                    .collect();
+                (field, values)
+            })
+            .filter(|(_, values)| !values.is_empty())
+            .collect()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.values.iter().all(|(_, values)| values.is_empty())
     }
+}
+
+/// The tier a `tier` filter value names (`None`: it names none, and matches nothing).
+pub fn tier_value(value: &str) -> Option<i16> {
+    value.trim().parse().ok()
 }
 
 /// One search: the query text (may be empty: a faceted browse, ordered by name), the filter,

@@ -52,18 +52,6 @@ const RETRIEVED_ATTRIBUTES: [&str; 17] = [
     "labels",
     "definition",
 ];
-const FACET_NAMES: [&str; 10] = [
-    "kind",
-    "type",
-    "owner",
-    "lifecycle",
-    "tier",
-    "tags",
-    "system",
-    "domain",
-    "namespace",
-    "repo",
-];
 const BROWSE_SORT: [&str; 1] = ["name:asc"];
 /// Hits counted exactly: one beyond the deepest hit served, so that a count of
 /// `MAX_HITS + 1` says "more than [`MAX_HITS`]".
@@ -190,8 +178,9 @@ impl MeiliIndex {
         if browse {
             search.with_sort(&BROWSE_SORT);
         }
+        let facet_names = FacetField::ALL.map(FacetField::name);
         if request.facets {
-            search.with_facets(Selectors::Some(&FACET_NAMES));
+            search.with_facets(Selectors::Some(&facet_names));
         }
         let results: SearchResults<MeiliDocument> = self.timed("search", self.request_timeout(), search.execute()).await?;
 
@@ -590,7 +579,7 @@ impl MeiliIndex {
 fn desired_settings() -> Settings {
     Settings::new()
         .with_searchable_attributes(SEARCHABLE_ATTRIBUTES)
-        .with_filterable_attributes(FACET_NAMES.iter().chain([&FILTER_KEYS_ATTRIBUTE]))
+        .with_filterable_attributes(FacetField::ALL.map(FacetField::name).into_iter().chain([FILTER_KEYS_ATTRIBUTE]))
         .with_sortable_attributes(["name"])
         .with_ranking_rules(RANKING_RULES)
         .with_typo_tolerance(TypoToleranceSettings {
@@ -672,15 +661,12 @@ fn check_deadline(deadline: Option<Instant>) -> Result<(), SearchError> {
 
 fn filter_expression(filter: &SearchFilter) -> Option<String> {
     let mut clauses = Vec::new();
-    for (field, values) in &filter.values {
-        if values.is_empty() {
-            continue;
-        }
+    for (field, values) in filter.fields() {
         let keys: Vec<String> = values
-            .iter()
+            .into_iter()
             .filter_map(|value| match field {
-                FacetField::Tier => value.parse::<i16>().ok().map(|tier| filter_key(*field, &tier.to_string())),
-                _ => Some(filter_key(*field, value)),
+                FacetField::Tier => crate::search::tier_value(value).map(|tier| filter_key(field, &tier.to_string())),
+                _ => Some(filter_key(field, value)),
             })
             .map(|key| quote_filter_value(&key))
             .collect();

@@ -602,19 +602,10 @@ impl From<&SearchFilter> for Filters {
     fn from(filter: &SearchFilter) -> Filters {
         let mut conditions = Vec::new();
         let mut clauses = Vec::new();
-        for field in FacetField::ALL {
-            let values: Vec<&String> = filter
-                .values
-                .iter()
-                .filter(|(given, _)| *given == field)
-                .flat_map(|(_, values)| values)
-                .collect();
-            if values.is_empty() {
-                continue;
-            }
+        for (field, values) in filter.fields() {
             let values = match field {
-                FacetField::Tier => FilterValues::Tiers(values.iter().filter_map(|value| value.trim().parse::<i16>().ok()).collect()),
-                _ => FilterValues::Texts(values.into_iter().cloned().collect()),
+                FacetField::Tier => FilterValues::Tiers(values.into_iter().filter_map(crate::search::tier_value).collect()),
+                _ => FilterValues::Texts(values.into_iter().map(str::to_owned).collect()),
             };
             let lexemes: BTreeSet<String> = match &values {
                 FilterValues::Texts(texts) => texts.iter().map(|value| facet_lexeme(field, value)).collect(),
@@ -640,23 +631,8 @@ impl From<&SearchFilter> for Filters {
     }
 }
 
-/// The column of a facet field.
-fn column(field: FacetField) -> &'static str {
-    match field {
-        FacetField::Kind => "kind",
-        FacetField::Type => "type",
-        FacetField::Owner => "owner",
-        FacetField::Lifecycle => "lifecycle",
-        FacetField::Tier => "tier",
-        FacetField::Tags => "tags",
-        FacetField::System => "system",
-        FacetField::Domain => "domain",
-        FacetField::Namespace => "namespace",
-        FacetField::Repo => "repo",
-    }
-}
-
 /// Appends ` AND <condition>` for each filter field, values bound.
+/// (`search_documents` names its filter columns as the facet fields: `FacetField::name`.)
 fn push_filters(builder: &mut QueryBuilder<'_, Postgres>, filters: &Filters) {
     for (field, values) in &filters.conditions {
         builder.push(" AND ");
@@ -669,7 +645,7 @@ fn push_filters(builder: &mut QueryBuilder<'_, Postgres>, filters: &Filters) {
             }
             (field, FilterValues::Texts(values)) => {
                 builder
-                    .push(column(*field))
+                    .push(field.name())
                     .push(" = ANY(")
                     .push_bind(values.clone())
                     .push("::text[])");
@@ -829,7 +805,7 @@ async fn facet_counts(connection: &mut PgConnection, text_query: Option<&TextQue
             }
             FacetField::Tier => builder.push("SELECT 'tier', tier::text, count(*) FROM matches WHERE tier IS NOT NULL GROUP BY tier"),
             _ => {
-                let column = column(field);
+                let column = field.name();
                 builder.push(format!(
                     "SELECT '{name}', {column}, count(*) FROM matches WHERE {column} IS NOT NULL GROUP BY {column}"
                 ))
@@ -867,24 +843,7 @@ mod tests {
     use super::*;
 
     fn entity(name: &str) -> SearchEntity {
-        SearchEntity {
-            entity_ref: format!("component:default/{name}"),
-            kind: "component".into(),
-            namespace: "default".into(),
-            name: name.into(),
-            title: None,
-            description: None,
-            entity_type: None,
-            lifecycle: None,
-            tier: None,
-            owner: None,
-            system: None,
-            domain: None,
-            tags: Vec::new(),
-            labels: Vec::new(),
-            repo: None,
-            definition: None,
-        }
+        SearchEntity::component_named(name)
     }
 
     #[test]

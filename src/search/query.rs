@@ -495,24 +495,7 @@ mod tests {
     use super::*;
 
     fn entity(name: &str) -> SearchEntity {
-        SearchEntity {
-            entity_ref: format!("component:default/{name}"),
-            kind: "component".into(),
-            namespace: "default".into(),
-            name: name.into(),
-            title: None,
-            description: None,
-            entity_type: None,
-            lifecycle: None,
-            tier: None,
-            owner: None,
-            system: None,
-            domain: None,
-            tags: Vec::new(),
-            labels: Vec::new(),
-            repo: None,
-            definition: None,
-        }
+        SearchEntity::component_named(name)
     }
 
     fn folded_words(text: &str) -> Vec<String> {

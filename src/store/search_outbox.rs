@@ -38,6 +38,31 @@ pub struct SearchEntity {
     pub definition: Option<String>,
 }
 
+#[cfg(test)]
+impl SearchEntity {
+    /// A component with a name and nothing else, for unit tests.
+    pub(crate) fn component_named(name: &str) -> SearchEntity {
+        SearchEntity {
+            entity_ref: format!("component:default/{name}"),
+            kind: "component".into(),
+            namespace: "default".into(),
+            name: name.into(),
+            title: None,
+            description: None,
+            entity_type: None,
+            lifecycle: None,
+            tier: None,
+            owner: None,
+            system: None,
+            domain: None,
+            tags: Vec::new(),
+            labels: Vec::new(),
+            repo: None,
+            definition: None,
+        }
+    }
+}
+
 /// API definition text indexed per entity; the rest is not searchable.
 pub const MAX_DEFINITION_BYTES: usize = 64 * 1024;
 
@@ -266,10 +291,8 @@ impl Store {
             return Ok(());
         }
         let (refs, versions, tokens) = claimed_columns(changes);
-        let mut tries = 0;
-        loop {
-            let result = async {
-                let mut transaction = self.lock_outbox_rows(&refs).await?;
+        self.with_outbox_rows(&refs, || {
+            vec![
                 sqlx::query(
                     "DELETE FROM search_outbox o
                  USING UNNEST($1::text[], $2::bigint[], $3::bigint[]) AS d (entity_ref, version, claim_token)
@@ -278,9 +301,7 @@ impl Store {
                 )
                 .bind(&refs)
                 .bind(&versions)
-                .bind(&tokens)
-                .execute(&mut *transaction)
-                .await?;
+                .bind(&tokens),
                 sqlx::query(
                     "UPDATE search_outbox o
                  SET available_at = now(), changed_at = now(), attempts = 0, last_error = NULL,
@@ -290,17 +311,10 @@ impl Store {
                 )
                 .bind(&refs)
                 .bind(&versions)
-                .bind(&tokens)
-                .execute(&mut *transaction)
-                .await?;
-                transaction.commit().await?;
-                Ok::<(), StoreError>(())
-            }
-            .await;
-            if !retry_outbox_lock(&mut tries, &result).await {
-                return result;
-            }
-        }
+                .bind(&tokens),
+            ]
+        })
+        .await
     }
 
     /// Records a failed delivery of `changes`: attempts + 1, the error, due again after `retry_after`.
@@ -319,10 +333,8 @@ impl Store {
         let refs: Vec<&str> = failures.iter().map(|(change, _)| change.entity_ref.as_str()).collect();
         let tokens: Vec<Option<i64>> = failures.iter().map(|(change, _)| change.claim_token).collect();
         let errors: Vec<String> = failures.iter().map(|(_, error)| cut_error(error)).collect();
-        let mut tries = 0;
-        loop {
-            let result = async {
-                let mut transaction = self.lock_outbox_rows(&refs).await?;
+        self.with_outbox_rows(&refs, || {
+            vec![
                 sqlx::query(
                     "UPDATE search_outbox o
                  SET attempts = o.attempts + 1, last_error = f.error, available_at = now() + make_interval(secs => $4),
@@ -333,17 +345,10 @@ impl Store {
                 .bind(&refs)
                 .bind(&tokens)
                 .bind(&errors)
-                .bind(retry_after.as_secs_f64())
-                .execute(&mut *transaction)
-                .await?;
-                transaction.commit().await?;
-                Ok::<(), StoreError>(())
-            }
-            .await;
-            if !retry_outbox_lock(&mut tries, &result).await {
-                return result;
-            }
-        }
+                .bind(retry_after.as_secs_f64()),
+            ]
+        })
+        .await
     }
 
     /// Gives claimed changes back undelivered (a sync stopping with a batch in flight): due now,
@@ -353,27 +358,18 @@ impl Store {
             return Ok(());
         }
         let (refs, _, tokens) = claimed_columns(changes);
-        let mut tries = 0;
-        loop {
-            let result = async {
-                let mut transaction = self.lock_outbox_rows(&refs).await?;
+        self.with_outbox_rows(&refs, || {
+            vec![
                 sqlx::query(
                     "UPDATE search_outbox o SET available_at = now(), claimed_until = NULL, claim_token = NULL
                  FROM UNNEST($1::text[], $2::bigint[]) AS r (entity_ref, claim_token)
                  WHERE o.entity_ref = r.entity_ref AND o.claim_token IS NOT DISTINCT FROM r.claim_token",
                 )
                 .bind(&refs)
-                .bind(&tokens)
-                .execute(&mut *transaction)
-                .await?;
-                transaction.commit().await?;
-                Ok::<(), StoreError>(())
-            }
-            .await;
-            if !retry_outbox_lock(&mut tries, &result).await {
-                return result;
-            }
-        }
+                .bind(&tokens),
+            ]
+        })
+        .await
     }
 
     /// Records documents a rebuild could not index (the backend refused them): each becomes a
@@ -390,10 +386,8 @@ impl Store {
         sorted.sort_by(|left, right| left.0.cmp(right.0));
         sorted.dedup_by(|left, right| left.0 == right.0);
         let (refs, reasons): (Vec<&str>, Vec<String>) = sorted.into_iter().unzip();
-        let mut tries = 0;
-        loop {
-            let result = async {
-                let mut transaction = self.lock_outbox_rows(&refs).await?;
+        self.with_outbox_rows(&refs, || {
+            vec![
                 sqlx::query(
                     "INSERT INTO search_outbox AS o (entity_ref, attempts, last_error, available_at)
                  SELECT entity_ref, 1, reason, now() + make_interval(secs => $3)
@@ -403,11 +397,29 @@ impl Store {
                 )
                 .bind(&refs)
                 .bind(&reasons)
-                .bind(retry_after.as_secs_f64())
-                .execute(&mut *transaction)
-                .await?;
+                .bind(retry_after.as_secs_f64()),
+            ]
+        })
+        .await
+    }
+
+    /// Runs the statements `statements` makes in a transaction holding the outbox rows of `refs`,
+    /// and commits; a lock wait cut short (a lock cycle with a crawl) is tried again with fresh
+    /// statements, see [`retry_outbox_lock`].
+    async fn with_outbox_rows<'q>(
+        &self,
+        refs: &[&str],
+        statements: impl Fn() -> Vec<sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>> + Sync,
+    ) -> Result<(), StoreError> {
+        let mut tries = 0;
+        loop {
+            let result = async {
+                let mut transaction = self.lock_outbox_rows(refs).await?;
+                for statement in statements() {
+                    statement.execute(&mut *transaction).await?;
+                }
                 transaction.commit().await?;
-                Ok::<(), StoreError>(())
+                Ok(())
             }
             .await;
             if !retry_outbox_lock(&mut tries, &result).await {

@@ -391,14 +391,7 @@ async fn a_reindex_waits_for_a_claim_in_progress() {
         async move { store.begin_reindex(Duration::from_secs(60)).await.unwrap() }
     });
     eventually("the reindex waits for the claim's lock", || async {
-        let waiting: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_stat_activity
-             WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'UPDATE search_state%'",
-        )
-        .fetch_one(store.pool())
-        .await
-        .unwrap();
-        waiting == 1
+        waiting_on_a_lock(&store, "UPDATE search_state%").await == 1
     })
     .await;
     assert!(!starting.is_finished(), "the reindex waits for the claim's transaction");
@@ -714,14 +707,7 @@ async fn an_acknowledgement_racing_a_change_leaves_the_row_due_now() {
         async move { store.acknowledge_search_changes(&changes).await }
     });
     eventually("the acknowledgement waits for the change's lock", || async {
-        let waiting: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_stat_activity
-             WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'SELECT 1 FROM search_outbox%'",
-        )
-        .fetch_one(store.pool())
-        .await
-        .unwrap();
-        waiting == 1
+        waiting_on_a_lock(&store, "SELECT 1 FROM search_outbox%").await == 1
     })
     .await;
     assert!(!acknowledging.is_finished(), "the acknowledgement waits for the change");
@@ -862,4 +848,15 @@ async fn changes_and_acknowledgements_of_the_same_refs_never_deadlock() {
         // was delivered before the change and enqueued anew.
         assert_eq!(outbox_refs(&store).await.len(), ENTITIES, "round {round}");
     }
+}
+
+/// How many statements of this database, their text `LIKE like`, wait for a lock now.
+async fn waiting_on_a_lock(store: &Store, like: &str) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE $1",
+    )
+    .bind(like)
+    .fetch_one(store.pool())
+    .await
+    .unwrap()
 }
