@@ -12,6 +12,7 @@ pub mod http;
 pub mod ingest;
 pub mod jobs;
 pub mod pg;
+pub mod pr_check;
 pub mod reconcile;
 pub mod search;
 pub mod store;
