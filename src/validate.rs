@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use crate::descriptor::{self, MAX_FILE_BYTES, ParsedFile};
 use crate::domain::{Code, Diagnostic, Entity, Position, Severity};
 
-pub use cross_file::check_across_files;
+pub use cross_file::{Elsewhere, KnownElsewhere, check_across_files, check_across_files_with, unresolved_targets};
 pub use discover::{DiscoverError, discover};
 
 /// Settings of one validation run.
@@ -72,7 +72,15 @@ pub fn validate_paths(paths: &[PathBuf], options: Options) -> Result<Report, Dis
 
 /// Validates exactly these files.
 pub fn validate_files(files: &[PathBuf], options: Options) -> Report {
-    let parsed = read_all(files, options.threads);
+    let mut report = read_files(files, options.threads);
+    finish(&mut report, options.strict, None);
+    report
+}
+
+/// Reads and parses these files: their entities and each file's own diagnostics, before the
+/// checks across files ([`finish`]).
+pub fn read_files(files: &[PathBuf], threads: usize) -> Report {
+    let parsed = read_all(files, threads);
     let mut report = Report {
         files_checked: files.len(),
         ..Report::default()
@@ -86,7 +94,14 @@ pub fn validate_files(files: &[PathBuf], options: Options) -> Report {
         report.diagnostics.extend(parsed_file.diagnostics);
         report.entities.extend(parsed_file.entities);
     }
-    let across = check_across_files(&report.entities, options.strict);
+    report
+}
+
+/// Runs the checks across every file read (references not defined by them looked up in
+/// `elsewhere`), reads the sources of files that only these checks speak of (for snippets), and
+/// sorts the diagnostics.
+pub fn finish(report: &mut Report, strict: bool, elsewhere: Elsewhere<'_>) {
+    let across = check_across_files_with(&report.entities, strict, elsewhere);
     report.diagnostics.extend(across);
     // Files read without diagnostics of their own, for the snippets of cross-file diagnostics;
     // read as carefully as the first time (regular files only, capped).
@@ -103,7 +118,6 @@ pub fn validate_files(files: &[PathBuf], options: Options) -> Report {
     report
         .diagnostics
         .sort_by(|left, right| (&left.file, left.line, left.column, left.code).cmp(&(&right.file, right.line, right.column, right.code)));
-    report
 }
 
 /// The name a file is shown under: its path as given, without a leading `./`.

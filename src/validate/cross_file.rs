@@ -5,9 +5,49 @@ use std::collections::HashMap;
 
 use crate::domain::{Code, Diagnostic, Entity, EntityRef, Related, RelationType, Severity, Target, find_cycles};
 
+/// An entity that no checked file defines but that the catalog holds (`validate --catalog`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownElsewhere {
+    /// Its canonical reference in the catalog.
+    pub entity_ref: String,
+    /// Its kind, lowercase.
+    pub kind: String,
+    /// Where the catalog has it from, for messages: `<repository> <path>:<line>`.
+    pub place: String,
+}
+
+/// How references that no checked file defines are looked up outside the run: `None` when no
+/// catalog is consulted; else the answer for each target (its Display form: a reference or an alias).
+pub type Elsewhere<'lookup> = Option<&'lookup dyn Fn(&Target) -> Option<KnownElsewhere>>;
+
+/// The targets of relations that no checked file defines (by reference or alias), each once, in
+/// order of first mention.
+pub fn unresolved_targets(entities: &[Entity]) -> Vec<Target> {
+    let defined: std::collections::HashSet<&EntityRef> = entities.iter().map(|entity| &entity.entity_ref).collect();
+    let aliases: std::collections::HashSet<&str> = entities.iter().flat_map(|entity| entity.aliases.iter().map(String::as_str)).collect();
+    let mut seen = std::collections::HashSet::new();
+    let mut targets = Vec::new();
+    for relation in entities.iter().flat_map(|entity| &entity.relations) {
+        let known = match &relation.target {
+            Target::Entity(entity_ref) => defined.contains(entity_ref),
+            Target::Alias(alias) => aliases.contains(alias.as_str()),
+        };
+        if !known && seen.insert(&relation.target) {
+            targets.push(relation.target.clone());
+        }
+    }
+    targets
+}
+
 /// Runs every cross-file check. Entities are expected in a stable order (by file, then
 /// document): the first definition of a reference keeps it, later ones are reported.
 pub fn check_across_files(entities: &[Entity], strict: bool) -> Vec<Diagnostic> {
+    check_across_files_with(entities, strict, None)
+}
+
+/// [`check_across_files`], with references that no checked file defines looked up in `elsewhere`
+/// (the catalog): one it holds is no dangling reference, and as an owner it must be a Group or User.
+pub fn check_across_files_with(entities: &[Entity], strict: bool, elsewhere: Elsewhere<'_>) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
     let by_ref = index_refs(entities, &mut diagnostics);
     let by_alias = index_aliases(entities, &mut diagnostics);
@@ -21,18 +61,35 @@ pub fn check_across_files(entities: &[Entity], strict: bool) -> Vec<Diagnostic> 
             let at = relation.position;
             let file = &entity.provenance.file;
             match resolve(&relation.target) {
+                None if let Some(known) = elsewhere.and_then(|lookup| lookup(&relation.target)) => {
+                    if relation.relation_type == RelationType::OwnedBy && !matches!(known.kind.as_str(), "group" | "user") {
+                        diagnostics.push(
+                            Diagnostic::new(
+                                Code::InvalidOwnerKind,
+                                file,
+                                at,
+                                format!(
+                                    "`{}` owns `{}`, but owners must be a Group or a User; the catalog has `{}` ({})",
+                                    relation.target, entity.entity_ref, known.entity_ref, known.place
+                                ),
+                            )
+                            .with_hint("name the team that owns it, e.g. `owner: group:payments-team`"),
+                        );
+                    }
+                }
                 None => {
+                    let nowhere = if elsewhere.is_some() {
+                        "is not defined in any checked file, nor in the catalog"
+                    } else {
+                        "is not defined in any checked file"
+                    };
                     let severity = if strict { Severity::Error } else { Severity::Warning };
                     diagnostics.push(
                         Diagnostic::new(
                             Code::DanglingReference,
                             file,
                             at,
-                            format!(
-                                "`{}` ({}) is not defined in any checked file",
-                                relation.target,
-                                relation.relation_type.as_str()
-                            ),
+                            format!("`{}` ({}) {nowhere}", relation.target, relation.relation_type.as_str()),
                         )
                         .with_severity(severity)
                         .with_hint(if strict {

@@ -1,0 +1,313 @@
+//! `sextant validate --catalog`: the files read as `validate` reads them, then the catalog asked
+//! (concurrently where the answers do not depend on each other) about the references the files do
+//! not define, the repository's entities and the dependents of what the change removes; the
+//! local checks always come back, with the catalog's error beside them when it could not answer.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use super::diff::{self, ChangeReport, Scope};
+use super::repository::LocalRepository;
+use super::{Catalog, CatalogEntity, CatalogError, CatalogRepo};
+use crate::domain::{Severity, Target};
+use crate::validate::{self, DiscoverError, KnownElsewhere, Options, Report};
+
+/// What `--catalog`, `--repo`, `--branch` and friends asked for.
+#[derive(Debug, Clone)]
+pub struct CheckSettings {
+    /// A running sextant's URL, or a snapshot file's path.
+    pub catalog: String,
+    /// The server's bearer token (`SEXTANT_TOKEN`).
+    pub token: Option<String>,
+    /// The repository the files belong to (default: the `origin` remote of the repository around
+    /// the checked files).
+    pub repo: Option<String>,
+    /// The catalog branch to compare with (default: the remote's default branch).
+    pub branch: Option<String>,
+    /// The severity of breaking changes.
+    pub breaking: Severity,
+    /// The dashboard's base URL for links (default: the server's URL).
+    pub dashboard_url: Option<String>,
+}
+
+/// The result of a check against the catalog.
+#[derive(Debug)]
+pub struct Checked {
+    /// Every diagnostic: the local checks, and the catalog's findings when it answered.
+    pub report: Report,
+    /// The catalog diff, when a repository was compared.
+    pub change: Option<ChangeReport>,
+    /// Why the catalog could not be consulted; the report then holds the local checks only.
+    pub catalog_error: Option<CatalogError>,
+    /// What the check could not do and why (no repository found...), for stderr.
+    pub notes: Vec<String>,
+}
+
+/// Checks the files at `paths` (the current folder when empty) against the catalog.
+pub async fn check_paths(paths: &[PathBuf], options: Options, settings: &CheckSettings) -> Result<Checked, DiscoverError> {
+    let files = validate::discover(paths)?;
+    let mut report = validate::read_files(&files, options.threads);
+    let mut notes = Vec::new();
+    let consulted = consult(&report, paths, settings, &mut notes).await;
+    let (change, catalog_error) = match consulted {
+        Ok(Consulted { known, change }) => {
+            if let Some(change) = &change {
+                let display = display_paths(paths);
+                report.diagnostics.extend(diff::diagnostics(change, &|path: &str| display(path)));
+            }
+            let elsewhere = |target: &Target| known.get(&target.to_string()).cloned();
+            validate::finish(&mut report, options.strict, Some(&elsewhere));
+            (change, None)
+        }
+        Err(error) => {
+            validate::finish(&mut report, options.strict, None);
+            (None, Some(error))
+        }
+    };
+    Ok(Checked {
+        report,
+        change,
+        catalog_error,
+        notes,
+    })
+}
+
+/// What the catalog said.
+struct Consulted {
+    /// The references (as written) that no checked file defines and the catalog holds, minus
+    /// those the change itself removes.
+    known: HashMap<String, KnownElsewhere>,
+    change: Option<ChangeReport>,
+}
+
+async fn consult(report: &Report, paths: &[PathBuf], settings: &CheckSettings, notes: &mut Vec<String>) -> Result<Consulted, CatalogError> {
+    let catalog = Catalog::open(&settings.catalog, settings.token.clone())?;
+    let start = paths.first().map_or_else(|| PathBuf::from("."), |path| folder_of(path));
+    let local = LocalRepository::discover(&start);
+    let repo_url = settings
+        .repo
+        .clone()
+        .or_else(|| local.as_ref().and_then(|local| local.origin_url.clone()));
+    if repo_url.is_none() {
+        notes.push(
+            "no catalog diff: the files are not in a git repository with an `origin` remote, and no --repo was given; \
+             only references are checked against the catalog"
+                .to_owned(),
+        );
+    }
+    let asked: Vec<String> = validate::unresolved_targets(&report.entities).iter().map(Target::to_string).collect();
+    let (found, candidates) = match &repo_url {
+        Some(url) => {
+            let (found, candidates) = tokio::join!(catalog.lookup(&asked), catalog.repositories(url));
+            (found?, candidates?)
+        }
+        None => (catalog.lookup(&asked).await?, Vec::new()),
+    };
+    let default_branch = local.as_ref().and_then(|local| local.default_branch.clone());
+    let catalog_repo = choose_repo(&candidates, settings.branch.as_deref(), default_branch.as_deref(), notes);
+    let change = match (&repo_url, &local) {
+        (Some(repo_url), Some(local)) => {
+            let change = compare(&catalog, report, paths, local, repo_url, catalog_repo, settings, default_branch).await?;
+            Some(change)
+        }
+        (Some(_), None) => {
+            notes.push("no catalog diff: the checked files are not in a git repository".to_owned());
+            None
+        }
+        _ => None,
+    };
+    let gone: HashSet<&str> = change
+        .as_ref()
+        .map(|change| {
+            let changes = &change.changes;
+            changes
+                .removed
+                .iter()
+                .chain(changes.renamed.iter().map(|renamed| &renamed.from))
+                .map(|entity| entity.entity_ref.as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    let known = found
+        .into_iter()
+        .filter(|(_, entity)| !gone.contains(entity.entity_ref.as_str()))
+        .map(|(asked, entity)| {
+            let known = KnownElsewhere {
+                kind: entity.kind().to_owned(),
+                place: format!("{} {}:{}", entity.repo, entity.path, entity.line),
+                entity_ref: entity.entity_ref,
+            };
+            (asked, known)
+        })
+        .collect();
+    Ok(Consulted { known, change })
+}
+
+/// Compares the checked files with the catalog's entities of `catalog_repo` (none: every entity
+/// is added), and finds the dependents elsewhere of what the change removes or renames.
+#[allow(clippy::too_many_arguments)]
+async fn compare(
+    catalog: &Catalog,
+    report: &Report,
+    paths: &[PathBuf],
+    local: &LocalRepository,
+    repo_url: &str,
+    catalog_repo: Option<CatalogRepo>,
+    settings: &CheckSettings,
+    default_branch: Option<String>,
+) -> Result<ChangeReport, CatalogError> {
+    let compared_as = catalog_repo.clone().unwrap_or_else(|| CatalogRepo {
+        url: repo_url.to_owned(),
+        branch: settings.branch.clone(),
+    });
+    let local_views: Vec<CatalogEntity> = report
+        .entities
+        .iter()
+        .filter_map(|entity| {
+            let path = local.relative_path(Path::new(&entity.provenance.file))?;
+            Some(diff::local_view(entity, &path, &compared_as))
+        })
+        .collect();
+    let checked: Vec<String> = if paths.is_empty() {
+        vec![local.relative_path(Path::new(".")).unwrap_or_default()]
+    } else {
+        paths.iter().filter_map(|path| local.relative_path(path)).collect()
+    };
+    let unreadable: Vec<String> = report
+        .diagnostics
+        .iter()
+        // Only each file's own diagnostics are there yet (the checks across files come later).
+        .filter(|diagnostic| diagnostic.severity == Severity::Error)
+        .filter_map(|diagnostic| local.relative_path(Path::new(&diagnostic.file)))
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let catalog_entities = match &catalog_repo {
+        Some(repo) => catalog.repository_entities(repo).await?,
+        None => Vec::new(),
+    };
+    let changes = diff::compare(&local_views, &catalog_entities, &Scope { checked, unreadable });
+    let gone: Vec<String> = changes
+        .removed
+        .iter()
+        .chain(changes.renamed.iter().map(|renamed| &renamed.from))
+        .map(|entity| entity.entity_ref.clone())
+        .collect();
+    let mut dependents = if gone.is_empty() { HashMap::new() } else { catalog.dependents(&gone).await? };
+    // Dependents in the same repository and branch are the checked files' own business: the
+    // local checks report their references.
+    let same_repository = |repo: &str, branch: &Option<String>| {
+        catalog_repo
+            .as_ref()
+            .is_some_and(|compared| compared.url == repo && &compared.branch == branch)
+    };
+    for list in dependents.values_mut() {
+        list.retain(|dependent| !same_repository(&dependent.repo, &dependent.branch));
+    }
+    dependents.retain(|_, list| !list.is_empty());
+    let dashboard_url = settings.dashboard_url.clone().or_else(|| match catalog {
+        Catalog::Remote(_) => Some(server_base_url(&settings.catalog)),
+        Catalog::Snapshot(_) => None,
+    });
+    Ok(ChangeReport {
+        repo_url: repo_url.to_owned(),
+        branch: catalog_repo
+            .as_ref()
+            .and_then(|repo| repo.branch.clone())
+            .or_else(|| settings.branch.clone())
+            .or(default_branch),
+        catalog_repo,
+        changes,
+        dependents,
+        breaking_severity: settings.breaking,
+        dashboard_url,
+    })
+}
+
+/// The catalog repository a change is compared with, among those naming the same repository:
+/// the branch asked for (`--branch`, else the remote's default); a catalog entry without a branch
+/// follows the remote's default branch, so it answers when no entry names the branch and the
+/// branch is (or may be) the default.
+fn choose_repo(candidates: &[CatalogRepo], branch: Option<&str>, default: Option<&str>, notes: &mut Vec<String>) -> Option<CatalogRepo> {
+    let wanted = branch.or(default);
+    let follows_default = || candidates.iter().find(|candidate| candidate.branch.is_none()).cloned();
+    match wanted {
+        Some(wanted) => candidates
+            .iter()
+            .find(|candidate| candidate.branch.as_deref() == Some(wanted))
+            .cloned()
+            .or_else(|| if default.is_none_or(|default| default == wanted) { follows_default() } else { None }),
+        None => follows_default().or_else(|| match candidates {
+            [only] => Some(only.clone()),
+            [] => None,
+            several => {
+                let branches: Vec<&str> = several.iter().filter_map(|candidate| candidate.branch.as_deref()).collect();
+                notes.push(format!(
+                    "the catalog crawls this repository on several branches ({}); name one with --branch",
+                    branches.join(", ")
+                ));
+                None
+            }
+        }),
+    }
+}
+
+/// A server's base URL from `--catalog` (which may name its `/graphql` endpoint).
+fn server_base_url(catalog: &str) -> String {
+    let trimmed = catalog.trim_end_matches('/');
+    trimmed.strip_suffix("/graphql").unwrap_or(trimmed).to_owned()
+}
+
+/// The folder a path names, or holds it.
+fn folder_of(path: &Path) -> PathBuf {
+    if path.is_dir() {
+        path.to_path_buf()
+    } else {
+        match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
+    }
+}
+
+/// Maps a repository-relative path to the name diagnostics show: relative to the current folder
+/// when it lies under it, as validate shows files; else the repository-relative path.
+fn display_paths(paths: &[PathBuf]) -> impl Fn(&str) -> String {
+    let start = paths.first().map_or_else(|| PathBuf::from("."), |path| folder_of(path));
+    let here = LocalRepository::discover(&start).and_then(|local| local.relative_path(Path::new(".")));
+    move |path: &str| match here.as_deref() {
+        Some("") | None => path.to_owned(),
+        Some(prefix) => path
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .map_or_else(|| path.to_owned(), str::to_owned),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CatalogRepo, choose_repo};
+
+    fn repo(branch: Option<&str>) -> CatalogRepo {
+        CatalogRepo {
+            url: "https://github.com/acme/pay".to_owned(),
+            branch: branch.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn the_branch_asked_for_then_the_entry_that_follows_the_default() {
+        let mut notes = Vec::new();
+        let both = [repo(None), repo(Some("release"))];
+        assert_eq!(choose_repo(&both, Some("release"), None, &mut notes), Some(repo(Some("release"))));
+        assert_eq!(choose_repo(&both, Some("main"), None, &mut notes), Some(repo(None)));
+        assert_eq!(choose_repo(&both, None, Some("main"), &mut notes), Some(repo(None)));
+        // A branch that is known not to be the default is not the entry that follows the default.
+        assert_eq!(choose_repo(&both, Some("feature"), Some("main"), &mut notes), None);
+        assert_eq!(choose_repo(&[repo(Some("main"))], None, None, &mut notes), Some(repo(Some("main"))));
+        assert!(notes.is_empty());
+        assert_eq!(choose_repo(&[repo(Some("a")), repo(Some("b"))], None, None, &mut notes), None);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert_eq!(choose_repo(&[], Some("main"), None, &mut notes), None);
+    }
+}
