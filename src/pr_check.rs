@@ -15,13 +15,18 @@
 //! diff::compare (pure) ─▶ ChangeReport ─▶ diagnostics (S05xx) + the report's `change` section
 //! ```
 
+mod check;
 pub mod diff;
 pub mod remote;
+mod repository;
 pub mod snapshot;
 
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
+
+pub use check::{CheckSettings, Checked, check_paths};
+pub use repository::LocalRepository;
 
 /// What the catalog knows of one entity: the fields a change can alter, and where it is defined.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
