@@ -80,6 +80,8 @@ enum Command {
         /// Worker threads (0: one per core).
         #[arg(long, default_value_t = 0)]
         threads: usize,
+        #[command(flatten)]
+        against: CatalogCheckArgs,
     },
     /// Crawl git repositories into the catalog.
     Crawl {
@@ -276,13 +278,21 @@ fn run_command() -> ExitCode {
             strict,
             color,
             threads,
+            against,
         } => {
             let color = match color.as_str() {
                 "always" => true,
                 "never" => false,
                 _ => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
             };
-            validate_command(&paths, format, Options { strict, threads }, color)
+            let options = Options { strict, threads };
+            match against.settings() {
+                Some(settings) => block_on(validate_against_catalog(&paths, format, options, color, &settings)),
+                None if against.repo.is_some() || against.branch.is_some() => {
+                    fail("--repo and --branch compare with a catalog: add --catalog URL (a running sextant) or --catalog FILE (a snapshot from `sextant export`)")
+                }
+                None => validate_command(&paths, format, options, color),
+            }
         }
         Command::Crawl {
             repos,
@@ -402,6 +412,86 @@ fn block_on(work: impl std::future::Future<Output = ExitCode>) -> ExitCode {
     }
 }
 
+/// `sextant validate --catalog …`: the pull-request check.
+#[derive(Debug, clap::Args)]
+struct CatalogCheckArgs {
+    /// Check against a catalog: a running sextant (`https://sextant.example.com`; its token from
+    /// SEXTANT_TOKEN) or a snapshot file written by `sextant export`. References the files do
+    /// not define are looked up there, and the files' entities are compared with the catalog's.
+    #[arg(long, value_name = "URL|FILE")]
+    catalog: Option<String>,
+    /// The repository the files belong to, as the catalog crawls it (default: the `origin`
+    /// remote of the git repository around the files).
+    #[arg(long, value_name = "URL")]
+    repo: Option<String>,
+    /// The catalog branch to compare with (default: the remote's default branch).
+    #[arg(long)]
+    branch: Option<String>,
+    /// The severity of a breaking change (a removed or renamed entity others depend on).
+    #[arg(long, default_value = "error", value_parser = ["error", "warning"])]
+    breaking: String,
+    /// The dashboard's URL for links in the markdown summary (default: the catalog server's).
+    #[arg(long, value_name = "URL")]
+    dashboard_url: Option<String>,
+}
+
+impl CatalogCheckArgs {
+    fn settings(&self) -> Option<crate::pr_check::CheckSettings> {
+        let catalog = self.catalog.clone()?;
+        Some(crate::pr_check::CheckSettings {
+            catalog,
+            token: std::env::var("SEXTANT_TOKEN").ok().filter(|token| !token.is_empty()),
+            repo: self.repo.clone(),
+            branch: self.branch.clone(),
+            breaking: if self.breaking == "warning" { Severity::Warning } else { Severity::Error },
+            dashboard_url: self.dashboard_url.clone(),
+        })
+    }
+}
+
+/// The pull-request check: the local checks, then the catalog's findings; exit 2 (with the local
+/// checks printed) when the catalog cannot answer.
+async fn validate_against_catalog(
+    paths: &[PathBuf],
+    format: OutputFormat,
+    options: Options,
+    color: bool,
+    settings: &crate::pr_check::CheckSettings,
+) -> ExitCode {
+    let checked = match crate::pr_check::check_paths(paths, options, settings).await {
+        Ok(checked) => checked,
+        Err(error) => return fail(&error.to_string()),
+    };
+    say(&render_checked(&checked, format, color));
+    if matches!(format, OutputFormat::Json | OutputFormat::Sarif) {
+        crate::terminal::print_error(&format!("{}\n", checked.report.summary()));
+    }
+    for note in &checked.notes {
+        crate::terminal::print_error(&format!("note: {note}\n"));
+    }
+    if let Some(error) = &checked.catalog_error {
+        crate::terminal::print_error(&format!("error[{}]: {error}\n", error.code()));
+        return ExitCode::from(2);
+    }
+    validate_exit_code(&checked.report)
+}
+
+/// The report's output; for markdown, the catalog diff's summary comes first.
+fn render_checked(checked: &crate::pr_check::Checked, format: OutputFormat, color: bool) -> String {
+    render(&checked.report, format, color)
+}
+
+/// 2 when a file could not be read, 1 when errors were found, else 0.
+fn validate_exit_code(report: &validate::Report) -> ExitCode {
+    if report.has_read_errors() {
+        ExitCode::from(2)
+    } else if report.count(Severity::Error) > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
 fn validate_command(paths: &[PathBuf], format: OutputFormat, options: Options, color: bool) -> ExitCode {
     let report = match validate::validate_paths(paths, options) {
         Ok(report) => report,
@@ -411,13 +501,7 @@ fn validate_command(paths: &[PathBuf], format: OutputFormat, options: Options, c
     if matches!(format, OutputFormat::Json | OutputFormat::Sarif) {
         crate::terminal::print_error(&format!("{}\n", report.summary()));
     }
-    let exit_code = if report.has_read_errors() {
-        ExitCode::from(2)
-    } else if report.count(Severity::Error) > 0 {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    };
+    let exit_code = validate_exit_code(&report);
     // The process ends here: freeing every entity one by one would only cost time.
     std::mem::forget(report);
     exit_code
