@@ -29,6 +29,7 @@ mod search_contract;
 mod search_faults;
 mod search_meili;
 mod search_pg;
+mod pr_check;
 mod search_sync;
 mod serve;
 mod server;
