@@ -3,6 +3,7 @@
 //! interleave their writes (session locks would break behind a connection pooler).
 
 mod apply;
+pub mod export;
 mod graph;
 mod health;
 mod jobs;
