@@ -17,6 +17,7 @@ use crate::store::{Catalog, Direction, Migrations, OpenOptions, Store};
 use crate::validate::report::{OutputFormat, render};
 use crate::validate::{self, Options};
 
+mod export;
 mod repos;
 mod search;
 mod serve;
@@ -217,6 +218,15 @@ enum Command {
     /// Rebuild the search index from the catalog and swap it in (delivery of changes pauses
     /// meanwhile).
     Reindex,
+    /// Write the catalog's snapshot (every entity with its provenance and declared relations,
+    /// in reference order), which `sextant validate --catalog FILE` checks against offline.
+    Export {
+        #[arg(long, value_enum, default_value = "json")]
+        format: export::ExportFormat,
+        /// Write to this file (through a temporary file renamed at the end) instead of stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
     /// Print the GraphQL schema that `serve` answers (SDL; committed as schema/catalog.graphql).
     Schema,
     /// The embedded database (used when no database URL is configured): status, stop, reset.
@@ -366,6 +376,7 @@ fn run_command() -> ExitCode {
         }
         Command::Migrate => block_on(migrate_command(&config, catalog)),
         Command::Reindex => block_on(reindex_command(&config, catalog)),
+        Command::Export { format, output } => block_on(export::export_command(&config, catalog, format, output.as_deref())),
         Command::Schema => {
             say(&crate::graphql::sdl());
             ExitCode::SUCCESS
