@@ -116,6 +116,13 @@ codes! {
     TooManyDescriptors = "S0403", "too-many-descriptors", Warning, "A repository holds more descriptor files than the limit; the rest are not read.";
     EntityConflict = "S0404", "entity-conflict", Error, "Another repository or file already holds this entity reference.";
     RepositoryBytesExceeded = "S0405", "repository-bytes-exceeded", Warning, "A repository's descriptor files hold more bytes than are read per repository; the rest are not read.";
+    // Checks against the catalog (`validate --catalog`).
+    BreakingChange = "S0501", "breaking-change", Error, "A change removes or renames an entity that other entities in the catalog depend on.";
+    EntityAdded = "S0502", "entity-added", Note, "A change adds an entity that the catalog does not hold yet.";
+    EntityRemoved = "S0503", "entity-removed", Note, "A change removes an entity that the catalog holds from this repository.";
+    EntityRenamed = "S0504", "entity-renamed", Note, "A change gives an entity a new reference at the same file and document.";
+    EntityChanged = "S0505", "entity-changed", Note, "A change alters an entity's owner, lifecycle, tier, system or relations.";
+    RepositoryNotInCatalog = "S0506", "repository-not-in-catalog", Note, "The catalog does not crawl this repository and branch; every entity counts as added.";
 }
 
 impl fmt::Display for Code {
@@ -218,5 +225,36 @@ mod tests {
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             );
         }
+    }
+
+    /// docs/validation.md lists every code with its name and default severity, and no other.
+    #[test]
+    fn the_reference_page_lists_every_code() {
+        let page = include_str!("../../docs/validation.md");
+        let section = page.split("\n## Diagnostic codes").nth(1).unwrap_or_default();
+        let section = section.split("\n## ").next().unwrap_or_default();
+        let rows: Vec<Vec<&str>> = section
+            .lines()
+            .filter(|line| line.starts_with("| S0"))
+            .map(|line| line.split('|').map(str::trim).collect())
+            .collect();
+        for code in Code::ALL {
+            let row = rows
+                .iter()
+                .find(|row| row.get(1) == Some(&code.as_str()))
+                .unwrap_or_else(|| panic!("docs/validation.md does not list {}", code.as_str()));
+            assert_eq!(row.get(2), Some(&code.slug()), "{}", code.as_str());
+            let severity = row.get(3).copied().unwrap_or_default();
+            assert!(
+                severity.starts_with(code.default_severity().as_str()),
+                "{}: {severity}",
+                code.as_str()
+            );
+        }
+        assert_eq!(
+            rows.len(),
+            Code::ALL.len(),
+            "docs/validation.md lists a code that does not exist, or one twice"
+        );
     }
 }
