@@ -17,6 +17,7 @@
 
 mod check;
 pub mod diff;
+pub mod markdown;
 pub mod remote;
 mod repository;
 pub mod snapshot;

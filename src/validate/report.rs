@@ -1,9 +1,11 @@
 //! Reporters: turn a validation [`Report`](crate::validate::Report) into text for people
-//! (`human`), programs (`json`), code scanning (`sarif`) or GitHub Actions (`github`).
+//! (`human`), programs (`json`), code scanning (`sarif`), GitHub Actions (`github`) or a
+//! pull request's page (`markdown`).
 
 mod github;
 mod human;
 mod json;
+pub mod markdown;
 mod sarif;
 
 use crate::validate::Report;
@@ -19,15 +21,19 @@ pub enum OutputFormat {
     Sarif,
     /// GitHub Actions workflow commands (`::error file=…`), shown on pull requests.
     Github,
+    /// A pull-request summary in Markdown (for a PR comment or GITHUB_STEP_SUMMARY).
+    Markdown,
 }
 
-/// Renders every diagnostic. The summary line is part of the output for `human` and `github`;
-/// for `json` and `sarif`, whose output is one document, the caller prints it elsewhere.
+/// Renders every diagnostic. The summary line is part of the output for `human`, `github` and
+/// `markdown` (its heading); for `json` and `sarif`, whose output is one document, the caller
+/// prints it elsewhere.
 pub fn render(report: &Report, format: OutputFormat, color: bool) -> String {
     match format {
         OutputFormat::Human => human::render(report, color),
         OutputFormat::Json => json::render(report),
         OutputFormat::Sarif => sarif::render(report),
         OutputFormat::Github => github::render(report),
+        OutputFormat::Markdown => markdown::render(report),
     }
 }
