@@ -481,6 +481,13 @@ pub struct Repo {
     diagnostics: Vec<store::FileDiagnostic>,
 }
 
+impl Repo {
+    /// A repository with its diagnostics (for `reposMatching`, which lists repositories too).
+    pub(super) fn new(state: store::RepoState, diagnostics: Vec<store::FileDiagnostic>) -> Repo {
+        Repo { state, diagnostics }
+    }
+}
+
 #[Object]
 impl Repo {
     /// The URL (or local path) as configured, without credentials.

@@ -505,6 +505,53 @@ pub async fn entity_ids_by_aliases(snapshot: &Snapshot, aliases: &[String]) -> R
     )
 }
 
+/// (alias, entity) for the entities answering to these aliases, one statement; an alias two
+/// entities claim gives the one with the lowest id (as `entity_ids_by_aliases(..).first()`).
+pub async fn entities_by_aliases(snapshot: &Snapshot, aliases: &[String]) -> Result<Vec<(String, EntityRecord)>, StoreError> {
+    #[derive(sqlx::FromRow)]
+    struct AliasedRow {
+        alias: String,
+        #[sqlx(flatten)]
+        entity: EntityRow,
+    }
+    let mut connection = snapshot.connection().await?;
+    let rows: Vec<AliasedRow> = sqlx::query_as(&format!(
+        "SELECT DISTINCT ON (a.alias) a.alias, {ENTITY_COLUMNS} JOIN entity_aliases a ON a.entity_id = e.id
+         WHERE a.alias = ANY($1) ORDER BY a.alias, a.entity_id"
+    ))
+    .bind(aliases)
+    .fetch_all(&mut *connection)
+    .await?;
+    Ok(rows.into_iter().map(|row| (row.alias, row.entity.into_record())).collect())
+}
+
+/// (id, URL as configured) of every repository (each branch apart), by id.
+pub async fn repo_urls(snapshot: &Snapshot) -> Result<Vec<(i64, String)>, StoreError> {
+    let mut connection = snapshot.connection().await?;
+    Ok(sqlx::query_as("SELECT id, url FROM repos ORDER BY id")
+        .fetch_all(&mut *connection)
+        .await?)
+}
+
+/// The state of these repositories (the columns of `Snapshot::repo_page`), by URL then branch
+/// (none first).
+pub async fn repo_states(snapshot: &Snapshot, ids: &[i64]) -> Result<Vec<super::RepoState>, StoreError> {
+    let mut connection = snapshot.connection().await?;
+    Ok(sqlx::query_as(
+        "SELECT r.id, r.url, r.branch, r.name, r.status, r.error, r.last_commit,
+                to_char(r.last_crawled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS last_crawled_at,
+                (SELECT count(*) FROM entities e WHERE e.repo_id = r.id) AS entities,
+                (SELECT count(*) FROM descriptor_files f WHERE f.repo_id = r.id AND f.problem IS NOT NULL) AS unusable_files,
+                (SELECT count(*) FROM diagnostics d WHERE d.repo_id = r.id AND d.severity <> 'note') AS diagnostics,
+                (SELECT count(*) FROM conflicts c WHERE c.claimant_repo_id = r.id) AS conflicts
+         FROM repos r WHERE r.id = ANY($1)
+         ORDER BY r.url, coalesce(r.branch, '')",
+    )
+    .bind(ids)
+    .fetch_all(&mut *connection)
+    .await?)
+}
+
 /// The relations these entities declare, by source, type and target reference.
 pub async fn relations_from(snapshot: &Snapshot, source_ids: &[i64]) -> Result<Vec<DeclaredRelation>, StoreError> {
     let mut connection = snapshot.connection().await?;
