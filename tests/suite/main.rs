@@ -22,6 +22,8 @@ mod integrity;
 mod jobs;
 mod meili;
 mod model;
+mod pr_check_remote;
+mod pr_check_snapshot;
 mod replicas;
 mod schemas;
 mod search_api;
