@@ -489,7 +489,11 @@ async fn validate_against_catalog(
 
 /// The report's output; for markdown, the catalog diff's summary comes first.
 fn render_checked(checked: &crate::pr_check::Checked, format: OutputFormat, color: bool) -> String {
-    render(&checked.report, format, color)
+    let diagnostics = render(&checked.report, format, color);
+    match (&checked.change, format) {
+        (Some(change), OutputFormat::Markdown) => format!("{}\n{diagnostics}", crate::pr_check::markdown::render_change(change)),
+        _ => diagnostics,
+    }
 }
 
 /// 2 when a file could not be read, 1 when errors were found, else 0.

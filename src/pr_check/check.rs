@@ -105,9 +105,17 @@ async fn consult(report: &Report, paths: &[PathBuf], settings: &CheckSettings, n
     };
     let default_branch = local.as_ref().and_then(|local| local.default_branch.clone());
     let catalog_repo = choose_repo(&candidates, settings.branch.as_deref(), default_branch.as_deref(), notes);
+    // What each reference or alias the files name (and do not define) is in the catalog.
+    let resolved: HashMap<String, String> = found.iter().map(|(asked, entity)| (asked.clone(), entity.entity_ref.clone())).collect();
     let change = match (&repo_url, &local) {
         (Some(repo_url), Some(local)) => {
-            let change = compare(&catalog, report, paths, local, repo_url, catalog_repo, settings, default_branch).await?;
+            let target = Compared {
+                repo_url,
+                catalog_repo,
+                default_branch,
+                resolved: &resolved,
+            };
+            let change = compare(&catalog, report, paths, local, target, settings).await?;
             Some(change)
         }
         (Some(_), None) => {
@@ -143,19 +151,33 @@ async fn consult(report: &Report, paths: &[PathBuf], settings: &CheckSettings, n
     Ok(Consulted { known, change })
 }
 
-/// Compares the checked files with the catalog's entities of `catalog_repo` (none: every entity
+/// What the checked files are compared with.
+struct Compared<'check> {
+    /// The repository as the check names it.
+    repo_url: &'check str,
+    /// The catalog's entry for it; `None`: the catalog does not crawl it.
+    catalog_repo: Option<CatalogRepo>,
+    default_branch: Option<String>,
+    /// Each reference or alias the files name and do not define → the catalog's reference.
+    resolved: &'check HashMap<String, String>,
+}
+
+/// Compares the checked files with the catalog's entities of the repository (none: every entity
 /// is added), and finds the dependents elsewhere of what the change removes or renames.
-#[allow(clippy::too_many_arguments)]
 async fn compare(
     catalog: &Catalog,
     report: &Report,
     paths: &[PathBuf],
     local: &LocalRepository,
-    repo_url: &str,
-    catalog_repo: Option<CatalogRepo>,
+    target: Compared<'_>,
     settings: &CheckSettings,
-    default_branch: Option<String>,
 ) -> Result<ChangeReport, CatalogError> {
+    let Compared {
+        repo_url,
+        catalog_repo,
+        default_branch,
+        resolved,
+    } = target;
     let compared_as = catalog_repo.clone().unwrap_or_else(|| CatalogRepo {
         url: repo_url.to_owned(),
         branch: settings.branch.clone(),
@@ -186,7 +208,7 @@ async fn compare(
         Some(repo) => catalog.repository_entities(repo).await?,
         None => Vec::new(),
     };
-    let changes = diff::compare(&local_views, &catalog_entities, &Scope { checked, unreadable });
+    let changes = diff::compare_with_aliases(&local_views, &catalog_entities, &Scope { checked, unreadable }, resolved);
     let gone: Vec<String> = changes
         .removed
         .iter()
