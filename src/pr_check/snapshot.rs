@@ -85,6 +85,9 @@ impl SnapshotCatalog {
             .metadata()
             .map_err(|error| refuse(format!("it cannot be read: {error}")))?
             .len();
+        if size == 0 && file.metadata().is_ok_and(|metadata| metadata.is_file()) {
+            return Err(refuse("it is empty (an export that failed?)".to_owned()));
+        }
         if size > max_bytes {
             return Err(refuse(format!(
                 "it is {} bytes, more than the {} bytes a snapshot may have",
