@@ -28,7 +28,11 @@ fn main() {
     let mut runs = 5;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        let mut value = || args.next().and_then(|text| text.parse::<usize>().ok()).unwrap_or_else(|| panic!("{arg} N"));
+        let mut value = || {
+            args.next()
+                .and_then(|text| text.parse::<usize>().ok())
+                .unwrap_or_else(|| panic!("{arg} N"))
+        };
         match arg.as_str() {
             "--repos" => repos = value(),
             "--runs" => runs = value(),
@@ -51,7 +55,11 @@ fn main() {
     let mut sources: Vec<Source> = find_repositories(&root)
         .expect("list repositories")
         .iter()
-        .filter(|path| !path.file_name().is_some_and(|name| moved_names.iter().any(|moved| name == moved.as_str())))
+        .filter(|path| {
+            !path
+                .file_name()
+                .is_some_and(|name| moved_names.iter().any(|moved| name == moved.as_str()))
+        })
         .map(|path| Source::parse(&path.to_string_lossy(), None, None, Origin::Operator).expect("local path"))
         .collect();
     sources.push(Source::parse(&monorepo.to_string_lossy(), None, None, Origin::Operator).expect("local path"));
@@ -72,8 +80,15 @@ fn main() {
         )
         .await
         .expect("crawl");
-        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM entities").fetch_one(store.pool()).await.expect("count");
-        println!("crawled {} sources in {:.1} s: {count} entities", sources.len(), started.elapsed().as_secs_f64());
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM entities")
+            .fetch_one(store.pool())
+            .await
+            .expect("count");
+        println!(
+            "crawled {} sources in {:.1} s: {count} entities",
+            sources.len(),
+            started.elapsed().as_secs_f64()
+        );
         store.close().await;
     });
 
@@ -104,7 +119,10 @@ fn main() {
         let file = clone.join(format!("services/service-{index}/catalog-info.yaml"));
         let text = std::fs::read_to_string(&file).expect("read");
         match position {
-            0..5 => std::fs::write(&file, text.replacen(&format!("name: service-{index}\n"), &format!("name: service-{index}-v2\n"), 1)),
+            0..5 => std::fs::write(
+                &file,
+                text.replacen(&format!("name: service-{index}\n"), &format!("name: service-{index}-v2\n"), 1),
+            ),
             5..10 => std::fs::remove_file(&file),
             _ if position % 2 == 0 => std::fs::write(&file, text.replacen("lifecycle: production", "lifecycle: deprecated", 1)),
             _ => std::fs::write(&file, text.replacen("owner: team-", "owner: team-1", 1)),
@@ -153,7 +171,11 @@ fn main() {
         .env_remove("SEXTANT_CONFIG")
         .output()
         .expect("run export");
-    assert!(export.status.success(), "export failed: {}", String::from_utf8_lossy(&export.stderr));
+    assert!(
+        export.status.success(),
+        "export failed: {}",
+        String::from_utf8_lossy(&export.stderr)
+    );
     let export_ms = started.elapsed().as_secs_f64() * 1000.0;
     let snapshot_bytes = std::fs::metadata(&snapshot).map(|metadata| metadata.len()).unwrap_or(0);
     let mut snapshot_ms = Vec::new();
@@ -209,7 +231,11 @@ fn summarize(json_lines: &str) -> String {
         let value: serde_json::Value = serde_json::from_str(line).expect("a JSON diagnostic");
         *counts.entry(value["code"].as_str().unwrap_or("?").to_owned()).or_default() += 1;
     }
-    counts.iter().map(|(code, count)| format!("{code}×{count}")).collect::<Vec<_>>().join(" ")
+    counts
+        .iter()
+        .map(|(code, count)| format!("{code}×{count}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn best(values: &[f64]) -> f64 {

@@ -298,9 +298,9 @@ fn run_command() -> ExitCode {
             let options = Options { strict, threads };
             match against.settings() {
                 Some(settings) => block_on(validate_against_catalog(&paths, format, options, color, &settings)),
-                None if against.repo.is_some() || against.branch.is_some() => {
-                    fail("--repo and --branch compare with a catalog: add --catalog URL (a running sextant) or --catalog FILE (a snapshot from `sextant export`)")
-                }
+                None if against.repo.is_some() || against.branch.is_some() => fail(
+                    "--repo and --branch compare with a catalog: add --catalog URL (a running sextant) or --catalog FILE (a snapshot from `sextant export`)",
+                ),
                 None => validate_command(&paths, format, options, color),
             }
         }
@@ -454,7 +454,11 @@ impl CatalogCheckArgs {
             token: std::env::var("SEXTANT_TOKEN").ok().filter(|token| !token.is_empty()),
             repo: self.repo.clone(),
             branch: self.branch.clone(),
-            breaking: if self.breaking == "warning" { Severity::Warning } else { Severity::Error },
+            breaking: if self.breaking == "warning" {
+                Severity::Warning
+            } else {
+                Severity::Error
+            },
             dashboard_url: self.dashboard_url.clone(),
         })
     }
@@ -476,6 +480,9 @@ async fn validate_against_catalog(
     say(&render_checked(&checked, format, color));
     if matches!(format, OutputFormat::Json | OutputFormat::Sarif) {
         crate::terminal::print_error(&format!("{}\n", checked.report.summary()));
+    }
+    if let Some(change) = &checked.change {
+        crate::terminal::print_error(&format!("catalog: {}\n", change.summary()));
     }
     for note in &checked.notes {
         crate::terminal::print_error(&format!("note: {note}\n"));

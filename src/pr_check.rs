@@ -217,7 +217,10 @@ pub fn repo_identity(url: &str) -> String {
         let shown = absolute.to_string_lossy();
         return shown.trim_end_matches('/').trim_end_matches(".git").to_owned();
     };
-    let host = host.rsplit_once(':').map_or(host, |(name, port)| if port.bytes().all(|b| b.is_ascii_digit()) { name } else { host });
+    let host = host.rsplit_once(':').map_or(
+        host,
+        |(name, port)| if port.bytes().all(|b| b.is_ascii_digit()) { name } else { host },
+    );
     let path = path.trim_matches('/');
     let path = path.strip_suffix(".git").unwrap_or(path).trim_end_matches('/');
     format!("{}/{}", host.to_ascii_lowercase(), path)
@@ -239,7 +242,10 @@ mod tests {
         for url in same {
             assert_eq!(repo_identity(url), "github.com/Acme/pay", "{url}");
         }
-        assert_ne!(repo_identity("https://github.com/Acme/pay"), repo_identity("https://github.com/Acme/payments"));
+        assert_ne!(
+            repo_identity("https://github.com/Acme/pay"),
+            repo_identity("https://github.com/Acme/payments")
+        );
         assert_eq!(repo_identity("/srv/repos/pay.git"), "/srv/repos/pay");
         assert_eq!(repo_identity("file:///srv/repos/pay.git"), "/srv/repos/pay");
     }

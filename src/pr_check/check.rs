@@ -95,7 +95,10 @@ async fn consult(report: &Report, paths: &[PathBuf], settings: &CheckSettings, n
                 .to_owned(),
         );
     }
-    let asked: Vec<String> = validate::unresolved_targets(&report.entities).iter().map(Target::to_string).collect();
+    let asked: Vec<String> = validate::unresolved_targets(&report.entities)
+        .iter()
+        .map(Target::to_string)
+        .collect();
     let (found, candidates) = match &repo_url {
         Some(url) => {
             let (found, candidates) = tokio::join!(catalog.lookup(&asked), catalog.repositories(url));
@@ -106,7 +109,10 @@ async fn consult(report: &Report, paths: &[PathBuf], settings: &CheckSettings, n
     let default_branch = local.as_ref().and_then(|local| local.default_branch.clone());
     let catalog_repo = choose_repo(&candidates, settings.branch.as_deref(), default_branch.as_deref(), notes);
     // What each reference or alias the files name (and do not define) is in the catalog.
-    let resolved: HashMap<String, String> = found.iter().map(|(asked, entity)| (asked.clone(), entity.entity_ref.clone())).collect();
+    let resolved: HashMap<String, String> = found
+        .iter()
+        .map(|(asked, entity)| (asked.clone(), entity.entity_ref.clone()))
+        .collect();
     let change = match (&repo_url, &local) {
         (Some(repo_url), Some(local)) => {
             let target = Compared {
@@ -215,7 +221,11 @@ async fn compare(
         .chain(changes.renamed.iter().map(|renamed| &renamed.from))
         .map(|entity| entity.entity_ref.clone())
         .collect();
-    let mut dependents = if gone.is_empty() { HashMap::new() } else { catalog.dependents(&gone).await? };
+    let mut dependents = if gone.is_empty() {
+        HashMap::new()
+    } else {
+        catalog.dependents(&gone).await?
+    };
     // Dependents in the same repository and branch are the checked files' own business: the
     // local checks report their references.
     let same_repository = |repo: &str, branch: &Option<String>| {
@@ -258,7 +268,13 @@ fn choose_repo(candidates: &[CatalogRepo], branch: Option<&str>, default: Option
             .iter()
             .find(|candidate| candidate.branch.as_deref() == Some(wanted))
             .cloned()
-            .or_else(|| if default.is_none_or(|default| default == wanted) { follows_default() } else { None }),
+            .or_else(|| {
+                if default.is_none_or(|default| default == wanted) {
+                    follows_default()
+                } else {
+                    None
+                }
+            }),
         None => follows_default().or_else(|| match candidates {
             [only] => Some(only.clone()),
             [] => None,

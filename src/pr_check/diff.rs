@@ -83,6 +83,41 @@ pub struct ChangeReport {
     pub dashboard_url: Option<String>,
 }
 
+impl ChangeReport {
+    /// One line for people: what was compared and what the change does, e.g. `compared with
+    /// https://git.example.com/pay (default branch): 1 added, 1 removed, 0 renamed, 2 changed,
+    /// 5 unchanged; 1 breaking`.
+    pub fn summary(&self) -> String {
+        let changes = &self.changes;
+        let compared = match &self.catalog_repo {
+            Some(repo) => format!(
+                "compared with {} ({})",
+                repo.url,
+                repo.branch
+                    .as_deref()
+                    .map_or_else(|| "default branch".to_owned(), |branch| format!("branch {branch}"))
+            ),
+            None => format!("{} is not in the catalog", self.repo_url),
+        };
+        let breaking = self.dependents.len();
+        let mut line = format!(
+            "{compared}: {} added, {} removed, {} renamed, {} changed, {} unchanged",
+            changes.added.len(),
+            changes.removed.len(),
+            changes.renamed.len(),
+            changes.changed.len(),
+            changes.unchanged
+        );
+        if breaking > 0 {
+            line.push_str(&format!("; {breaking} breaking"));
+        }
+        if !changes.not_compared.is_empty() {
+            line.push_str(&format!("; {} not compared (their files do not parse)", changes.not_compared.len()));
+        }
+        line
+    }
+}
+
 /// The local entity as the catalog would hold it once the change merges: `path` is its file's
 /// repository-relative path. It mirrors what the crawl stores (`reconcile::EntityData`): the
 /// owner and every declared relation as written (references canonical and lowercase, aliases as
@@ -405,8 +440,15 @@ pub fn diagnostics(report: &ChangeReport, display_path: &dyn Fn(&str) -> String)
         );
     }
     for entity in &changes.removed {
-        let (file, position) = place(entity);
-        let subject = format!("`{}` is removed", entity.entity_ref);
+        // At the top of the file: the line it had is the catalog's copy's, and the checked file
+        // (when it still exists) holds something else there now.
+        let (file, _) = place(entity);
+        let position = Position { line: 1, column: 1 };
+        let subject = format!(
+            "`{}` (line {} of the catalog's copy) is removed",
+            entity.entity_ref,
+            entity.line.max(1)
+        );
         if let Some(breaking) = breaking_change(report, &entity.entity_ref, &subject, &file, position) {
             diagnostics.push(breaking.with_hint(format!(
                 "keep `{}` until its dependents no longer need it, or update them first; \
@@ -523,12 +565,13 @@ fn breaking_change(report: &ChangeReport, entity_ref: &str, subject: &str, file:
     Some(diagnostic)
 }
 
-/// Where a dependent is defined, readably: `<repository> <path>`, with the branch when the
-/// catalog names one.
+/// Where a dependent is defined, as one path: `<repository>/<path>`, with `@<branch>` after the
+/// repository when the catalog names a branch (`https://git.example.com/shop@release/web/catalog-info.yaml`).
 pub fn dependent_place(dependent: &Dependent) -> String {
+    let repo = dependent.repo.trim_end_matches('/');
     match &dependent.branch {
-        Some(branch) => format!("{} ({branch}) {}", dependent.repo, dependent.file),
-        None => format!("{} {}", dependent.repo, dependent.file),
+        Some(branch) => format!("{repo}@{branch}/{}", dependent.file),
+        None => format!("{repo}/{}", dependent.file),
     }
 }
 
@@ -914,11 +957,12 @@ relationships:
         assert_eq!(breaking.severity, Severity::Error);
         assert_eq!(
             (breaking.file.as_str(), breaking.line, breaking.column),
-            ("checkout/services/pay/catalog-info.yaml", 12, 1)
+            ("checkout/services/pay/catalog-info.yaml", 1, 1),
+            "a removed entity is reported at the top of its file (line 12 was the catalog's copy's)"
         );
         assert!(
             breaking.message.starts_with(
-                "`component:default/payments-api` is removed, and 7 entities in 4 other repositories depend on it: \
+                "`component:default/payments-api` (line 12 of the catalog's copy) is removed, and 7 entities in 4 other repositories depend on it: \
                  `component:default/web-0` (owner group:default/team-0), `component:default/web-1` (owner group:default/team-1)"
             ),
             "{}",
@@ -926,7 +970,7 @@ relationships:
         );
         assert!(breaking.message.ends_with(" and 4 more"), "{}", breaking.message);
         assert_eq!(breaking.related.len(), 7);
-        assert_eq!(breaking.related[0].file, "https://github.com/acme/repo-0 catalog-info.yaml");
+        assert_eq!(breaking.related[0].file, "https://github.com/acme/repo-0/catalog-info.yaml");
         assert_eq!(breaking.related[0].position, Position { line: 4, column: 1 });
         assert_eq!(
             breaking.related[0].message,
@@ -934,7 +978,7 @@ relationships:
         );
         assert!(breaking.hint.as_deref().is_some_and(|hint| hint.contains("--breaking warning")));
         assert_eq!(diagnostics[1].severity, Severity::Note);
-        assert_eq!(diagnostics[1].line, 12);
+        assert_eq!(diagnostics[1].line, 1);
 
         report.breaking_severity = Severity::Warning;
         assert_eq!(super::diagnostics(&report, &shown)[0].severity, Severity::Warning);

@@ -355,7 +355,7 @@ mod tests {
             "{output}"
         );
         assert!(
-            output.contains("https://github.com/acme/web web/catalog-info.yaml:7 | api:default/pay-api → component:default/web |"),
+            output.contains("https://github.com/acme/web/web/catalog-info.yaml:7 | api:default/pay-api → component:default/web |"),
             "{output}"
         );
         assert!(

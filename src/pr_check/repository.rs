@@ -44,7 +44,10 @@ impl LocalRepository {
         // links in the way (/tmp → /private/tmp) do not hide the repository prefix.
         let resolved = match absolute.canonicalize() {
             Ok(canonical) => canonical,
-            Err(_) => match (absolute.parent().and_then(|parent| parent.canonicalize().ok()), absolute.file_name()) {
+            Err(_) => match (
+                absolute.parent().and_then(|parent| parent.canonicalize().ok()),
+                absolute.file_name(),
+            ) {
                 (Some(parent), Some(name)) => parent.join(name),
                 _ => absolute,
             },
@@ -73,7 +76,9 @@ mod tests {
         let tree = repository.treebuilder(None).expect("builder").write().expect("tree");
         let tree = repository.find_tree(tree).expect("tree");
         let commit = repository.commit(None, &signature, &signature, "root", &tree, &[]).expect("commit");
-        repository.reference("refs/remotes/origin/trunk", commit, true, "test").expect("branch");
+        repository
+            .reference("refs/remotes/origin/trunk", commit, true, "test")
+            .expect("branch");
         repository
             .reference_symbolic("refs/remotes/origin/HEAD", "refs/remotes/origin/trunk", true, "test")
             .expect("origin HEAD");
@@ -83,7 +88,9 @@ mod tests {
         assert_eq!(found.origin_url.as_deref(), Some("git@github.com:acme/pay.git"));
         assert_eq!(found.default_branch.as_deref(), Some("trunk"));
         assert_eq!(
-            found.relative_path(&folder.path().join("services/pay/catalog-info.yaml")).as_deref(),
+            found
+                .relative_path(&folder.path().join("services/pay/catalog-info.yaml"))
+                .as_deref(),
             Some("services/pay/catalog-info.yaml")
         );
         assert_eq!(found.relative_path(folder.path()).as_deref(), Some(""));

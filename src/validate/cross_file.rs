@@ -24,7 +24,10 @@ pub type Elsewhere<'lookup> = Option<&'lookup dyn Fn(&Target) -> Option<KnownEls
 /// order of first mention.
 pub fn unresolved_targets(entities: &[Entity]) -> Vec<Target> {
     let defined: std::collections::HashSet<&EntityRef> = entities.iter().map(|entity| &entity.entity_ref).collect();
-    let aliases: std::collections::HashSet<&str> = entities.iter().flat_map(|entity| entity.aliases.iter().map(String::as_str)).collect();
+    let aliases: std::collections::HashSet<&str> = entities
+        .iter()
+        .flat_map(|entity| entity.aliases.iter().map(String::as_str))
+        .collect();
     let mut seen = std::collections::HashSet::new();
     let mut targets = Vec::new();
     for relation in entities.iter().flat_map(|entity| &entity.relations) {

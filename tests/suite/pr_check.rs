@@ -84,7 +84,10 @@ async fn fixture() -> Fixture {
     let other = TestRepo::new();
     other.commit(
         &[
-            ("teams/catalog-info.yaml", &format!("{}---\n{}", group("team-a", None), group("team-b", None))),
+            (
+                "teams/catalog-info.yaml",
+                &format!("{}---\n{}", group("team-a", None), group("team-b", None)),
+            ),
             ("checkout/catalog-info.yaml", CHECKOUT),
             ("web/catalog-info.yaml", &component("web", "team-b", &["component:checkout"])),
         ],
@@ -121,7 +124,11 @@ fn pull_request(fixture: &Fixture) -> tempfile::TempDir {
 
 fn sextant(args: &[&str], folder: &Path, environment: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_sextant"));
-    command.args(args).current_dir(folder).env_remove("SEXTANT_CONFIG").env_remove("SEXTANT_TOKEN");
+    command
+        .args(args)
+        .current_dir(folder)
+        .env_remove("SEXTANT_CONFIG")
+        .env_remove("SEXTANT_TOKEN");
     for (name, value) in environment {
         command.env(name, value);
     }
@@ -162,7 +169,10 @@ fn assert_pull_request_findings(output: &Output) {
 
     let renamed = with_code(&found, "S0504");
     assert_eq!(renamed.len(), 1, "{context}");
-    assert!(message(renamed[0]).contains("payments-core") && message(renamed[0]).contains("component:default/payments`"), "{context}");
+    assert!(
+        message(renamed[0]).contains("payments-core") && message(renamed[0]).contains("component:default/payments`"),
+        "{context}"
+    );
     assert_eq!(renamed[0]["file"], "payments/catalog-info.yaml", "{context}");
 
     let removed = with_code(&found, "S0503");
@@ -184,7 +194,10 @@ fn assert_pull_request_findings(output: &Output) {
         .iter()
         .find(|diagnostic| message(diagnostic).contains("api:default/payments-api"))
         .unwrap_or_else(|| panic!("a breaking change for the API: {context}"));
-    assert!(serde_json::to_string(for_api).unwrap().contains("component:default/checkout"), "{context}");
+    assert!(
+        serde_json::to_string(for_api).unwrap().contains("component:default/checkout"),
+        "{context}"
+    );
 
     let changed = with_code(&found, "S0505");
     assert_eq!(changed.len(), 1, "{context}");
@@ -194,7 +207,11 @@ fn assert_pull_request_findings(output: &Output) {
     );
     let added = with_code(&found, "S0502");
     let added_refs: BTreeSet<String> = added.iter().map(|diagnostic| message(diagnostic)).collect();
-    assert_eq!(added.len(), 1, "search is the one new entity (payments-core is a rename): {added_refs:?}\n{context}");
+    assert_eq!(
+        added.len(),
+        1,
+        "search is the one new entity (payments-core is a rename): {added_refs:?}\n{context}"
+    );
     assert!(message(added[0]).contains("component:default/search"), "{context}");
 
     // checkout is in the catalog; the API is in it too, but this change removes it.
@@ -202,7 +219,9 @@ fn assert_pull_request_findings(output: &Output) {
     assert_eq!(dangling.len(), 2, "{context}");
     assert!(dangling.iter().any(|text| text.contains("nowhere-to-be-found")), "{context}");
     assert!(
-        dangling.iter().any(|text| text.contains("api:default/payments-api") && text.contains("nor in the catalog")),
+        dangling
+            .iter()
+            .any(|text| text.contains("api:default/payments-api") && text.contains("nor in the catalog")),
         "a reference to what the change removes dangles: {context}"
     );
     assert!(with_code(&found, "S0506").is_empty(), "the catalog knows the repository: {context}");
@@ -224,7 +243,11 @@ async fn a_pull_request_is_checked_against_the_served_catalog_and_against_its_sn
         &[],
     );
     assert_eq!(lenient.status.code(), Some(0), "{}", explain(&lenient));
-    assert!(with_code(&diagnostics(&lenient), "S0501").iter().all(|diagnostic| diagnostic["severity"] == "warning"));
+    assert!(
+        with_code(&diagnostics(&lenient), "S0501")
+            .iter()
+            .all(|diagnostic| diagnostic["severity"] == "warning")
+    );
 
     // The markdown summary for the pull request: the breaking changes first.
     let markdown = sextant(&["validate", "--catalog", &catalog, "--format", "markdown"], clone.path(), &[]);
@@ -240,7 +263,10 @@ async fn a_pull_request_is_checked_against_the_served_catalog_and_against_its_sn
     let export = sextant(
         &["export", "--format", "json", "--output", &snapshot.to_string_lossy()],
         fixture.data.path(),
-        &[("DATABASE_URL", &fixture.database_url), ("SEXTANT_DATA_DIR", &fixture.data.path().to_string_lossy())],
+        &[
+            ("DATABASE_URL", &fixture.database_url),
+            ("SEXTANT_DATA_DIR", &fixture.data.path().to_string_lossy()),
+        ],
     );
     assert_eq!(export.status.code(), Some(0), "{}", explain(&export));
     let offline = sextant(
@@ -255,16 +281,29 @@ async fn a_pull_request_is_checked_against_the_served_catalog_and_against_its_sn
 async fn files_that_do_not_parse_are_reported_and_their_entities_are_not_counted_as_removed() {
     let fixture = fixture().await;
     let clone = pull_request(&fixture);
-    std::fs::write(clone.path().join("ledger/catalog-info.yaml"), "kind: Component\nmetadata: [unclosed\n").unwrap();
-    let output = sextant(&["validate", "--catalog", &fixture.server.base, "--format", "json"], clone.path(), &[]);
+    std::fs::write(
+        clone.path().join("ledger/catalog-info.yaml"),
+        "kind: Component\nmetadata: [unclosed\n",
+    )
+    .unwrap();
+    let output = sextant(
+        &["validate", "--catalog", &fixture.server.base, "--format", "json"],
+        clone.path(),
+        &[],
+    );
     let found = diagnostics(&output);
     let context = explain(&output);
     assert!(
-        found.iter().any(|diagnostic| diagnostic["file"] == "ledger/catalog-info.yaml" && diagnostic["severity"] == "error"),
+        found
+            .iter()
+            .any(|diagnostic| diagnostic["file"] == "ledger/catalog-info.yaml" && diagnostic["severity"] == "error"),
         "the broken file is reported: {context}"
     );
     let removed: Vec<String> = with_code(&found, "S0503").iter().map(|diagnostic| message(diagnostic)).collect();
-    assert!(removed.iter().all(|text| !text.contains("ledger")), "ledger is not removed: {removed:?}");
+    assert!(
+        removed.iter().all(|text| !text.contains("ledger")),
+        "ledger is not removed: {removed:?}"
+    );
     assert!(with_code(&found, "S0505").is_empty(), "nor compared: {context}");
 }
 
@@ -288,8 +327,15 @@ async fn a_repository_the_catalog_does_not_know_has_every_entity_added_with_a_no
     let found = diagnostics(&output);
     let context = explain(&output);
     assert_eq!(with_code(&found, "S0506").len(), 1, "{context}");
-    assert_eq!(with_code(&found, "S0502").len(), 3, "payments-core, ledger and search are added: {context}");
-    assert!(with_code(&found, "S0503").is_empty() && with_code(&found, "S0501").is_empty(), "{context}");
+    assert_eq!(
+        with_code(&found, "S0502").len(),
+        3,
+        "payments-core, ledger and search are added: {context}"
+    );
+    assert!(
+        with_code(&found, "S0503").is_empty() && with_code(&found, "S0501").is_empty(),
+        "{context}"
+    );
     assert_eq!(output.status.code(), Some(0), "{context}");
 }
 
@@ -304,7 +350,9 @@ async fn a_catalog_that_cannot_answer_is_exit_2_with_the_local_checks_printed() 
     assert_eq!(output.status.code(), Some(2), "{context}");
     let found = diagnostics(&output);
     assert!(
-        with_code(&found, "S0302").iter().any(|diagnostic| message(diagnostic).contains("nowhere-to-be-found")),
+        with_code(&found, "S0302")
+            .iter()
+            .any(|diagnostic| message(diagnostic).contains("nowhere-to-be-found")),
         "the local checks are printed: {context}"
     );
     assert!(String::from_utf8_lossy(&output.stderr).contains("catalog-unreachable"), "{context}");
@@ -324,6 +372,9 @@ async fn a_catalog_that_cannot_answer_is_exit_2_with_the_local_checks_printed() 
     );
     let context = explain(&refused);
     assert_eq!(refused.status.code(), Some(2), "{context}");
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("catalog-unauthorized"), "{context}");
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("catalog-unauthorized"),
+        "{context}"
+    );
     assert!(!with_code(&diagnostics(&refused), "S0302").is_empty(), "{context}");
 }
