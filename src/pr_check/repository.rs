@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 pub struct LocalRepository {
     /// The working tree's top folder, canonical.
     pub root: PathBuf,
-    /// The `origin` remote's URL, when there is one.
+    /// The `origin` remote's URL, when there is one, without the password or token a CI
+    /// checkout may have put in it (it is shown in reports and pull-request comments).
     pub origin_url: Option<String>,
     /// The remote's default branch, from `refs/remotes/origin/HEAD` when a clone recorded it
     /// (a shallow CI checkout usually does not).
@@ -23,7 +24,7 @@ impl LocalRepository {
         let origin_url = repository
             .find_remote("origin")
             .ok()
-            .and_then(|remote| remote.url().map(str::to_owned));
+            .and_then(|remote| remote.url().map(crate::crawler::redact));
         let default_branch = repository
             .find_reference("refs/remotes/origin/HEAD")
             .ok()
@@ -95,5 +96,20 @@ mod tests {
         );
         assert_eq!(found.relative_path(folder.path()).as_deref(), Some(""));
         assert_eq!(found.relative_path(std::path::Path::new("/")), None);
+    }
+
+    #[test]
+    fn a_token_in_the_origin_url_is_left_out() {
+        let folder = tempfile::tempdir().expect("temp dir");
+        let repository = git2::Repository::init(folder.path()).expect("init");
+        // As GitLab CI clones: the job's token in the remote's URL.
+        repository
+            .remote("origin", "https://gitlab-ci-token:glcbt-secret@gitlab.example.com/acme/pay.git")
+            .expect("remote");
+        let found = LocalRepository::discover(folder.path()).expect("a repository");
+        assert_eq!(
+            found.origin_url.as_deref(),
+            Some("https://gitlab-ci-token@gitlab.example.com/acme/pay.git")
+        );
     }
 }
