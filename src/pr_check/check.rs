@@ -3,12 +3,12 @@
 //! not define, the repository's entities and the dependents of what the change removes; the
 //! local checks always come back, with the catalog's error beside them when it could not answer.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::diff::{self, ChangeReport, Scope};
 use super::repository::LocalRepository;
-use super::{Catalog, CatalogEntity, CatalogError, CatalogRepo};
+use super::{Catalog, CatalogEntity, CatalogError, CatalogRepo, Dependent};
 use crate::domain::{Severity, Target};
 use crate::validate::{self, DiscoverError, KnownElsewhere, Options, Report};
 
@@ -48,7 +48,7 @@ pub async fn check_paths(paths: &[PathBuf], options: Options, settings: &CheckSe
     let files = validate::discover(paths)?;
     let mut report = validate::read_files(&files, options.threads);
     let mut notes = Vec::new();
-    let consulted = consult(&report, paths, settings, &mut notes).await;
+    let consulted = consult(&report, &files, paths, settings, &mut notes).await;
     let (change, catalog_error) = match consulted {
         Ok(Consulted { known, change }) => {
             if let Some(change) = &change {
@@ -72,6 +72,9 @@ pub async fn check_paths(paths: &[PathBuf], options: Options, settings: &CheckSe
     })
 }
 
+/// How many files the note about files not read names; the rest are counted.
+const NAMED_UNREAD: usize = 5;
+
 /// What the catalog said.
 struct Consulted {
     /// The references (as written) that no checked file defines and the catalog holds, minus
@@ -80,7 +83,13 @@ struct Consulted {
     change: Option<ChangeReport>,
 }
 
-async fn consult(report: &Report, paths: &[PathBuf], settings: &CheckSettings, notes: &mut Vec<String>) -> Result<Consulted, CatalogError> {
+async fn consult(
+    report: &Report,
+    files: &[PathBuf],
+    paths: &[PathBuf],
+    settings: &CheckSettings,
+    notes: &mut Vec<String>,
+) -> Result<Consulted, CatalogError> {
     let catalog = Catalog::open(&settings.catalog, settings.token.clone())?;
     let start = paths.first().map_or_else(|| PathBuf::from("."), |path| folder_of(path));
     let local = LocalRepository::discover(&start);
@@ -120,8 +129,9 @@ async fn consult(report: &Report, paths: &[PathBuf], settings: &CheckSettings, n
                 catalog_repo,
                 default_branch,
                 resolved: &resolved,
+                files,
             };
-            let change = compare(&catalog, report, paths, local, target, settings).await?;
+            let change = compare(&catalog, report, paths, local, target, settings, notes).await?;
             Some(change)
         }
         (Some(_), None) => {
@@ -166,6 +176,8 @@ struct Compared<'check> {
     default_branch: Option<String>,
     /// Each reference or alias the files name and do not define → the catalog's reference.
     resolved: &'check HashMap<String, String>,
+    /// The files read: a catalog file in the checked folders that is not among them was not read.
+    files: &'check [PathBuf],
 }
 
 /// Compares the checked files with the catalog's entities of the repository (none: every entity
@@ -177,12 +189,14 @@ async fn compare(
     local: &LocalRepository,
     target: Compared<'_>,
     settings: &CheckSettings,
+    notes: &mut Vec<String>,
 ) -> Result<ChangeReport, CatalogError> {
     let Compared {
         repo_url,
         catalog_repo,
         default_branch,
         resolved,
+        files,
     } = target;
     let compared_as = catalog_repo.clone().unwrap_or_else(|| CatalogRepo {
         url: repo_url.to_owned(),
@@ -201,20 +215,52 @@ async fn compare(
     } else {
         paths.iter().filter_map(|path| local.relative_path(path)).collect()
     };
-    let unreadable: Vec<String> = report
+    let mut unreadable: HashSet<String> = report
         .diagnostics
         .iter()
         // Only each file's own diagnostics are there yet (the checks across files come later).
         .filter(|diagnostic| diagnostic.severity == Severity::Error)
         .filter_map(|diagnostic| local.relative_path(Path::new(&diagnostic.file)))
-        .collect::<HashSet<_>>()
-        .into_iter()
         .collect();
     let catalog_entities = match &catalog_repo {
         Some(repo) => catalog.repository_entities(repo).await?,
         None => Vec::new(),
     };
-    let changes = diff::compare_with_aliases(&local_views, &catalog_entities, &Scope { checked, unreadable }, resolved);
+    // A file the catalog reads that is here but was not read (a name only the crawl's
+    // `descriptorPatterns` match, a skipped folder, a symbolic link) still defines what it did:
+    // its entities are not compared, never removed.
+    let read: HashSet<String> = files.iter().filter_map(|file| local.relative_path(file)).collect();
+    let in_scope = Scope {
+        checked,
+        unreadable: Vec::new(),
+    };
+    let unread: BTreeSet<&str> = catalog_entities
+        .iter()
+        .map(|entity| entity.path.as_str())
+        .filter(|path| in_scope.covers(path) && !read.contains(*path) && local.root.join(path).symlink_metadata().is_ok())
+        .collect();
+    if !unread.is_empty() {
+        let mut shown: Vec<&str> = unread.iter().copied().take(NAMED_UNREAD).collect();
+        let more = format!("and {} more", unread.len().saturating_sub(NAMED_UNREAD));
+        if unread.len() > NAMED_UNREAD {
+            shown.push(&more);
+        }
+        notes.push(format!(
+            "not compared: {} the catalog reads here but the check did not (name them on the command line to compare them): {}",
+            if unread.len() == 1 {
+                "1 file".to_owned()
+            } else {
+                format!("{} files", unread.len())
+            },
+            shown.join(", ")
+        ));
+    }
+    unreadable.extend(unread.into_iter().map(str::to_owned));
+    let scope = Scope {
+        checked: in_scope.checked,
+        unreadable: unreadable.into_iter().collect(),
+    };
+    let changes = diff::compare_with_aliases(&local_views, &catalog_entities, &scope, resolved);
     let gone: Vec<String> = changes
         .removed
         .iter()
@@ -226,15 +272,18 @@ async fn compare(
     } else {
         catalog.dependents(&gone).await?
     };
-    // Dependents in the same repository and branch are the checked files' own business: the
-    // local checks report their references.
-    let same_repository = |repo: &str, branch: &Option<String>| {
+    // Dependents in the files checked and read are the checked files' own business: the local
+    // checks report their references (one to what is gone dangles). The rest of the same
+    // repository and branch was not checked: its dependents break like any other.
+    let checked_here = |dependent: &Dependent| {
         catalog_repo
             .as_ref()
-            .is_some_and(|compared| compared.url == repo && &compared.branch == branch)
+            .is_some_and(|compared| compared.url == dependent.repo && compared.branch == dependent.branch)
+            && scope.covers(&dependent.file)
+            && !scope.is_unreadable(&dependent.file)
     };
     for list in dependents.values_mut() {
-        list.retain(|dependent| !same_repository(&dependent.repo, &dependent.branch));
+        list.retain(|dependent| !checked_here(dependent));
     }
     dependents.retain(|_, list| !list.is_empty());
     let dashboard_url = settings.dashboard_url.clone().or_else(|| match catalog {
@@ -324,7 +373,141 @@ fn display_paths(paths: &[PathBuf]) -> impl Fn(&str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{CatalogRepo, choose_repo};
+    use super::{CatalogRepo, CheckSettings, Checked, choose_repo};
+    use crate::domain::{Code, Severity};
+    use crate::pr_check::{CatalogEntity, DeclaredEdge};
+    use crate::validate::Options;
+
+    const COMPONENT: &str = "apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: NAME
+spec:
+  type: service
+  lifecycle: production
+  owner: group:team-a
+";
+
+    /// `component:default/<name>` as the catalog holds it from `path` of the repository.
+    fn in_catalog(name: &str, path: &str, depends_on: &[&str]) -> CatalogEntity {
+        let mut relations: Vec<DeclaredEdge> = depends_on
+            .iter()
+            .map(|target| DeclaredEdge {
+                relation_type: "dependsOn".to_owned(),
+                target: (*target).to_owned(),
+            })
+            .collect();
+        relations.push(DeclaredEdge {
+            relation_type: "ownedBy".to_owned(),
+            target: "group:default/team-a".to_owned(),
+        });
+        CatalogEntity {
+            entity_ref: format!("component:default/{name}"),
+            repo: "https://git.example.com/acme/pay".to_owned(),
+            branch: None,
+            path: path.to_owned(),
+            line: 1,
+            document_index: 0,
+            owner_ref: Some("group:default/team-a".to_owned()),
+            lifecycle: Some("production".to_owned()),
+            tier: None,
+            system_ref: None,
+            aliases: Vec::new(),
+            relations,
+        }
+    }
+
+    /// Checks `checked` (a path in a repository of these files, whose origin the catalog
+    /// crawls) against a snapshot of these entities.
+    async fn check(files: &[(&str, String)], catalog: Vec<CatalogEntity>, checked: &str) -> Checked {
+        let folder = tempfile::tempdir().expect("temp dir");
+        let root = folder.path();
+        let repository = git2::Repository::init(root).expect("init");
+        repository.remote("origin", "https://git.example.com/acme/pay.git").expect("remote");
+        for (path, text) in files {
+            let path = root.join(path);
+            std::fs::create_dir_all(path.parent().expect("a folder")).expect("folders");
+            std::fs::write(path, text).expect("write");
+        }
+        let snapshot = serde_json::json!({
+            "format": crate::pr_check::snapshot::SNAPSHOT_FORMAT,
+            "version": crate::pr_check::snapshot::SNAPSHOT_VERSION,
+            "exportedAt": "2026-01-01T00:00:00Z",
+            "repos": [{ "url": "https://git.example.com/acme/pay", "branch": null }],
+            "entities": catalog,
+        });
+        let snapshot_file = tempfile::NamedTempFile::new().expect("snapshot file");
+        std::fs::write(snapshot_file.path(), snapshot.to_string()).expect("write");
+        let settings = CheckSettings {
+            catalog: snapshot_file.path().to_string_lossy().into_owned(),
+            token: None,
+            repo: None,
+            branch: None,
+            breaking: Severity::Error,
+            dashboard_url: None,
+        };
+        let options = Options { strict: false, threads: 1 };
+        let checked = super::check_paths(&[root.join(checked)], options, &settings)
+            .await
+            .expect("checked");
+        assert!(checked.catalog_error.is_none(), "{:?}", checked.catalog_error);
+        checked
+    }
+
+    #[tokio::test]
+    async fn a_catalog_file_the_check_does_not_read_is_not_removed() {
+        let files = [
+            ("svc/catalog-info.yaml", COMPONENT.replace("NAME", "a")),
+            // A name the crawl reads through `descriptorPatterns: ["*.catalog.yaml"]`; validate does not.
+            ("svc/b.catalog.yaml", COMPONENT.replace("NAME", "b")),
+        ];
+        let catalog = vec![
+            in_catalog("a", "svc/catalog-info.yaml", &[]),
+            in_catalog("b", "svc/b.catalog.yaml", &[]),
+        ];
+        let checked = check(&files, catalog, "").await;
+        let changes = checked.change.expect("a catalog diff").changes;
+        assert!(changes.removed.is_empty(), "{changes:#?}");
+        assert_eq!(changes.unchanged, 1, "{changes:#?}");
+        assert_eq!(changes.not_compared.len(), 1, "{changes:#?}");
+        assert!(
+            checked.notes.iter().any(|note| note.contains("svc/b.catalog.yaml")),
+            "{:?}",
+            checked.notes
+        );
+    }
+
+    #[tokio::test]
+    async fn a_dependent_in_the_same_repository_outside_the_checked_paths_breaks() {
+        // `svc/a` is deleted; `web`, outside the checked folder, still depends on `a`, and
+        // `svc/c`, inside it, too (the local checks say so: its reference dangles).
+        let files = [
+            (
+                "svc/c/catalog-info.yaml",
+                COMPONENT.replace("NAME", "c") + "  dependsOn: [component:a]\n",
+            ),
+            (
+                "web/catalog-info.yaml",
+                COMPONENT.replace("NAME", "web") + "  dependsOn: [component:a]\n",
+            ),
+        ];
+        let catalog = vec![
+            in_catalog("a", "svc/a/catalog-info.yaml", &[]),
+            in_catalog("c", "svc/c/catalog-info.yaml", &["component:default/a"]),
+            in_catalog("web", "web/catalog-info.yaml", &["component:default/a"]),
+        ];
+        let checked = check(&files, catalog, "svc").await;
+        let change = checked.change.expect("a catalog diff");
+        assert_eq!(change.changes.removed.len(), 1, "{change:#?}");
+        let dependents: Vec<&str> = change.dependents["component:default/a"]
+            .iter()
+            .map(|dependent| dependent.entity_ref.as_str())
+            .collect();
+        assert_eq!(dependents, vec!["component:default/web"]);
+        let codes: Vec<Code> = checked.report.diagnostics.iter().map(|diagnostic| diagnostic.code).collect();
+        assert!(codes.contains(&Code::BreakingChange), "{codes:?}");
+        assert!(codes.contains(&Code::DanglingReference), "{codes:?}");
+    }
 
     fn repo(branch: Option<&str>) -> CatalogRepo {
         CatalogRepo {

@@ -15,7 +15,8 @@ use crate::domain::{Code, Diagnostic, Entity, Position, Related, RelationType, S
 pub struct Scope {
     /// Repository-relative paths that were checked: files, or folders (every file under them).
     pub checked: Vec<String>,
-    /// Repository-relative paths of checked files with errors that stopped them being read.
+    /// Repository-relative paths of checked files with errors that stopped them being read, and
+    /// of catalog files in the checked paths that the check did not read.
     pub unreadable: Vec<String>,
 }
 
@@ -58,7 +59,8 @@ pub struct ChangeSet {
     pub renamed: Vec<Renamed>,
     pub changed: Vec<Changed>,
     pub unchanged: usize,
-    /// Catalog entities in checked files that could not be read: not compared.
+    /// Catalog entities in checked files that could not be read, or that the check did not read:
+    /// not compared.
     pub not_compared: Vec<CatalogEntity>,
 }
 
@@ -73,8 +75,9 @@ pub struct ChangeReport {
     /// entity is then added).
     pub catalog_repo: Option<CatalogRepo>,
     pub changes: ChangeSet,
-    /// The dependents elsewhere in the catalog (other repositories or branches) of every removed
-    /// or renamed entity, by the entity's catalog reference.
+    /// The dependents elsewhere in the catalog (other repositories or branches, and files of this
+    /// one that were not checked) of every removed or renamed entity, by the entity's catalog
+    /// reference.
     pub dependents: HashMap<String, Vec<Dependent>>,
     /// The severity breaking changes are reported with (error unless configured).
     #[serde(skip)]
@@ -112,7 +115,10 @@ impl ChangeReport {
             line.push_str(&format!("; {breaking} breaking"));
         }
         if !changes.not_compared.is_empty() {
-            line.push_str(&format!("; {} not compared (their files do not parse)", changes.not_compared.len()));
+            line.push_str(&format!(
+                "; {} not compared (their files do not parse or were not read)",
+                changes.not_compared.len()
+            ));
         }
         line
     }
@@ -525,7 +531,8 @@ fn breaking_change(report: &ChangeReport, entity_ref: &str, subject: &str, file:
         .map(|dependent| (super::repo_identity(&dependent.repo), dependent.branch.as_deref()))
         .collect();
     let elsewhere = if places.iter().any(|(identity, _)| *identity == here) {
-        "other repositories or branches"
+        // This repository's own files outside the checked paths, or another of its branches.
+        "repositories or branches"
     } else if places.len() == 1 {
         "other repository"
     } else {

@@ -155,7 +155,7 @@ pub fn render_change(report: &ChangeReport) -> String {
     if !changes.not_compared.is_empty() {
         let _ = writeln!(
             output,
-            "### Not compared ({})\n\nThese entities are in checked files that could not be read; they are neither removed nor compared.\n",
+            "### Not compared ({})\n\nThese entities are in files that do not parse or that the check did not read; they are neither removed nor compared.\n",
             changes.not_compared.len()
         );
         entity_table(&mut output, report, &changes.not_compared);
