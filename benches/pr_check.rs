@@ -16,7 +16,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use sextant::crawler::{Origin, ReadOptions, Source, find_repositories};
+use sextant::crawler::{Origin, ReadOptions, Source, commit_files, find_repositories};
 use sextant::ingest::{CrawlOptions, crawl};
 use sextant::pg::Cluster;
 use sextant::store::{Store, create_database_if_missing};
@@ -46,11 +46,16 @@ fn main() {
     // The monorepo: the first 50 Backstage services (the hubs), each in a folder of its own.
     let moved: Vec<usize> = (1..repos).filter(|index| index % 7 != 3).take(FILES).collect();
     let scratch = tempfile::tempdir().expect("scratch dir");
-    let monorepo = scratch.path().join("monorepo.git");
-    for &index in &moved {
-        let text = org::component_yaml(index, &format!("Service number {index}."), repos);
-        org::commit_to_bare(&monorepo, &format!("services/service-{index}/catalog-info.yaml"), &text);
-    }
+    let monorepo = scratch.path().join("monorepo");
+    let files: Vec<(String, String)> = moved
+        .iter()
+        .map(|&index| {
+            let text = org::component_yaml(index, &format!("Service number {index}."), repos);
+            (format!("services/service-{index}/catalog-info.yaml"), text)
+        })
+        .collect();
+    let changes: Vec<(&str, Option<&[u8]>)> = files.iter().map(|(path, text)| (path.as_str(), Some(text.as_bytes()))).collect();
+    commit_files(&monorepo, &changes, "the monorepo").expect("commit the monorepo");
     let moved_names: Vec<String> = moved.iter().map(|index| format!("repo-{index:05}.git")).collect();
     let mut sources: Vec<Source> = find_repositories(&root)
         .expect("list repositories")
