@@ -166,6 +166,14 @@ fn main() {
         findings = stdout;
     }
     println!("findings: {}", summarize(&findings));
+    println!("server time per run, by operation (from its request-duration histogram):");
+    for (operation, seconds, count) in server_time_by_operation(&base) {
+        println!(
+            "  {operation}: {} requests, {:.0} ms per run",
+            count / runs as u64,
+            seconds * 1000.0 / runs as f64
+        );
+    }
 
     let snapshot = scratch.path().join("catalog.json");
     let started = Instant::now();
@@ -227,6 +235,40 @@ fn graphql_requests(base: &str) -> u64 {
         .filter(|line| line.starts_with("sextant_http_requests_total") && line.contains("/graphql") && line.contains("POST"))
         .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
         .sum::<f64>() as u64
+}
+
+/// The server's total time and count of the pull-request check's GraphQL operations, from the
+/// `sextant_http_request_duration_seconds` histogram's sums and counts.
+fn server_time_by_operation(base: &str) -> Vec<(String, f64, u64)> {
+    let text = ureq::get(&format!("{base}/metrics"))
+        .call()
+        .expect("metrics")
+        .body_mut()
+        .read_to_string()
+        .expect("metrics text");
+    let mut totals = std::collections::BTreeMap::<String, (f64, u64)>::new();
+    for line in text
+        .lines()
+        .filter(|line| line.starts_with("sextant_http_request_duration_seconds_"))
+    {
+        let Some(operation) = line.split("operation=\"").nth(1).and_then(|rest| rest.split('"').next()) else {
+            continue;
+        };
+        if !operation.starts_with("SextantCheck") {
+            continue;
+        }
+        let value = line.rsplit(' ').next().and_then(|value| value.parse::<f64>().ok()).unwrap_or(0.0);
+        let entry = totals.entry(operation.to_owned()).or_default();
+        if line.starts_with("sextant_http_request_duration_seconds_sum") {
+            entry.0 += value;
+        } else if line.starts_with("sextant_http_request_duration_seconds_count") {
+            entry.1 += value as u64;
+        }
+    }
+    totals
+        .into_iter()
+        .map(|(operation, (seconds, count))| (operation, seconds, count))
+        .collect()
 }
 
 /// Counts of diagnostics by code, e.g. `S0501×10 S0502×5`.

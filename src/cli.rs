@@ -452,14 +452,15 @@ impl CatalogCheckArgs {
         Some(crate::pr_check::CheckSettings {
             catalog,
             token: std::env::var("SEXTANT_TOKEN").ok().filter(|token| !token.is_empty()),
-            repo: self.repo.clone(),
-            branch: self.branch.clone(),
+            // An empty value (`--branch "${{ github.base_ref }}"` outside a pull request) is no value.
+            repo: self.repo.clone().filter(|repo| !repo.trim().is_empty()),
+            branch: self.branch.clone().filter(|branch| !branch.trim().is_empty()),
             breaking: if self.breaking == "warning" {
                 Severity::Warning
             } else {
                 Severity::Error
             },
-            dashboard_url: self.dashboard_url.clone(),
+            dashboard_url: self.dashboard_url.clone().filter(|url| !url.trim().is_empty()),
         })
     }
 }
@@ -482,7 +483,12 @@ async fn validate_against_catalog(
         crate::terminal::print_error(&format!("{}\n", checked.report.summary()));
     }
     if let Some(change) = &checked.change {
-        crate::terminal::print_error(&format!("catalog: {}\n", change.summary()));
+        let line = format!("catalog: {}", change.summary());
+        // With the report for people; beside the one document for programs.
+        match format {
+            OutputFormat::Human | OutputFormat::Github => say(&line),
+            _ => crate::terminal::print_error(&format!("{line}\n")),
+        }
     }
     for note in &checked.notes {
         crate::terminal::print_error(&format!("note: {note}\n"));
@@ -497,8 +503,25 @@ async fn validate_against_catalog(
 /// The report's output; for markdown, the catalog diff's summary comes first.
 fn render_checked(checked: &crate::pr_check::Checked, format: OutputFormat, color: bool) -> String {
     let diagnostics = render(&checked.report, format, color);
-    match (&checked.change, format) {
-        (Some(change), OutputFormat::Markdown) => format!("{}\n{diagnostics}", crate::pr_check::markdown::render_change(change)),
+    // A summary or annotations that look clean must not hide that the catalog was not consulted.
+    let unavailable = checked
+        .catalog_error
+        .as_ref()
+        .map(|error| format!("the catalog was not consulted: {error} [{}]", error.code()));
+    match (&checked.change, format, unavailable) {
+        (Some(change), OutputFormat::Markdown, _) => format!("{}\n{diagnostics}", crate::pr_check::markdown::render_change(change)),
+        (_, OutputFormat::Markdown, Some(unavailable)) => {
+            format!(
+                "> **Warning**: {}\n\n{diagnostics}",
+                validate::report::markdown::escape(&unavailable)
+            )
+        }
+        (_, OutputFormat::Github, Some(unavailable)) => {
+            format!(
+                "{diagnostics}::error title=sextant catalog check::{}",
+                unavailable.replace('%', "%25").replace('\n', "%0A")
+            )
+        }
         _ => diagnostics,
     }
 }

@@ -155,6 +155,11 @@ impl Catalog {
     pub fn open(location: &str, token: Option<String>) -> Result<Catalog, CatalogError> {
         if location.starts_with("http://") || location.starts_with("https://") {
             Ok(Catalog::Remote(remote::RemoteCatalog::new(location, token)?))
+        } else if !std::path::Path::new(location).exists() && looks_like_host(location) {
+            Err(CatalogError::Snapshot {
+                path: location.to_owned(),
+                reason: format!("there is no such file; for a running sextant, write its URL: `--catalog http://{location}`"),
+            })
         } else {
             Ok(Catalog::Snapshot(snapshot::SnapshotCatalog::load(std::path::Path::new(location))?))
         }
@@ -195,6 +200,17 @@ impl Catalog {
             Catalog::Snapshot(snapshot) => Ok(snapshot.dependents(refs)),
         }
     }
+}
+
+/// Whether `location` reads like `host:port` or `host.domain` (a URL without its scheme).
+fn looks_like_host(location: &str) -> bool {
+    let host = location.split('/').next().unwrap_or_default();
+    !location.starts_with(['.', '/', '~'])
+        && !location.ends_with(".json")
+        && (host
+            .rsplit_once(':')
+            .is_some_and(|(_, port)| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()))
+            || host == "localhost")
 }
 
 /// What names a repository whatever the URL's spelling: the host (lowercase) and the path,

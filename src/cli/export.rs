@@ -43,6 +43,9 @@ pub(super) async fn export_command(config: &Config, catalog: Catalog, format: Ex
                 counted_grouped(summary.entities, "entity", "entities"),
                 counted_grouped(summary.repositories as u64, "repository", "repositories"),
             ));
+            if summary.entities == 0 {
+                crate::terminal::print_error("warning: the catalog is empty: crawl it first, or add --demo for the demo's catalog\n");
+            }
             ExitCode::SUCCESS
         }
         // A reader that went away (`sextant export | head`) is not an error of the export.

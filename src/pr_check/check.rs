@@ -286,10 +286,8 @@ async fn compare(
         list.retain(|dependent| !checked_here(dependent));
     }
     dependents.retain(|_, list| !list.is_empty());
-    let dashboard_url = settings.dashboard_url.clone().or_else(|| match catalog {
-        Catalog::Remote(_) => Some(server_base_url(&settings.catalog)),
-        Catalog::Snapshot(_) => None,
-    });
+    // Only when given: the server does not serve entity pages yet (the dashboard is to come).
+    let dashboard_url = settings.dashboard_url.clone();
     Ok(ChangeReport {
         repo_url: repo_url.to_owned(),
         branch: catalog_repo
@@ -337,12 +335,6 @@ fn choose_repo(candidates: &[CatalogRepo], branch: Option<&str>, default: Option
             }
         }),
     }
-}
-
-/// A server's base URL from `--catalog` (which may name its `/graphql` endpoint).
-fn server_base_url(catalog: &str) -> String {
-    let trimmed = catalog.trim_end_matches('/');
-    trimmed.strip_suffix("/graphql").unwrap_or(trimmed).to_owned()
 }
 
 /// The folder a path names, or holds it.

@@ -197,8 +197,18 @@ impl RemoteCatalog {
         for text in malformed {
             found.insert(text.to_owned(), Vec::new());
         }
-        for chunk in valid.chunks(DEPENDENTS_CHUNK) {
-            found.extend(self.dependents_of_chunk(chunk).await?);
+        // Two requests at a time, so that both of a small server's cores walk (each request has
+        // one database connection); a 50-file change with up to 40 removals takes two requests.
+        let size = valid.len().div_ceil(2).clamp(1, DEPENDENTS_CHUNK);
+        let chunks: Vec<&[&str]> = valid.chunks(size).collect();
+        for pair in chunks.chunks(2) {
+            let (first, second) = match pair {
+                [first, second] => tokio::join!(self.dependents_of_chunk(first), self.dependents_of_chunk(second)),
+                [only] => (self.dependents_of_chunk(only).await, Ok(HashMap::new())),
+                _ => continue,
+            };
+            found.extend(first?);
+            found.extend(second?);
         }
         Ok(found)
     }

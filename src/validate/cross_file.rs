@@ -82,7 +82,7 @@ pub fn check_across_files_with(entities: &[Entity], strict: bool, elsewhere: Els
                 }
                 None => {
                     let nowhere = if elsewhere.is_some() {
-                        "is not defined in any checked file, nor in the catalog"
+                        "is not defined in any checked file, nor in the catalog once this change merges"
                     } else {
                         "is not defined in any checked file"
                     };
@@ -95,7 +95,10 @@ pub fn check_across_files_with(entities: &[Entity], strict: bool, elsewhere: Els
                             format!("`{}` ({}) {nowhere}", relation.target, relation.relation_type.as_str()),
                         )
                         .with_severity(severity)
-                        .with_hint(if strict {
+                        .with_hint(if elsewhere.is_some() {
+                            "define it or fix the reference; if another repository defines it, check that the catalog crawls it \
+                             (a reference to what this change removes or renames dangles too)"
+                        } else if strict {
                             "define it, fix the reference, or validate the repository that defines it together with this one"
                         } else {
                             "fine if it lives in a repository not checked here; `--strict` makes this an error"
