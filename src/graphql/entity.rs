@@ -43,6 +43,11 @@ use crate::store::read::{self, EntityRecord};
     field(name = "lifecycle", ty = "Option<String>"),
     field(name = "tier", ty = "Option<i32>", desc = "The Compass tier, 1 (most critical) to 4."),
     field(name = "tags", ty = "Vec<String>"),
+    field(
+        name = "aliases",
+        ty = "Vec<String>",
+        desc = "Other identifiers the entity answers to in references: a Compass component `id`, ARIs listed in `sextant.dev/aliases`."
+    ),
     field(name = "labels", ty = "Vec<KeyValue>"),
     field(name = "annotations", ty = "Vec<KeyValue>"),
     field(name = "links", ty = "Vec<Link>"),
@@ -636,6 +641,12 @@ macro_rules! entity_object {
 
             async fn tags(&self) -> Vec<String> {
                 self.0.0.tags.clone()
+            }
+
+            /// Other identifiers the entity answers to in references: a Compass component `id`,
+            /// ARIs listed in `sextant.dev/aliases`.
+            async fn aliases(&self) -> Vec<String> {
+                self.0.0.aliases.clone()
             }
 
             /// `metadata.labels`, sorted by key.

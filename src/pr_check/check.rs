@@ -270,7 +270,13 @@ async fn compare(
     let mut dependents = if gone.is_empty() {
         HashMap::new()
     } else {
-        catalog.dependents(&gone).await?
+        let walked = catalog.dependents(&gone).await?;
+        let gone: Vec<&CatalogEntity> = changes
+            .removed
+            .iter()
+            .chain(changes.renamed.iter().map(|renamed| &renamed.from))
+            .collect();
+        still_needing(catalog, &gone, walked, &local_views).await?
     };
     // Dependents in the files checked and read are the checked files' own business: the local
     // checks report their references (one to what is gone dangles). The rest of the same
@@ -301,6 +307,57 @@ async fn compare(
         breaking_severity: settings.breaking,
         dashboard_url,
     })
+}
+
+/// Of each removed or renamed entity's dependents, those the change breaks: a direct dependent
+/// that declares a reference to the entity (by its reference or one of its aliases, as written)
+/// that nothing answers to once the change merges, and whatever depends on such a dependent. A
+/// dependent linked only by a relation the entity itself declares (`providesApis`,
+/// `dependencyOf`) loses nothing, as the relation leaves with it; a reference through an alias
+/// that the renamed entity keeps (a Compass component's `id`) still resolves. The direct
+/// dependents' declared relations take one more lookup.
+async fn still_needing(
+    catalog: &Catalog,
+    gone: &[&CatalogEntity],
+    mut dependents: HashMap<String, Vec<Dependent>>,
+    after: &[CatalogEntity],
+) -> Result<HashMap<String, Vec<Dependent>>, CatalogError> {
+    let direct: BTreeSet<String> = dependents
+        .values()
+        .flatten()
+        .filter(|dependent| dependent.depth == 1)
+        .map(|dependent| dependent.entity_ref.clone())
+        .collect();
+    if direct.is_empty() {
+        return Ok(dependents);
+    }
+    let declared = catalog.lookup(&direct.into_iter().collect::<Vec<_>>()).await?;
+    let answers_after: HashSet<&str> = after
+        .iter()
+        .flat_map(|entity| std::iter::once(entity.entity_ref.as_str()).chain(entity.aliases.iter().map(String::as_str)))
+        .collect();
+    for entity in gone {
+        let Some(list) = dependents.get_mut(&entity.entity_ref) else {
+            continue;
+        };
+        let names_it = |target: &str| target.eq_ignore_ascii_case(&entity.entity_ref) || entity.aliases.iter().any(|alias| alias == target);
+        let resolves_after = |target: &str| answers_after.contains(target) || answers_after.contains(target.to_lowercase().as_str());
+        let broken: HashSet<String> = list
+            .iter()
+            .filter(|dependent| dependent.depth == 1)
+            .filter(|dependent| match declared.get(&dependent.entity_ref) {
+                // Gone from the catalog since the walk: kept, as the walk found it.
+                None => true,
+                Some(direct) => direct
+                    .relations
+                    .iter()
+                    .any(|edge| names_it(&edge.target) && !resolves_after(&edge.target)),
+            })
+            .map(|dependent| dependent.entity_ref.clone())
+            .collect();
+        list.retain(|dependent| dependent.path.get(1).is_some_and(|first| broken.contains(first)));
+    }
+    Ok(dependents)
 }
 
 /// The catalog repository a change is compared with, among those naming the same repository:

@@ -474,11 +474,10 @@ pub fn diagnostics(report: &ChangeReport, display_path: &dyn Fn(&str) -> String)
         let subject = format!("`{}` is renamed to `{}`", renamed.from.entity_ref, renamed.to.entity_ref);
         if let Some(breaking) = breaking_change(report, &renamed.from.entity_ref, &subject, &file, position) {
             diagnostics.push(breaking.with_hint(format!(
-                "list `{}` in the `{}` annotation of `{}` so that references to the old name still resolve, or update \
-                 the dependents first; `--breaking warning` reports this as a warning",
-                renamed.from.entity_ref,
-                crate::domain::ALIASES_ANNOTATION,
-                renamed.to.entity_ref
+                "keep the name `{}` until its dependents refer to `{}`, or update them first (references through an alias \
+                 the entity keeps, such as a Compass component's `id`, are not affected); `--breaking warning` reports this \
+                 as a warning",
+                renamed.from.entity_ref, renamed.to.entity_ref
             )));
         }
         let mut message = subject;
@@ -1033,7 +1032,7 @@ relationships:
             diagnostics[0]
                 .hint
                 .as_deref()
-                .is_some_and(|hint| hint.contains("sextant.dev/aliases"))
+                .is_some_and(|hint| hint.contains("keep the name `component:default/payments-api`"))
         );
         assert_eq!(
             diagnostics[1].message,

@@ -40,7 +40,7 @@ const IMPACT_NODES: u32 = 500;
 
 /// What the catalog checks need of an entity, as one fragment on the `Entity` interface.
 const ENTITY_FIELDS: &str = "fragment CatalogEntity on Entity {
-  ref ownerRef owner { ref } lifecycle tier systemRef
+  ref ownerRef owner { ref } lifecycle tier systemRef aliases
   provenance { repo branch path line documentIndex }
   relations(direction: OUTGOING) { type targetRef }
 }";
@@ -197,18 +197,8 @@ impl RemoteCatalog {
         for text in malformed {
             found.insert(text.to_owned(), Vec::new());
         }
-        // Two requests at a time, so that both of a small server's cores walk (each request has
-        // one database connection); a 50-file change with up to 40 removals takes two requests.
-        let size = valid.len().div_ceil(2).clamp(1, DEPENDENTS_CHUNK);
-        let chunks: Vec<&[&str]> = valid.chunks(size).collect();
-        for pair in chunks.chunks(2) {
-            let (first, second) = match pair {
-                [first, second] => tokio::join!(self.dependents_of_chunk(first), self.dependents_of_chunk(second)),
-                [only] => (self.dependents_of_chunk(only).await, Ok(HashMap::new())),
-                _ => continue,
-            };
-            found.extend(first?);
-            found.extend(second?);
+        for chunk in valid.chunks(DEPENDENTS_CHUNK) {
+            found.extend(self.dependents_of_chunk(chunk).await?);
         }
         Ok(found)
     }
@@ -510,6 +500,8 @@ struct EntityAnswer {
     lifecycle: Option<String>,
     tier: Option<i64>,
     system_ref: Option<String>,
+    #[serde(default)]
+    aliases: Vec<String>,
     provenance: ProvenanceAnswer,
     #[serde(default)]
     relations: Vec<RelationAnswer>,
@@ -563,8 +555,12 @@ impl EntityAnswer {
             lifecycle: self.lifecycle,
             tier: self.tier.and_then(|tier| u8::try_from(tier).ok()),
             system_ref: self.system_ref,
-            // The API does not show an entity's aliases.
-            aliases: Vec::new(),
+            aliases: {
+                let mut aliases = self.aliases;
+                aliases.sort();
+                aliases.dedup();
+                aliases
+            },
             relations,
         }
     }

@@ -23,8 +23,8 @@
 //!   entities is listed too: the check then knows the catalog has it, empty.
 //! - `entities`: [`CatalogEntity`] objects sorted by `ref` (canonical, lowercase); `ownerRef` is
 //!   the resolved owner's reference, else the owner as written; `aliases` sorted; `relations`
-//!   the ones the entity declares, sorted by type then target, each target the resolved entity's
-//!   reference, else the reference or alias as written.
+//!   the ones the entity declares, sorted by type then target, each target as written (a
+//!   canonical reference, or an alias such as a Compass ARI), as the API's `targetRef` shows it.
 //!
 //! A snapshot is read whole into memory, so files over [`MAX_SNAPSHOT_BYTES`] are refused before
 //! reading; the reverse index that [`SnapshotCatalog::dependents`] walks is built once at load.
@@ -130,8 +130,11 @@ impl SnapshotCatalog {
                 if !dependencies.contains(relation_type) {
                     continue;
                 }
-                // Only resolved relations are walked: the target is an entity of the snapshot.
-                let Some(&target) = by_ref.get(&edge.target) else { continue };
+                // Only resolved relations are walked: the target (as written: a reference or an
+                // alias) is an entity of the snapshot.
+                let Some(&target) = by_ref.get(&edge.target).or_else(|| by_alias.get(&edge.target)) else {
+                    continue;
+                };
                 // `A dependsOn B`, `A consumesApi B` and `A apiProvidedBy B`: A depends on B.
                 // The inverse spellings point inwards: `B dependencyOf A` means A depends on B.
                 let (dependent, dependency) = if points_outward(relation_type) {

@@ -128,11 +128,10 @@ const PAGE: &str = "SELECT e.id, e.entity_ref, r.url AS repo_url, r.branch AS re
      ORDER BY e.entity_ref
      LIMIT $2";
 
-/// The relations a page's entities declare: the resolved target's reference, else the target as
-/// written.
-const RELATIONS: &str = "SELECT x.source_id, x.type, coalesce(t.entity_ref, x.target_ref)
-     FROM relations x LEFT JOIN entities t ON t.id = x.target_id
-     WHERE x.source_id = ANY($1)";
+/// The relations a page's entities declare, each target as written (a canonical reference, or an
+/// alias: a Compass ARI), as the API's `relations(direction: OUTGOING) { targetRef }` shows it: a
+/// check needs to know whether a reference goes through an alias that a renamed entity keeps.
+const RELATIONS: &str = "SELECT x.source_id, x.type, x.target_ref FROM relations x WHERE x.source_id = ANY($1)";
 
 /// Writes the catalog's snapshot to `out`, page by page: at most [`EXPORT_PAGE_SIZE`] entities
 /// are held at once. The output is flushed at the end; the caller decides what a failure

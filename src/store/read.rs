@@ -31,6 +31,8 @@ pub struct EntityRecord {
     pub system_ref: Option<String>,
     pub domain_ref: Option<String>,
     pub tags: Vec<String>,
+    /// Other identifiers the entity answers to: a Compass component id, ARIs in `sextant.dev/aliases`.
+    pub aliases: Vec<String>,
     /// Sorted by key.
     pub labels: Vec<(String, String)>,
     /// Sorted by key.
@@ -195,7 +197,7 @@ pub struct SortPosition {
 
 /// The columns of an [`EntityRow`], over `entities e JOIN repos r`.
 const ENTITY_COLUMNS: &str = "e.id, e.entity_ref, e.kind, e.namespace, e.name, e.title, e.description, e.type AS entity_type,
-    e.lifecycle, e.tier, e.owner_ref, e.system_ref, e.domain_ref, e.tags,
+    e.lifecycle, e.tier, e.owner_ref, e.system_ref, e.domain_ref, e.tags, e.aliases,
     CASE WHEN e.format = 'backstage' THEN e.document #> '{metadata,labels}' END AS labels,
     CASE WHEN e.format = 'backstage' THEN e.document #> '{metadata,annotations}' END AS annotations,
     CASE WHEN e.format = 'compass' THEN e.document -> 'links' ELSE e.document #> '{metadata,links}' END AS links,
@@ -220,6 +222,7 @@ struct EntityRow {
     system_ref: Option<String>,
     domain_ref: Option<String>,
     tags: Vec<String>,
+    aliases: Vec<String>,
     labels: Option<Json>,
     annotations: Option<Json>,
     links: Option<Json>,
@@ -258,6 +261,7 @@ impl EntityRow {
             system_ref: self.system_ref,
             domain_ref: self.domain_ref,
             tags: self.tags,
+            aliases: self.aliases,
             labels: string_pairs(self.labels),
             annotations: string_pairs(self.annotations),
             links: links(self.links),

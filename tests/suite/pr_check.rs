@@ -378,3 +378,89 @@ async fn a_catalog_that_cannot_answer_is_exit_2_with_the_local_checks_printed() 
     );
     assert!(!with_code(&diagnostics(&refused), "S0302").is_empty(), "{context}");
 }
+
+const LEDGER_ARI: &str = "ari:cloud:compass:c0ffee00-0000-4000-8000-000000000000:component/0000beef-0000-4000-8000-000000000000/0000aaaa-0000-4000-8000-000000000000";
+const TEAM_ARI: &str = "ari:cloud:teams::team/0000bbbb-0000-4000-8000-000000000000";
+
+fn compass_ledger(slug: &str) -> String {
+    format!(
+        "name: Ledger\nid: '{LEDGER_ARI}'\nslug: {slug}\nconfigVersion: 1\ntypeId: SERVICE\nownerId: '{TEAM_ARI}'\nfields:\n  tier: 1\n"
+    )
+}
+
+fn ledger_db(name: &str) -> String {
+    format!(
+        "apiVersion: backstage.io/v1alpha1\nkind: Resource\nmetadata:\n  name: {name}\nspec:\n  type: database\n  owner: team-a\n  dependencyOf: [component:reports]\n"
+    )
+}
+
+/// A Compass component renamed (a new slug, the same `id`): what refers to it by its ARI still
+/// resolves; what refers to it by its old name breaks. A resource renamed that declares itself
+/// `dependencyOf` a component breaks nothing: the relation moves with it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_renamed_compass_component_breaks_only_what_names_it_by_its_old_name() {
+    let ledger = TestRepo::new();
+    ledger.commit(
+        &[
+            ("compass.yml", &compass_ledger("ledger")),
+            ("db/catalog-info.yaml", &ledger_db("ledger-db")),
+        ],
+        "the ledger",
+    );
+    let users = TestRepo::new();
+    let by_ari = format!(
+        "name: Billing\nid: 'ari:cloud:compass:c0ffee00-0000-4000-8000-000000000000:component/0000beef-0000-4000-8000-000000000000/0000cccc-0000-4000-8000-000000000000'\nslug: billing\nconfigVersion: 1\ntypeId: SERVICE\nownerId: '{TEAM_ARI}'\nrelationships:\n  DEPENDS_ON:\n    - '{LEDGER_ARI}'\n"
+    );
+    users.commit(
+        &[
+            ("billing/compass.yml", &by_ari),
+            ("reports/catalog-info.yaml", &component("reports", "team-a", &["component:ledger"])),
+            ("teams/catalog-info.yaml", &group("team-a", None)),
+        ],
+        "the users",
+    );
+    let (store, database_url) = fresh_store().await;
+    let data = tempfile::tempdir().unwrap();
+    crawl_into(&store, &[ledger.source(), users.source()], &data.path().join("mirrors")).await;
+    store.close().await;
+    let server = RunningServer::serve(&database_url, data.path(), &["--crawl-interval", "0"], &[]);
+
+    let clone = tempfile::tempdir().unwrap();
+    git2::Repository::clone(&ledger.path().to_string_lossy(), clone.path()).expect("clone");
+    std::fs::write(clone.path().join("compass.yml"), compass_ledger("ledger-core")).unwrap();
+    std::fs::write(clone.path().join("db/catalog-info.yaml"), ledger_db("ledger-store")).unwrap();
+
+    let snapshot = data.path().join("catalog.json");
+    let export = sextant(
+        &["export", "--format", "json", "--output", &snapshot.to_string_lossy()],
+        data.path(),
+        &[
+            ("DATABASE_URL", &database_url),
+            ("SEXTANT_DATA_DIR", &data.path().to_string_lossy()),
+        ],
+    );
+    assert_eq!(export.status.code(), Some(0), "{}", explain(&export));
+
+    for catalog in [server.base.clone(), snapshot.to_string_lossy().into_owned()] {
+        let output = sextant(&["validate", "--catalog", &catalog, "--format", "json"], clone.path(), &[]);
+        let found = diagnostics(&output);
+        let context = explain(&output);
+        assert_eq!(with_code(&found, "S0504").len(), 2, "the renames: {context}");
+        let breaking = with_code(&found, "S0501");
+        assert_eq!(breaking.len(), 1, "{context}");
+        let text = serde_json::to_string(breaking[0]).unwrap();
+        assert!(
+            text.contains("component:default/reports"),
+            "named by its old reference: it breaks: {text}"
+        );
+        assert!(
+            !text.contains("billing"),
+            "named by its ARI, which the renamed component keeps: {text}"
+        );
+        assert!(
+            message(breaking[0]).contains("component:default/ledger`"),
+            "the resource's rename breaks nothing: {context}"
+        );
+        assert_eq!(output.status.code(), Some(1), "{context}");
+    }
+}

@@ -202,8 +202,8 @@ async fn an_export_is_one_object_with_its_header_first_and_one_entity_a_line_in_
         "an owner that does not resolve: as written"
     );
     assert!(
-        loyalty.relations.contains(&edge("dependsOn", "component:default/pricing")),
-        "a resolved alias target is named by its reference: {:?}",
+        loyalty.relations.contains(&edge("dependsOn", PRICING_ARI)),
+        "a target is as written (here the ARI that pricing answers to), as the API's targetRef: {:?}",
         loyalty.relations
     );
     let web = find("component:default/shop-web");
