@@ -100,6 +100,10 @@ pub struct Dependent {
     pub depth: u32,
     /// The refs from the removed entity to this dependent, both included.
     pub path: Vec<String>,
+    /// At depth 1: whether this dependent declares a relation to the removed entity itself (it
+    /// is not only named by one the removed entity declares, such as `providesApis`).
+    #[serde(default)]
+    pub declares_reference: bool,
 }
 
 /// Why the catalog could not answer. The local checks are still printed; the exit code is 2.

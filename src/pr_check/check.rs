@@ -314,28 +314,34 @@ async fn compare(
 /// that nothing answers to once the change merges, and whatever depends on such a dependent. A
 /// dependent linked only by a relation the entity itself declares (`providesApis`,
 /// `dependencyOf`) loses nothing, as the relation leaves with it; a reference through an alias
-/// that the renamed entity keeps (a Compass component's `id`) still resolves. The direct
-/// dependents' declared relations take one more lookup.
+/// that the renamed entity keeps (a Compass component's `id`) still resolves. Only when an entity
+/// keeps some of its aliases are its direct dependents' declarations read (one more lookup), to
+/// see how they spell the reference.
 async fn still_needing(
     catalog: &Catalog,
     gone: &[&CatalogEntity],
     mut dependents: HashMap<String, Vec<Dependent>>,
     after: &[CatalogEntity],
 ) -> Result<HashMap<String, Vec<Dependent>>, CatalogError> {
-    let direct: BTreeSet<String> = dependents
-        .values()
-        .flatten()
-        .filter(|dependent| dependent.depth == 1)
-        .map(|dependent| dependent.entity_ref.clone())
-        .collect();
-    if direct.is_empty() {
-        return Ok(dependents);
-    }
-    let declared = catalog.lookup(&direct.into_iter().collect::<Vec<_>>()).await?;
     let answers_after: HashSet<&str> = after
         .iter()
         .flat_map(|entity| std::iter::once(entity.entity_ref.as_str()).chain(entity.aliases.iter().map(String::as_str)))
         .collect();
+    let keeps_an_alias = |entity: &CatalogEntity| entity.aliases.iter().any(|alias| answers_after.contains(alias.as_str()));
+    // The declarations of the direct dependents of entities that keep an alias, at once.
+    let spelled: BTreeSet<String> = gone
+        .iter()
+        .filter(|entity| keeps_an_alias(entity))
+        .filter_map(|entity| dependents.get(&entity.entity_ref))
+        .flatten()
+        .filter(|dependent| dependent.depth == 1 && dependent.declares_reference)
+        .map(|dependent| dependent.entity_ref.clone())
+        .collect();
+    let declared = if spelled.is_empty() {
+        HashMap::new()
+    } else {
+        catalog.lookup(&spelled.into_iter().collect::<Vec<_>>()).await?
+    };
     for entity in gone {
         let Some(list) = dependents.get_mut(&entity.entity_ref) else {
             continue;
@@ -344,14 +350,15 @@ async fn still_needing(
         let resolves_after = |target: &str| answers_after.contains(target) || answers_after.contains(target.to_lowercase().as_str());
         let broken: HashSet<String> = list
             .iter()
-            .filter(|dependent| dependent.depth == 1)
+            .filter(|dependent| dependent.depth == 1 && dependent.declares_reference)
             .filter(|dependent| match declared.get(&dependent.entity_ref) {
-                // Gone from the catalog since the walk: kept, as the walk found it.
-                None => true,
+                // How it spells the reference is known: broken when some spelling stops resolving.
                 Some(direct) => direct
                     .relations
                     .iter()
                     .any(|edge| names_it(&edge.target) && !resolves_after(&edge.target)),
+                // The entity keeps none of its aliases, so no spelling still resolves.
+                None => true,
             })
             .map(|dependent| dependent.entity_ref.clone())
             .collect();

@@ -916,6 +916,7 @@ relationships:
             line: 4,
             depth,
             path: vec!["component:default/payments-api".to_owned(), entity_ref.to_owned()],
+            declares_reference: depth == 1,
         }
     }
 

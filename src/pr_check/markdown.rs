@@ -288,6 +288,7 @@ mod tests {
             line: 7,
             depth: 1,
             path: vec!["api:default/pay-api".to_owned(), entity_ref.to_owned()],
+            declares_reference: true,
         }
     }
 

@@ -30,9 +30,9 @@ const PAGE_SIZE: usize = 500;
 /// Pages read at most for one repository (5,000,000 entities): a server that never ends its
 /// list ends the walk.
 const MAX_PAGES: usize = 10_000;
-/// `impact` queries per request: each counts about 230 fields against the server's limit of
-/// 5,000 expanded fields (its `nodes` list counts 25 items).
-const DEPENDENTS_CHUNK: usize = 20;
+/// `impact` queries per request: each counts about 260 fields against the server's limit of
+/// 5,000 expanded fields (its `nodes` and its root's `relations` lists count 25 items each).
+const DEPENDENTS_CHUNK: usize = 18;
 /// How deep `impact` walks (the API's default).
 const IMPACT_DEPTH: u32 = 10;
 /// Dependents per removed entity at most (the API's node cap).
@@ -57,6 +57,7 @@ const REPO_ENTITIES_QUERY: &str = "query SextantCheckRepoEntities($repo: String!
 }";
 
 const DEPENDENTS_FIELDS: &str = "fragment Dependents on Impact {
+  root { relations(direction: INCOMING) { targetRef } }
   nodes { depth path ownerRef entity { provenance { repo branch path line } } }
 }";
 
@@ -197,8 +198,18 @@ impl RemoteCatalog {
         for text in malformed {
             found.insert(text.to_owned(), Vec::new());
         }
-        for chunk in valid.chunks(DEPENDENTS_CHUNK) {
-            found.extend(self.dependents_of_chunk(chunk).await?);
+        // Chunks of even size, two requests at a time: each has one database connection on the
+        // server, so two keep both of a small server's cores walking.
+        let requests = valid.len().div_ceil(DEPENDENTS_CHUNK).max(1);
+        let chunks: Vec<&[&str]> = valid.chunks(valid.len().div_ceil(requests).max(1)).collect();
+        for pair in chunks.chunks(2) {
+            let (first, second) = match pair {
+                [first, second] => tokio::join!(self.dependents_of_chunk(first), self.dependents_of_chunk(second)),
+                [only] => (self.dependents_of_chunk(only).await, Ok(HashMap::new())),
+                _ => continue,
+            };
+            found.extend(first?);
+            found.extend(second?);
         }
         Ok(found)
     }
@@ -569,7 +580,22 @@ impl EntityAnswer {
 /// An `impact` answer as [`DEPENDENTS_FIELDS`] asks for it.
 #[derive(Deserialize)]
 struct ImpactAnswer {
+    /// The entity walked from, with the relations others declare to it (each `targetRef` the
+    /// declaring entity's reference).
+    root: Option<ImpactRootAnswer>,
     nodes: Vec<ImpactNodeAnswer>,
+}
+
+#[derive(Deserialize)]
+struct ImpactRootAnswer {
+    #[serde(default)]
+    relations: Vec<IncomingAnswer>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IncomingAnswer {
+    target_ref: String,
 }
 
 #[derive(Deserialize)]
@@ -597,6 +623,12 @@ struct ImpactProvenanceAnswer {
 impl ImpactAnswer {
     /// The dependents, nearest first (a node without its entity or path is left out).
     fn into_dependents(self) -> Vec<Dependent> {
+        let declaring: HashSet<String> = self
+            .root
+            .into_iter()
+            .flat_map(|root| root.relations)
+            .map(|relation| relation.target_ref.to_lowercase())
+            .collect();
         let mut dependents: Vec<Dependent> = self
             .nodes
             .into_iter()
@@ -604,6 +636,7 @@ impl ImpactAnswer {
                 let entity_ref = node.path.last()?.to_lowercase();
                 let provenance = node.entity?.provenance;
                 Some(Dependent {
+                    declares_reference: node.depth == 1 && declaring.contains(&entity_ref),
                     entity_ref,
                     owner_ref: node.owner_ref,
                     repo: provenance.repo,

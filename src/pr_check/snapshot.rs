@@ -268,14 +268,20 @@ impl SnapshotCatalog {
             .iter()
             .map(|&node| {
                 let entity = &self.entities[node];
+                let depth = reached.get(&node).map_or(0, |&(depth, _)| depth);
                 Dependent {
+                    declares_reference: depth == 1
+                        && entity
+                            .relations
+                            .iter()
+                            .any(|edge| self.by_ref.get(&edge.target).or_else(|| self.by_alias.get(&edge.target)) == Some(&start)),
                     entity_ref: entity.entity_ref.clone(),
                     owner_ref: entity.owner_ref.clone(),
                     repo: entity.repo.clone(),
                     branch: entity.branch.clone(),
                     file: entity.path.clone(),
                     line: entity.line,
-                    depth: reached.get(&node).map_or(0, |&(depth, _)| depth),
+                    depth,
                     path: chain(node),
                 }
             })
