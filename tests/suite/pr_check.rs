@@ -9,6 +9,8 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+use sextant::crawler::commit_files;
+
 use crate::db::{crawl_into, fresh_store};
 use crate::git::{TestRepo, component, group};
 use crate::server::RunningServer;
@@ -107,18 +109,31 @@ async fn fixture() -> Fixture {
     }
 }
 
-/// A clone of the changed repository (its `origin` is the repository the catalog crawls), with
-/// the pull request's edits in its working tree: `payments` renamed, the API's file deleted,
-/// `ledger` handed to team-b, and a new component.
+/// A clone of the changed repository (its `origin` is the repository the catalog crawls) with the
+/// pull request committed on a branch of its own, checked out as CI checks it out: `payments`
+/// renamed, the API's file deleted, `ledger` handed to team-b, and a new component.
 fn pull_request(fixture: &Fixture) -> tempfile::TempDir {
     let clone = tempfile::tempdir().unwrap();
-    git2::Repository::clone(&fixture.changed.path().to_string_lossy(), clone.path()).expect("clone");
-    let root = clone.path();
-    std::fs::write(root.join("payments/catalog-info.yaml"), PAYMENTS_RENAMED).unwrap();
-    std::fs::remove_file(root.join("api/catalog-info.yaml")).unwrap();
-    std::fs::write(root.join("ledger/catalog-info.yaml"), component("ledger", "team-b", &[])).unwrap();
-    std::fs::create_dir_all(root.join("search")).unwrap();
-    std::fs::write(root.join("search/catalog-info.yaml"), component("search", "team-a", &[])).unwrap();
+    let repository = git2::Repository::clone(&fixture.changed.path().to_string_lossy(), clone.path()).expect("clone");
+    let base = repository.head().unwrap().peel_to_commit().unwrap();
+    repository
+        .branch("rename-payments", &base, false)
+        .expect("the pull request's branch");
+    repository.set_head("refs/heads/rename-payments").expect("check the branch out");
+    let ledger = component("ledger", "team-b", &[]);
+    let search = component("search", "team-a", &[]);
+    commit_files(
+        clone.path(),
+        &[
+            ("payments/catalog-info.yaml", Some(PAYMENTS_RENAMED.as_bytes())),
+            ("api/catalog-info.yaml", None),
+            ("ledger/catalog-info.yaml", Some(ledger.as_bytes())),
+            ("search/catalog-info.yaml", Some(search.as_bytes())),
+        ],
+        "rename payments, remove its API, hand ledger to team-b, add search",
+    )
+    .expect("commit the pull request");
+    assert_eq!(repository.head().unwrap().shorthand(), Some("rename-payments"));
     clone
 }
 
