@@ -441,7 +441,7 @@ pub fn diagnostics(report: &ChangeReport, display_path: &dyn Fn(&str) -> String)
         diagnostics.push(
             Diagnostic::new(Code::RepositoryNotInCatalog, &file, Position { line: 1, column: 1 }, message).with_hint(
                 "if the catalog does crawl it, name it as the catalog's configuration does with --repo and --branch \
-                 (`sextant repos` lists them)",
+                 (the API's `repos` query lists them, as does `sextant repos` where the catalog runs)",
             ),
         );
     }
