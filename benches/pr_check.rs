@@ -223,14 +223,19 @@ fn main() {
     );
 }
 
-/// The server's count of answered GraphQL requests (POST /graphql), from /metrics.
-fn graphql_requests(base: &str) -> u64 {
-    let text = ureq::get(&format!("{base}/metrics"))
+/// The server's /metrics text.
+fn metrics(base: &str) -> String {
+    ureq::get(&format!("{base}/metrics"))
         .call()
         .expect("metrics")
         .body_mut()
         .read_to_string()
-        .expect("metrics text");
+        .expect("metrics text")
+}
+
+/// The server's count of answered GraphQL requests (POST /graphql), from /metrics.
+fn graphql_requests(base: &str) -> u64 {
+    let text = metrics(base);
     text.lines()
         .filter(|line| line.starts_with("sextant_http_requests_total") && line.contains("/graphql") && line.contains("POST"))
         .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
@@ -240,12 +245,7 @@ fn graphql_requests(base: &str) -> u64 {
 /// The server's total time and count of the pull-request check's GraphQL operations, from the
 /// `sextant_http_request_duration_seconds` histogram's sums and counts.
 fn server_time_by_operation(base: &str) -> Vec<(String, f64, u64)> {
-    let text = ureq::get(&format!("{base}/metrics"))
-        .call()
-        .expect("metrics")
-        .body_mut()
-        .read_to_string()
-        .expect("metrics text");
+    let text = metrics(base);
     let mut totals = std::collections::BTreeMap::<String, (f64, u64)>::new();
     for line in text
         .lines()

@@ -48,11 +48,13 @@ pub async fn check_paths(paths: &[PathBuf], options: Options, settings: &CheckSe
     let files = validate::discover(paths)?;
     let mut report = validate::read_files(&files, options.threads);
     let mut notes = Vec::new();
-    let consulted = consult(&report, &files, paths, settings, &mut notes).await;
+    let start = paths.first().map_or_else(|| PathBuf::from("."), |path| folder_of(path));
+    let local = LocalRepository::discover(&start);
+    let consulted = consult(&report, &files, paths, local.as_ref(), settings, &mut notes).await;
     let (change, catalog_error) = match consulted {
         Ok(Consulted { known, change }) => {
             if let Some(change) = &change {
-                let display = display_paths(paths);
+                let display = display_paths(local.as_ref());
                 report.diagnostics.extend(diff::diagnostics(change, &|path: &str| display(path)));
             }
             let elsewhere = |target: &Target| known.get(&target.to_string()).cloned();
@@ -87,16 +89,12 @@ async fn consult(
     report: &Report,
     files: &[PathBuf],
     paths: &[PathBuf],
+    local: Option<&LocalRepository>,
     settings: &CheckSettings,
     notes: &mut Vec<String>,
 ) -> Result<Consulted, CatalogError> {
     let catalog = Catalog::open(&settings.catalog, settings.token.clone())?;
-    let start = paths.first().map_or_else(|| PathBuf::from("."), |path| folder_of(path));
-    let local = LocalRepository::discover(&start);
-    let repo_url = settings
-        .repo
-        .clone()
-        .or_else(|| local.as_ref().and_then(|local| local.origin_url.clone()));
+    let repo_url = settings.repo.clone().or_else(|| local.and_then(|local| local.origin_url.clone()));
     if repo_url.is_none() {
         notes.push(
             "no catalog diff: the files are not in a git repository with an `origin` remote, and no --repo was given; \
@@ -115,14 +113,14 @@ async fn consult(
         }
         None => (catalog.lookup(&asked).await?, Vec::new()),
     };
-    let default_branch = local.as_ref().and_then(|local| local.default_branch.clone());
+    let default_branch = local.and_then(|local| local.default_branch.clone());
     let catalog_repo = choose_repo(&candidates, settings.branch.as_deref(), default_branch.as_deref(), notes);
     // What each reference or alias the files name (and do not define) is in the catalog.
     let resolved: HashMap<String, String> = found
         .iter()
         .map(|(asked, entity)| (asked.clone(), entity.entity_ref.clone()))
         .collect();
-    let change = match (&repo_url, &local) {
+    let change = match (&repo_url, local) {
         (Some(repo_url), Some(local)) => {
             let target = Compared {
                 repo_url,
@@ -141,17 +139,10 @@ async fn consult(
         _ => None,
     };
     let gone: HashSet<&str> = change
-        .as_ref()
-        .map(|change| {
-            let changes = &change.changes;
-            changes
-                .removed
-                .iter()
-                .chain(changes.renamed.iter().map(|renamed| &renamed.from))
-                .map(|entity| entity.entity_ref.as_str())
-                .collect()
-        })
-        .unwrap_or_default();
+        .iter()
+        .flat_map(|change| change.changes.gone())
+        .map(|entity| entity.entity_ref.as_str())
+        .collect();
     let known = found
         .into_iter()
         .filter(|(_, entity)| !gone.contains(entity.entity_ref.as_str()))
@@ -261,21 +252,12 @@ async fn compare(
         unreadable: unreadable.into_iter().collect(),
     };
     let changes = diff::compare_with_aliases(&local_views, &catalog_entities, &scope, resolved);
-    let gone: Vec<String> = changes
-        .removed
-        .iter()
-        .chain(changes.renamed.iter().map(|renamed| &renamed.from))
-        .map(|entity| entity.entity_ref.clone())
-        .collect();
+    let gone: Vec<&CatalogEntity> = changes.gone().collect();
     let mut dependents = if gone.is_empty() {
         HashMap::new()
     } else {
-        let walked = catalog.dependents(&gone).await?;
-        let gone: Vec<&CatalogEntity> = changes
-            .removed
-            .iter()
-            .chain(changes.renamed.iter().map(|renamed| &renamed.from))
-            .collect();
+        let refs: Vec<String> = gone.iter().map(|entity| entity.entity_ref.clone()).collect();
+        let walked = catalog.dependents(&refs).await?;
         still_needing(catalog, &gone, walked, &local_views).await?
     };
     // Dependents in the files checked and read are the checked files' own business: the local
@@ -415,9 +397,8 @@ fn folder_of(path: &Path) -> PathBuf {
 
 /// Maps a repository-relative path to the name diagnostics show: relative to the current folder
 /// when it lies under it, as validate shows files; else the repository-relative path.
-fn display_paths(paths: &[PathBuf]) -> impl Fn(&str) -> String {
-    let start = paths.first().map_or_else(|| PathBuf::from("."), |path| folder_of(path));
-    let here = LocalRepository::discover(&start).and_then(|local| local.relative_path(Path::new(".")));
+fn display_paths(local: Option<&LocalRepository>) -> impl Fn(&str) -> String + use<> {
+    let here = local.and_then(|local| local.relative_path(Path::new(".")));
     move |path: &str| match here.as_deref() {
         Some("") | None => path.to_owned(),
         Some(prefix) => path

@@ -64,6 +64,14 @@ pub struct ChangeSet {
     pub not_compared: Vec<CatalogEntity>,
 }
 
+impl ChangeSet {
+    /// The catalog entities the change takes away: the removed ones, and the old names of the
+    /// renamed ones.
+    pub fn gone(&self) -> impl Iterator<Item = &CatalogEntity> {
+        self.removed.iter().chain(self.renamed.iter().map(|renamed| &renamed.from))
+    }
+}
+
 /// The whole result of checking a change against the catalog.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -87,6 +87,15 @@ pub struct Conflict {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConflictKey(String, String, String, String, i32);
 
+/// The columns of a [`RepoState`], over `repos r` (the repository's counts by subquery): the
+/// repository list's and `store::read::repo_states`'.
+pub(super) const REPO_STATE_COLUMNS: &str = "r.id, r.url, r.branch, r.name, r.status, r.error, r.last_commit,
+    to_char(r.last_crawled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS last_crawled_at,
+    (SELECT count(*) FROM entities e WHERE e.repo_id = r.id) AS entities,
+    (SELECT count(*) FROM descriptor_files f WHERE f.repo_id = r.id AND f.problem IS NOT NULL) AS unusable_files,
+    (SELECT count(*) FROM diagnostics d WHERE d.repo_id = r.id AND d.severity <> 'note') AS diagnostics,
+    (SELECT count(*) FROM conflicts c WHERE c.claimant_repo_id = r.id) AS conflicts FROM repos r";
+
 impl Keyed for Conflict {
     type Key = ConflictKey;
     fn key(&self) -> ConflictKey {
@@ -680,15 +689,7 @@ impl Snapshot {
         let rows: Vec<RepoState> = {
             let mut connection = self.connection().await?;
             sqlx::query_as(
-                "SELECT r.id, r.url, r.branch, r.name, r.status, r.error, r.last_commit,
-                        to_char(r.last_crawled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS last_crawled_at,
-                        (SELECT count(*) FROM entities e WHERE e.repo_id = r.id) AS entities,
-                        (SELECT count(*) FROM descriptor_files f WHERE f.repo_id = r.id AND f.problem IS NOT NULL) AS unusable_files,
-                        (SELECT count(*) FROM diagnostics d WHERE d.repo_id = r.id AND d.severity <> 'note') AS diagnostics,
-                        (SELECT count(*) FROM conflicts c WHERE c.claimant_repo_id = r.id) AS conflicts
-                 FROM repos r
-                 WHERE $1::text IS NULL OR (r.url, coalesce(r.branch, '')) > ($1, $2)
-                 ORDER BY r.url, coalesce(r.branch, '') LIMIT $3",
+                &format!("SELECT {REPO_STATE_COLUMNS} WHERE $1::text IS NULL OR (r.url, coalesce(r.branch, '')) > ($1, $2) ORDER BY r.url, coalesce(r.branch, '') LIMIT $3"),
             )
             .bind(after.as_ref().map(|key| &key.0))
             .bind(after.as_ref().map(|key| &key.1))

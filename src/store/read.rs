@@ -541,16 +541,10 @@ pub async fn repo_urls(snapshot: &Snapshot) -> Result<Vec<(i64, String)>, StoreE
 /// (none first).
 pub async fn repo_states(snapshot: &Snapshot, ids: &[i64]) -> Result<Vec<super::RepoState>, StoreError> {
     let mut connection = snapshot.connection().await?;
-    Ok(sqlx::query_as(
-        "SELECT r.id, r.url, r.branch, r.name, r.status, r.error, r.last_commit,
-                to_char(r.last_crawled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS last_crawled_at,
-                (SELECT count(*) FROM entities e WHERE e.repo_id = r.id) AS entities,
-                (SELECT count(*) FROM descriptor_files f WHERE f.repo_id = r.id AND f.problem IS NOT NULL) AS unusable_files,
-                (SELECT count(*) FROM diagnostics d WHERE d.repo_id = r.id AND d.severity <> 'note') AS diagnostics,
-                (SELECT count(*) FROM conflicts c WHERE c.claimant_repo_id = r.id) AS conflicts
-         FROM repos r WHERE r.id = ANY($1)
-         ORDER BY r.url, coalesce(r.branch, '')",
-    )
+    Ok(sqlx::query_as(&format!(
+        "SELECT {} WHERE r.id = ANY($1) ORDER BY r.url, coalesce(r.branch, '')",
+        super::health::REPO_STATE_COLUMNS
+    ))
     .bind(ids)
     .fetch_all(&mut *connection)
     .await?)

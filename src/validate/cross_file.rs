@@ -65,19 +65,15 @@ pub fn check_across_files_with(entities: &[Entity], strict: bool, elsewhere: Els
             let file = &entity.provenance.file;
             match resolve(&relation.target) {
                 None if let Some(known) = elsewhere.and_then(|lookup| lookup(&relation.target)) => {
-                    if relation.relation_type == RelationType::OwnedBy && !matches!(known.kind.as_str(), "group" | "user") {
-                        diagnostics.push(
-                            Diagnostic::new(
-                                Code::InvalidOwnerKind,
-                                file,
-                                at,
-                                format!(
-                                    "`{}` owns `{}`, but owners must be a Group or a User; the catalog has `{}` ({})",
-                                    relation.target, entity.entity_ref, known.entity_ref, known.place
-                                ),
-                            )
-                            .with_hint("name the team that owns it, e.g. `owner: group:payments-team`"),
-                        );
+                    if relation.relation_type == RelationType::OwnedBy && !can_own(&known.kind) {
+                        diagnostics.push(invalid_owner(
+                            file,
+                            at,
+                            format!(
+                                "`{}` owns `{}`, but owners must be a Group or a User; the catalog has `{}` ({})",
+                                relation.target, entity.entity_ref, known.entity_ref, known.place
+                            ),
+                        ));
                     }
                 }
                 None => {
@@ -107,10 +103,9 @@ pub fn check_across_files_with(entities: &[Entity], strict: bool, elsewhere: Els
                 }
                 Some(target) if relation.relation_type == RelationType::OwnedBy => {
                     let owner = &entities[target];
-                    if !matches!(owner.entity_ref.kind.as_str(), "group" | "user") {
+                    if !can_own(&owner.entity_ref.kind) {
                         diagnostics.push(
-                            Diagnostic::new(
-                                Code::InvalidOwnerKind,
+                            invalid_owner(
                                 file,
                                 at,
                                 format!(
@@ -118,7 +113,6 @@ pub fn check_across_files_with(entities: &[Entity], strict: bool, elsewhere: Els
                                     owner.entity_ref, entity.entity_ref
                                 ),
                             )
-                            .with_hint("name the team that owns it, e.g. `owner: group:payments-team`")
                             .with_related(related(owner, "the owner is defined here")),
                         );
                     }
@@ -130,6 +124,16 @@ pub fn check_across_files_with(entities: &[Entity], strict: bool, elsewhere: Els
 
     report_cycles(entities, &resolve, &mut diagnostics);
     diagnostics
+}
+
+/// Whether entities of this kind (lowercase) can own others.
+fn can_own(kind: &str) -> bool {
+    matches!(kind, "group" | "user")
+}
+
+/// An owner that is neither a Group nor a User.
+fn invalid_owner(file: &str, at: crate::domain::Position, message: String) -> Diagnostic {
+    Diagnostic::new(Code::InvalidOwnerKind, file, at, message).with_hint("name the team that owns it, e.g. `owner: group:payments-team`")
 }
 
 fn related(entity: &Entity, message: &str) -> Related {
