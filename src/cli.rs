@@ -1021,7 +1021,13 @@ async fn demo_command(config: Config, examples: Option<&Path>, reset: bool, serv
     };
     demo_config.server.crawl_interval = None;
     demo_config.search = config.search_for(Catalog::Demo);
-    let code = serve::serve(&store, &demo_config, listener, "\nserving the demo (Ctrl-C stops it): GraphiQL at ").await;
+    let code = serve::serve(
+        &store,
+        &demo_config,
+        listener,
+        "\nserving the demo (Ctrl-C stops it)\n  dashboard: ",
+    )
+    .await;
     store.close().await;
     code
 }

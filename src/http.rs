@@ -1,4 +1,5 @@
-//! The HTTP server: the axum router (/graphql, /healthz, /readyz, /metrics, /hooks/*), its
+//! The HTTP server: the axum router (/graphql, /healthz, /readyz, /metrics, /hooks/*, and the
+//! dashboard's pages from [`crate::web`]), its
 //! limits and middleware, metrics, and graceful shutdown. Requests are turned into typed calls
 //! here and answers into JSON; nothing below this module knows about HTTP.
 
@@ -137,6 +138,10 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(probes::readyz))
         .route("/metrics", get(probes::metrics))
         .route("/hooks/{provider}", axum::routing::post(hook))
+        .merge(crate::web::router(crate::web::Dashboard::new(
+            state.store().clone(),
+            state.search().clone(),
+        )))
         .fallback(not_found)
         .layer(axum::middleware::from_fn(metrics::record))
         .layer(axum::extract::DefaultBodyLimit::disable())

@@ -129,7 +129,7 @@ pub async fn serve(store: &Store, config: &Config, listener: tokio::net::TcpList
         workers_stopped.clone(),
     ));
     let workers = tokio::spawn(crate::jobs::run_workers(context, workers_stopped));
-    super::say(&format!("{announce}http://{address}/graphql\n"));
+    super::say(&format!("{announce}http://{address}/\n  GraphQL:   http://{address}/graphql\n"));
     tracing::info!(%address, "listening");
     let state = AppState::new(store.clone(), schema, queue, search, http_settings);
     let served = crate::http::serve(listener, state, crate::http::shutdown_signal()).await;
@@ -162,7 +162,7 @@ pub async fn serve_command(mut config: Config, flags: ServeFlags, catalog: crate
         Ok(store) => store,
         Err(message) => return super::fail(&message),
     };
-    let code = serve(&store, &config, listener, "serving the catalog: GraphiQL at ").await;
+    let code = serve(&store, &config, listener, "serving the catalog\n  dashboard: ").await;
     store.close().await;
     code
 }

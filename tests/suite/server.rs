@@ -57,7 +57,7 @@ impl RunningServer {
                     output.push('\n');
                     if let Some(start) = line.find("http://") {
                         let url = line[start..].trim();
-                        let base = url.strip_suffix("/graphql").unwrap_or(url).to_owned();
+                        let base = url.strip_suffix("/graphql").unwrap_or(url).trim_end_matches('/').to_owned();
                         // Keep draining the output so that the process never blocks on a full pipe.
                         std::thread::spawn(move || while receiver.recv().is_ok() {});
                         return RunningServer { child, base, output };

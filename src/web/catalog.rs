@@ -1,0 +1,10 @@
+//! The catalog: a paginated, sortable, filterable table of entities.
+use axum::extract::{RawQuery, State};
+
+use super::{Chrome, Dashboard, PageResult, Placeholder, render};
+
+pub async fn page(State(_dashboard): State<Dashboard>, RawQuery(_query): RawQuery) -> PageResult {
+    render(&Placeholder {
+        chrome: Chrome::new("Catalog", "catalog"),
+    })
+}

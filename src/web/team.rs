@@ -1,0 +1,1 @@
+//! The team (Group) page: members, parent and sub-teams, what the team owns, its problems and coverage.
