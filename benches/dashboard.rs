@@ -143,10 +143,11 @@ fn main() {
         &wrk::run(&format!("{base}/"), &entity_one, 1, seconds),
     );
 
+    let hub_page = entity_path(&picked.hub);
     let largest = entity_pages
         .iter()
         .take(200)
-        .chain(std::iter::once(&entity_path(&picked.hub)))
+        .chain(std::iter::once(&hub_page))
         .map(|path| (fetch(&format!("{base}{path}")).1, path))
         .max()
         .expect("pages");
