@@ -169,6 +169,14 @@ impl Catalog {
         }
     }
 
+    /// The dashboard of a running sextant, for links in the markdown summary (`None` for a snapshot).
+    pub fn dashboard_url(&self) -> Option<String> {
+        match self {
+            Catalog::Remote(remote) => Some(remote.dashboard_url()),
+            Catalog::Snapshot(_) => None,
+        }
+    }
+
     /// The entities answering to each of `refs` (canonical references or aliases, as written in
     /// the checked files); refs the catalog does not know are absent from the answer.
     pub async fn lookup(&self, refs: &[String]) -> Result<HashMap<String, CatalogEntity>, CatalogError> {

@@ -274,8 +274,8 @@ async fn compare(
         list.retain(|dependent| !checked_here(dependent));
     }
     dependents.retain(|_, list| !list.is_empty());
-    // Only when given: the server does not serve entity pages yet (the dashboard is to come).
-    let dashboard_url = settings.dashboard_url.clone();
+    // As given, else the catalog server's own dashboard (a snapshot file has none).
+    let dashboard_url = settings.dashboard_url.clone().or_else(|| catalog.dashboard_url());
     Ok(ChangeReport {
         repo_url: repo_url.to_owned(),
         branch: catalog_repo

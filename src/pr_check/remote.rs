@@ -72,6 +72,11 @@ pub struct RemoteCatalog {
 }
 
 impl RemoteCatalog {
+    /// The server's dashboard: its base URL (the endpoint without `/graphql`).
+    pub fn dashboard_url(&self) -> String {
+        self.endpoint.strip_suffix("/graphql").unwrap_or(&self.endpoint).to_owned()
+    }
+
     /// `url` is the server's base URL (`http://host:7878`) or its `/graphql` endpoint.
     pub fn new(url: &str, token: Option<String>) -> Result<RemoteCatalog, CatalogError> {
         let base = url.trim().trim_end_matches('/');

@@ -272,6 +272,15 @@ async fn a_pull_request_is_checked_against_the_served_catalog_and_against_its_sn
     let added_at = summary.find("Added").unwrap_or_else(|| panic!("an added section: {summary}"));
     assert!(breaking_at < added_at, "breaking changes come first: {summary}");
     assert!(summary.contains("checkout") && summary.contains("payments-api"), "{summary}");
+    // Entity names link to the catalog server's own dashboard, and the pages are there.
+    let link_start = summary
+        .find(&format!("({catalog}/entity/"))
+        .unwrap_or_else(|| panic!("links to the server's dashboard: {summary}"));
+    let link = &summary[link_start + 1..];
+    let link = &link[..link.find(')').expect("the link ends")];
+    let page = crate::server::get(link);
+    assert_eq!(page.status, 200, "{link}: {}", page.body);
+    assert!(page.content_type.starts_with("text/html"), "{link}: {}", page.content_type);
 
     // The same check against a snapshot of the catalog.
     let snapshot = fixture.data.path().join("catalog.json");
