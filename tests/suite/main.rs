@@ -2,6 +2,7 @@
 
 mod api_graph;
 mod bad_input;
+mod browser;
 mod catalog_cli;
 mod cli;
 mod container;
@@ -11,6 +12,10 @@ mod crawl_exclusive;
 mod crawl_faults;
 mod crawl_hostile;
 mod credentials;
+mod dashboard_browser;
+mod dashboard_health;
+mod dashboard_lists;
+mod dashboard_security;
 mod db;
 mod embedded_db;
 mod git;
