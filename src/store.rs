@@ -24,7 +24,7 @@ pub use crate::reconcile::RepoChange;
 pub use apply::{Applied, ApplyStats, NewConflict};
 pub use graph::{
     Dependent, Direction, EntityPath, EntitySummary, GraphEdge, Impact, ImpactEdge, ImpactNode, OwnerGroup, RelationRow, RelationSet, Risk,
-    Walk, WalkNode, WalkSpec, paths, points_outward,
+    Walk, WalkNode, WalkSpec, dependency_risk, paths, points_outward,
 };
 pub use health::{
     CatalogStats, Conflict, ConflictKey, CrawlRun, Cycle, DanglingKey, DanglingReference, DuplicateAlias, FileDiagnostic, InvalidFile,

@@ -370,6 +370,29 @@ fn risk_of(dependent_ref: &str, dependent: &Facts, dependency_ref: &str, depende
     })
 }
 
+/// The risk of `dependent` (with its lifecycle and tier) depending on `dependency` (with its
+/// lifecycle), by the rule [`Snapshot::impact`] flags edges with: for callers that already hold
+/// both entities (the dashboard's graph picture).
+pub fn dependency_risk(
+    dependent_ref: &str,
+    dependent_lifecycle: Option<&str>,
+    dependent_tier: Option<i16>,
+    dependency_ref: &str,
+    dependency_lifecycle: Option<&str>,
+) -> Option<Risk> {
+    let facts = |lifecycle: Option<&str>, tier: Option<i16>| Facts {
+        lifecycle: lifecycle.map(str::to_owned),
+        tier,
+        ..Facts::default()
+    };
+    risk_of(
+        dependent_ref,
+        &facts(dependent_lifecycle, dependent_tier),
+        dependency_ref,
+        &facts(dependency_lifecycle, None),
+    )
+}
+
 impl Snapshot {
     /// The id of an entity reference (canonical: `kind:namespace/name`, any case).
     pub async fn entity_id(&self, entity_ref: &str) -> Result<i64, StoreError> {

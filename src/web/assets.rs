@@ -12,6 +12,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../web/static/sextant.css"),
     ),
     (
+        "graph.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/static/graph.js"),
+    ),
+    (
         "sextant.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../web/static/sextant.js"),
