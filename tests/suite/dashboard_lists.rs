@@ -447,7 +447,7 @@ async fn home_and_catalog_show_the_catalog_a_page_at_a_time_with_filters_in_ever
     }
     let noted = page(&server, "/catalog?first=100000");
     assert_eq!(table_refs(&noted.body).len(), 50);
-    assert!(noted.body.contains("class=\"note\""), "the ignored page size is noted");
+    assert!(noted.body.contains("class=\"page-note\""), "the ignored page size is noted");
     let past_the_end = page(&server, "/catalog?after=zzz");
     assert!(table_refs(&past_the_end.body).is_empty());
     assert!(link_of_class(&past_the_end.body, "first-page").is_some());
@@ -508,7 +508,10 @@ async fn search_finds_with_typos_marks_matches_offers_facets_and_suggests_as_jso
     // A hostile title is text on the results page and plain JSON text in suggestions.
     let hostile = page(&server, "/search?q=checkout");
     assert!(!hostile.body.contains("<script>alert"), "escaped");
-    assert!(unescape(&hostile.body).contains("<script>alert(\"x\")</script> <mark>Checkout</mark> & Co"), "shown as text");
+    assert!(
+        unescape(&hostile.body).contains("<script>alert(\"x\")</script> <mark>Checkout</mark> & Co"),
+        "shown as text"
+    );
     let suggested = page(&server, "/search/suggest?q=checkout");
     assert!(
         suggested.headers["content-type"].starts_with("application/json"),
@@ -550,7 +553,7 @@ async fn search_finds_with_typos_marks_matches_offers_facets_and_suggests_as_jso
     assert_eq!(refused.status, 400, "{}", refused.body);
     assert!(refused.body.contains("bad-request"));
     let far = page(&server, "/search?q=svc&page=999");
-    assert!(far.body.contains("class=\"note\""));
+    assert!(far.body.contains("class=\"page-note\""));
     let prompt = page(&server, "/search");
     assert!(!prompt.body.contains("id=\"results\""), "nothing asked, nothing listed");
 }
