@@ -77,6 +77,7 @@ where
         .route("/search", get(search::page))
         .route("/search/suggest", get(search::suggest))
         .route("/repos", get(repos::page))
+        .route("/repo/{id}", get(repos::repo))
         .route("/problems", get(problems::page))
         .route("/problems/{list}", get(problems::list))
         .route("/guide", get(guide::page))
