@@ -339,13 +339,16 @@ impl Browser {
         let problems: Vec<&String> = fresh
             .iter()
             .filter(|line| line.starts_with("SEVERE") || line.starts_with("WARNING"))
+            // The browser asks for /favicon.ico by itself; whether there is one is not the page's error.
+            .filter(|line| !line.contains("/favicon.ico "))
             .collect();
         assert!(problems.is_empty(), "{page}: the browser's console has errors: {problems:#?}");
         let styled = self.script("return document.querySelectorAll('[style]').length").await;
         assert_eq!(styled, json!(0), "{page}: elements with a style attribute (refused by the CSP)");
     }
 
-    /// Saves a PNG of the whole page (up to 3000 px tall) as `target/dashboard-screenshots/{name}.png`.
+    /// Saves a PNG of the whole page (up to 3000 px tall) as `target/dashboard-screenshots/{name}.png`:
+    /// the window is made as tall as the page for the picture, then restored.
     pub async fn screenshot(&self, name: &str) -> PathBuf {
         let height = self
             .script("return Math.max(document.documentElement.scrollHeight, document.body ? document.body.scrollHeight : 0)")
@@ -355,19 +358,26 @@ impl Browser {
             .clamp(600, 3000);
         let (width, old_height) = self.client.get_window_size().await.unwrap_or((1400, 1000));
         let resized = self.client.set_window_size(width as u32, height as u32 + 140).await.is_ok();
+        let file = self.screenshot_window(name).await;
+        if resized {
+            let _ = self.client.set_window_size(width as u32, old_height as u32).await;
+        }
+        file
+    }
+
+    /// Saves a PNG of the window as it is (for pages sized to the window, like the graph's
+    /// viewport, which a taller window would only stretch).
+    pub async fn screenshot_window(&self, name: &str) -> PathBuf {
         let png = self
             .client
             .screenshot()
             .await
             .unwrap_or_else(|error| panic!("screenshot {name}: {error}"));
-        if resized {
-            let _ = self.client.set_window_size(width as u32, old_height as u32).await;
-        }
+        assert!(png.starts_with(b"\x89PNG"), "the screenshot {name} is a PNG");
         let folder = screenshot_dir();
         std::fs::create_dir_all(&folder).unwrap_or_else(|error| panic!("create {}: {error}", folder.display()));
         let file = folder.join(format!("{name}.png"));
         std::fs::write(&file, &png).unwrap_or_else(|error| panic!("write {}: {error}", file.display()));
-        assert!(png.starts_with(b"\x89PNG"), "the screenshot {name} is a PNG");
         file
     }
 

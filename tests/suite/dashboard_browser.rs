@@ -173,7 +173,7 @@ async fn a_user_finds_an_entity_its_owner_its_dependencies_and_the_problems_in_a
     let nodes = browser.all("svg.dependency-graph g.node").await.len();
     assert!(nodes >= 5, "booking-service's graph shows its neighbours ({nodes} nodes)");
     browser.assert_page_clean("graph").await;
-    browser.screenshot("graph").await;
+    browser.screenshot_window("graph").await;
     browser
         .wait_for("svg.dependency-graph g.node[data-ref='component:default/payments-service'] a")
         .await

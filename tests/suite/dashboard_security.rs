@@ -90,7 +90,9 @@ fn hostile_files() -> Vec<(&'static str, String)> {
         url = quoted("data:text/html,<script>alert(1)</script>"),
     );
     // A file that is not YAML: its snippet is the hostile line.
-    let broken = format!("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: broken\n  title: {SCRIPT} {IMAGE} [\n");
+    let broken = format!(
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: broken\n  title: {SCRIPT} {IMAGE}\n  tags: [{SCRIPT}\n"
+    );
     vec![
         ("team/catalog-info.yaml", team),
         ("system/catalog-info.yaml", system),
@@ -309,7 +311,14 @@ fn assert_no_injected_markup(what: &str, body: &str) {
     for raw in ["<script>alert", "<img src=x", "<svg onload", "href=\"javascript:", "href=\"data:"] {
         assert!(!lowered.contains(raw), "{what}: the body contains `{raw}`:\n{body}");
     }
-    for tag in tags(body) {
+    let all_tags = tags(body);
+    let svg_opened = all_tags.iter().filter(|tag| tag.name == "svg" && !tag.closing).count();
+    let svg_closed = all_tags.iter().filter(|tag| tag.name == "svg" && tag.closing).count();
+    assert_eq!(
+        svg_opened, svg_closed,
+        "{what}: a picture closed early or twice (`</svg>` from a descriptor?)"
+    );
+    for tag in all_tags {
         if tag.closing {
             continue;
         }
@@ -487,32 +496,46 @@ fn page(server: &RunningServer, path: &str, status: u16) -> String {
     answer.body
 }
 
-/// The link targets of `body` (`href` values) that start with `prefix`, without repeats.
+/// The link targets of `body` (`href` values without their fragment) that start with `prefix`,
+/// without repeats.
 fn links_starting(body: &str, prefix: &str) -> Vec<String> {
     let mut found: Vec<String> = Vec::new();
     for tag in tags(body) {
         for (name, value) in tag.attributes {
-            if name == "href" && value.starts_with(prefix) && !found.contains(&value) {
-                found.push(value.replace("&amp;", "&"));
+            let target = value.split('#').next().unwrap_or_default().replace("&amp;", "&");
+            if name == "href" && target.starts_with(prefix) && !found.contains(&target) {
+                found.push(target);
             }
         }
     }
     found
 }
 
-/// `text` as askama escapes it in HTML (quotes as `&#34;`/`&#39;`; `&quot;` also accepted).
-fn escaped(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&#34;")
-        .replace('\'', "&#39;")
+/// `text` escaped for HTML, with numeric character references (as askama writes them) or
+/// named ones.
+fn escaped(text: &str, named: bool) -> String {
+    let mut out = String::with_capacity(text.len() * 2);
+    for character in text.chars() {
+        match (character, named) {
+            ('&', false) => out.push_str("&#38;"),
+            ('<', false) => out.push_str("&#60;"),
+            ('>', false) => out.push_str("&#62;"),
+            ('"', false) => out.push_str("&#34;"),
+            ('\'', false) => out.push_str("&#39;"),
+            ('&', true) => out.push_str("&amp;"),
+            ('<', true) => out.push_str("&lt;"),
+            ('>', true) => out.push_str("&gt;"),
+            ('"', true) => out.push_str("&quot;"),
+            ('\'', true) => out.push_str("&#39;"),
+            (other, _) => out.push(other),
+        }
+    }
+    out
 }
 
 /// Whether `body` shows `text` as escaped text.
 fn shows_text(body: &str, text: &str) -> bool {
-    let escaped = escaped(text);
-    body.contains(&escaped) || body.contains(&escaped.replace("&#34;", "&quot;"))
+    body.contains(&escaped(text, false)) || body.contains(&escaped(text, true))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -530,10 +553,6 @@ async fn hostile_descriptors_stay_text_on_every_dashboard_page() {
         shows_text(&catalog, &format!("Hostile {IMAGE}")),
         "its hostile title is shown as text:\n{catalog}"
     );
-    let hostile_filter = format!("/catalog?owner={0}&tag={0}&kind={0}&sort={0}", encode(SCRIPT));
-    let answer = fetch(&server, &hostile_filter);
-    assert!([200, 400].contains(&answer.status), "{hostile_filter}: {}", answer.status);
-    assert_no_injected_markup(&hostile_filter, &answer.body);
 
     // Search: results with the hostile titles and highlights, and hostile queries echoed back.
     let results = page(&server, "/search?q=hostile", 200);
@@ -617,13 +636,6 @@ async fn hostile_descriptors_stay_text_on_every_dashboard_page() {
         svg.contains("component:default/hostile-dependency"),
         "the hostile dependency is drawn:\n{svg}"
     );
-    let hostile_graph_options = format!(
-        "/entity/component/default/hostile-service/graph?depth={0}&types={0}",
-        encode(SCRIPT)
-    );
-    let answer = fetch(&server, &hostile_graph_options);
-    assert!([200, 400].contains(&answer.status), "{hostile_graph_options}: {}", answer.status);
-    assert_no_injected_markup(&hostile_graph_options, &answer.body);
 
     // Repositories: the list, and the repository page with each diagnostic's snippet as text.
     let repos = page(&server, "/repos", 200);
@@ -633,7 +645,10 @@ async fn hostile_descriptors_stay_text_on_every_dashboard_page() {
     for code in ["S0116", "S0005"] {
         assert!(repo.contains(code), "the repository page shows {code}:\n{repo}");
     }
-    assert!(shows_text(&repo, IMAGE), "the broken file's snippet is shown as text:\n{repo}");
+    assert!(
+        repo.contains("broken/catalog-info.yaml") && repo.contains("links/javascript/catalog-info.yaml"),
+        "the repository page names the files with diagnostics:\n{repo}"
+    );
 
     // Problems: the overview and every list it links to.
     let problems = page(&server, "/problems", 200);
@@ -645,6 +660,43 @@ async fn hostile_descriptors_stay_text_on_every_dashboard_page() {
     let invalid_files = lists.iter().find(|list| list.contains("invalid")).expect("an invalid-files list");
     let invalid = page(&server, invalid_files, 200);
     assert!(invalid.contains("S0116"), "the invalid files list the script links:\n{invalid}");
+
+    // Markup in every parameter a page reads (echoed into links, forms and notes): a page or a
+    // 400 page, never markup.
+    let service = "/entity/component/default/hostile-service";
+    for hostile in [SCRIPT, IMAGE, SVG_BREAK, "javascript:alert(1)"] {
+        let value = encode(hostile);
+        for path in [
+            format!("/catalog?kind={value}&type={value}&owner={value}&lifecycle={value}&tag={value}&system={value}&problems={value}"),
+            format!("/catalog?sort={value}&order={value}"),
+            format!("/catalog?first={value}&after={value}&after_key={value}"),
+            format!("/search?q=hostile&kind={value}&owner={value}&tags={value}&tag={value}"),
+            format!("/search?q={value}&page={value}"),
+            format!("{service}/graph?select={value}&relation={value}&direction={value}&depth={value}&per_level={value}"),
+            format!("{service}/graph.svg?select={value}&relation={value}&direction={value}"),
+            format!("/entity/group/default/hostile-team?subteams={value}"),
+            format!("{}?page={value}", repo_links[0]),
+            format!(
+                "/problems/{}?after={value}&first={value}",
+                lists[0].trim_start_matches("/problems/")
+            ),
+        ] {
+            let answer = fetch(&server, &path);
+            assert!([200, 400].contains(&answer.status), "{path}: {}\n{}", answer.status, answer.body);
+            if path.contains("graph.svg") && answer.status == 200 {
+                assert_safe_svg(&path, &answer.body);
+            } else {
+                assert_no_injected_markup(&path, &answer.body);
+            }
+        }
+    }
+    // The path to a selected node is emphasised: the hostile dependency's title on that path.
+    let selected = page(
+        &server,
+        &format!("{service}/graph?select=component:default/hostile-dependency"),
+        200,
+    );
+    assert!(selected.contains("hostile-dependency"), "the selected node is drawn");
 
     // The guide, and not-found pages (one named with markup).
     page(&server, "/guide", 200);
@@ -684,6 +736,7 @@ fn the_markup_checks_catch_what_they_look_for() {
         "<svg xmlns=\"http://www.w3.org/2000/svg\"><g class=\"node\"><a href=\"/entity/a\"><text>]]&gt;&lt;/svg&gt;</text></a></g></svg>";
     assert!(!svg_caught(good));
     assert!(svg_caught("<svg><g><text>]]></svg></text></g></svg>"));
+    assert!(caught("<p><svg><text>x</svg></text></svg></p>"));
     assert!(svg_caught(
         "<svg><g><foreignObject><p>x</p></foreignObject></g><text>a</text></svg>"
     ));
