@@ -13,6 +13,7 @@ mod crawl_faults;
 mod crawl_hostile;
 mod credentials;
 mod dashboard_browser;
+mod dashboard_entity;
 mod dashboard_graph;
 mod dashboard_health;
 mod dashboard_lists;
