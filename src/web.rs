@@ -222,10 +222,3 @@ pub type PageResult = Result<Response, PageError>;
 pub fn render(template: &impl Template) -> PageResult {
     Ok(Html(template.render()?).into_response())
 }
-
-/// A page that is not built yet (removed when the last page lands).
-#[derive(Template)]
-#[template(path = "placeholder.html")]
-pub(crate) struct Placeholder {
-    pub chrome: Chrome,
-}

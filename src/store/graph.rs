@@ -265,11 +265,29 @@ pub(crate) struct GraphSnapshot {
     refs: HashMap<i64, String>,
 }
 
-/// The kept in-memory graph, and a lock so that one snapshot at a time loads it.
+/// The kept in-memory graph, and a lock so that one snapshot at a time loads it; and the
+/// whole-catalog figures that only an apply changes (cycles, problem counts), each kept with
+/// the catalog version it was computed at.
 #[derive(Debug, Default)]
 pub(crate) struct GraphCache {
     kept: std::sync::Mutex<Option<Arc<GraphSnapshot>>>,
     loading: tokio::sync::Mutex<()>,
+    cycles: std::sync::Mutex<Option<(i64, Arc<Vec<Vec<String>>>)>>,
+    pub(crate) problem_counts: std::sync::Mutex<Option<(i64, super::ProblemCounts)>>,
+}
+
+/// The value kept in `slot` for catalog `version`, if any.
+pub(crate) fn kept_for<T: Clone>(slot: &std::sync::Mutex<Option<(i64, T)>>, version: i64) -> Option<T> {
+    let kept = slot.lock().unwrap_or_else(PoisonError::into_inner);
+    kept.as_ref().filter(|(at, _)| *at == version).map(|(_, value)| value.clone())
+}
+
+/// Keeps `value` as of catalog `version` in `slot`, unless a newer one is there.
+pub(crate) fn keep_for<T>(slot: &std::sync::Mutex<Option<(i64, T)>>, version: i64, value: T) {
+    let mut kept = slot.lock().unwrap_or_else(PoisonError::into_inner);
+    if kept.as_ref().is_none_or(|(at, _)| *at <= version) {
+        *kept = Some((version, value));
+    }
 }
 
 impl GraphCache {
@@ -858,8 +876,22 @@ impl Snapshot {
     }
 
     /// Loops in dependency, partOf and Group parent chains, each as the refs around it (starting
-    /// at the smallest ref), sorted.
+    /// at the smallest ref), sorted. Only an apply changes them: they are computed once per
+    /// catalog version and kept.
     pub async fn cycles(&self) -> Result<Vec<Vec<String>>, StoreError> {
+        let version = self.catalog_version().await?;
+        let slot = &self.store().graph.cycles;
+        if let Some(cycles) = kept_for(slot, version) {
+            return Ok(cycles.as_ref().clone());
+        }
+        let cycles = self.find_all_cycles().await?;
+        keep_for(slot, version, Arc::new(cycles.clone()));
+        Ok(cycles)
+    }
+
+    /// [`Snapshot::cycles`], computed: every resolved relation of the three families read, then
+    /// searched.
+    async fn find_all_cycles(&self) -> Result<Vec<Vec<String>>, StoreError> {
         let edges: Vec<(i64, i64, String)> = {
             let mut connection = self.connection().await?;
             sqlx::query_as(

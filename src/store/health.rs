@@ -651,9 +651,27 @@ impl Snapshot {
         })
     }
 
-    /// How many problems of each kind the catalog holds: one query for the counts, and the
-    /// cycle search (which needs the edges).
+    /// How many problems of each kind the catalog holds. Everything but the stale repositories
+    /// changes only with an apply, so it is counted once per catalog version (one query, and the
+    /// cycle search) and kept; the stale repositories (a failed read marks its repository without
+    /// an apply) are counted every time.
     pub async fn problem_counts(&self) -> Result<ProblemCounts, StoreError> {
+        let version = self.catalog_version().await?;
+        let slot = &self.store().graph.problem_counts;
+        let mut counts = match super::graph::kept_for(slot, version) {
+            Some(counts) => counts,
+            None => {
+                let counts = self.count_problems().await?;
+                super::graph::keep_for(slot, version, counts);
+                counts
+            }
+        };
+        counts.stale_repos = count(self.count("SELECT count(*) FROM repos WHERE status <> 'ok'").await?);
+        Ok(counts)
+    }
+
+    /// [`Snapshot::problem_counts`], counted.
+    async fn count_problems(&self) -> Result<ProblemCounts, StoreError> {
         let counts: (i64, i64, i64, i64, i64, i64, i64, i64) = {
             let mut connection = self.connection().await?;
             sqlx::query_as(&format!(
