@@ -374,7 +374,7 @@ struct Row {
     owner: Option<OwnerCell>,
     system: Option<LinkView>,
     lifecycle: Option<String>,
-    /// The badge class of a known lifecycle (`production`, `experimental`, `deprecated`), else empty.
+    /// The badge class of a known lifecycle (`production`, `active`, `experimental`, `deprecated`), else empty.
     lifecycle_class: &'static str,
     tier: Option<i16>,
     tags: Vec<LinkView>,
@@ -491,6 +491,7 @@ fn row(view: &CatalogView, record: EntityRecord, owners: &HashMap<i64, (String, 
         system,
         lifecycle_class: match record.lifecycle.as_deref().map(str::to_ascii_lowercase).as_deref() {
             Some("production") => "production",
+            Some("active") => "active",
             Some("experimental") => "experimental",
             Some("deprecated") => "deprecated",
             _ => "",

@@ -34,8 +34,11 @@ struct Coverage {
 
 /// The last crawl as the page tells it.
 struct LastCrawl {
+    /// RFC 3339, for `<time datetime>`; `shown` the same in words people read (`2026-11-28 00:06 UTC`).
     started_at: String,
+    started_shown: String,
     finished_at: Option<String>,
+    finished_shown: Option<String>,
     /// How long it took (or has been running).
     took: Option<String>,
     /// How long ago it finished (or started, while it runs).
@@ -104,6 +107,14 @@ fn duration_words(seconds: i64) -> String {
     }
 }
 
+/// `2026-11-28T00:06:05Z` as `2026-11-28 00:06:05 UTC`; anything else as it is.
+fn readable_time(time: &str) -> String {
+    match unix_seconds(time) {
+        Some(_) => format!("{} {} UTC", &time[..10], &time[11..19]),
+        None => time.to_owned(),
+    }
+}
+
 fn now_seconds() -> Option<i64> {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -125,7 +136,9 @@ fn last_crawl(run: CrawlRun, now: Option<i64>) -> LastCrawl {
     });
     LastCrawl {
         started_at: run.started_at.clone(),
+        started_shown: readable_time(&run.started_at),
         finished_at: run.finished_at.clone(),
+        finished_shown: run.finished_at.as_deref().map(readable_time),
         took,
         ago,
         run,
@@ -252,6 +265,8 @@ mod tests {
         let told = last_crawl(run.clone(), finished.map(|at| at + 7_200));
         assert_eq!(told.took.as_deref(), Some("1 min 5 s"));
         assert_eq!(told.ago.as_deref(), Some("2 h ago"));
+        assert_eq!(told.finished_shown.as_deref(), Some("2026-11-28 00:01:05 UTC"));
+        assert_eq!(readable_time("soon"), "soon");
         let running = last_crawl(CrawlRun { finished_at: None, ..run }, unix_seconds("2026-11-28T00:00:30Z"));
         assert_eq!(running.took.as_deref(), Some("30 s"));
     }

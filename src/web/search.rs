@@ -5,7 +5,7 @@
 //! dropped, as the API drops them. Matched text is split into plain and marked segments here, so
 //! the template escapes every character of it and marks the matches with `<mark>`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use askama::Template;
 use axum::extract::{RawQuery, State};
@@ -19,7 +19,7 @@ use super::query::Params;
 use super::{Chrome, Dashboard, PageError, PageResult, render};
 use crate::graphql::typed_search_filter;
 use crate::search::{FacetField, MAX_HITS, SearchAnswer, SearchError, SearchFilter, SearchHit, SearchRequest};
-use crate::store::read::entities_by_refs;
+use crate::store::read::{entities_by_aliases, entities_by_refs};
 
 /// Hits per results page.
 const PAGE_SIZE: usize = 20;
@@ -248,36 +248,84 @@ struct SearchPage {
     clear_href: String,
 }
 
-/// The page's hits, keeping only those whose entity is still in the catalog (one lookup).
-async fn present_hits(dashboard: &Dashboard, answer: &SearchAnswer) -> Result<Vec<SearchHit>, PageError> {
-    if answer.hits.is_empty() {
-        return Ok(Vec::new());
-    }
-    let refs: Vec<String> = answer.hits.iter().map(|hit| hit.entity.entity_ref.clone()).collect();
+/// What the catalog says of a page's hits, read on one snapshot: which hits are still in the
+/// catalog (the others are dropped, as the API drops them), and the entities the owners written
+/// as aliases (Compass ARIs) answer to, so that they show as names and link to their pages.
+struct Resolved {
+    hits: Vec<SearchHit>,
+    /// alias → (reference, short reference).
+    aliases: HashMap<String, (String, String)>,
+}
+
+/// Whether `owner` is written as a canonical reference `kind:namespace/name` (else an alias).
+fn is_reference(owner: &str) -> bool {
+    owner
+        .split_once(':')
+        .is_some_and(|(kind, rest)| !kind.is_empty() && kind != "ari" && !kind.contains('/') && rest.contains('/'))
+}
+
+/// At most two statements: the hits' entities, and the owners written as aliases (among
+/// `owners` too: the owner facet's values).
+async fn resolve(dashboard: &Dashboard, answer: &SearchAnswer, owners: &[&str]) -> Result<Resolved, PageError> {
     let snapshot = dashboard.store().snapshot();
-    let present: HashSet<String> = entities_by_refs(&snapshot, &refs)
-        .await?
-        .into_iter()
-        .map(|record| record.entity_ref)
-        .collect();
-    Ok(answer
-        .hits
+    let hits: Vec<SearchHit> = if answer.hits.is_empty() {
+        Vec::new()
+    } else {
+        let refs: Vec<String> = answer.hits.iter().map(|hit| hit.entity.entity_ref.clone()).collect();
+        let present: HashSet<String> = entities_by_refs(&snapshot, &refs)
+            .await?
+            .into_iter()
+            .map(|record| record.entity_ref)
+            .collect();
+        answer
+            .hits
+            .iter()
+            .filter(|hit| present.contains(&hit.entity.entity_ref))
+            .cloned()
+            .collect()
+    };
+    let mut aliases: Vec<String> = hits
         .iter()
-        .filter(|hit| present.contains(&hit.entity.entity_ref))
-        .cloned()
-        .collect())
+        .filter_map(|hit| hit.entity.owner.as_deref())
+        .chain(owners.iter().copied())
+        .filter(|owner| !is_reference(owner))
+        .map(str::to_owned)
+        .collect();
+    aliases.sort_unstable();
+    aliases.dedup();
+    let aliases = if aliases.is_empty() {
+        HashMap::new()
+    } else {
+        entities_by_aliases(&snapshot, &aliases)
+            .await?
+            .into_iter()
+            .map(|(alias, record)| {
+                let label = short_ref(&record.entity_ref);
+                (alias, (record.entity_ref, label))
+            })
+            .collect()
+    };
+    Ok(Resolved { hits, aliases })
 }
 
-/// An owner as written: a link to its page when it is a reference.
-fn owner_view(owner: &str) -> OwnerView {
-    let looks_like_ref = owner.contains(':') && !owner.starts_with("ari:");
-    OwnerView {
-        label: short_ref(owner),
-        href: looks_like_ref.then(|| entity_path(owner)),
+impl Resolved {
+    /// An owner as written: its name and a link to its page when it is a reference or an alias
+    /// the catalog knows; else the text as written.
+    fn owner(&self, owner: &str) -> OwnerView {
+        match self.aliases.get(owner) {
+            Some((entity_ref, label)) => OwnerView {
+                label: label.clone(),
+                href: Some(entity_path(entity_ref)),
+            },
+            None => OwnerView {
+                label: short_ref(owner),
+                href: is_reference(owner).then(|| entity_path(owner)),
+            },
+        }
     }
 }
 
-fn hit_view(hit: &SearchHit) -> HitView {
+fn hit_view(hit: &SearchHit, resolved: &Resolved) -> HitView {
     let entity = &hit.entity;
     let shown = entity.title.as_deref().unwrap_or(&entity.name);
     let heading_field = if entity.title.is_some() { "title" } else { "name" };
@@ -289,9 +337,12 @@ fn hit_view(hit: &SearchHit) -> HitView {
             || segments(shown, &[]),
             |field_match| segments(&field_match.snippet, &field_match.ranges),
         );
+    // The owner and the system are shown with every hit: their matches only say why a hit
+    // whose name did not match is there.
+    let heading_matched = heading.iter().any(|segment| segment.marked);
     let mut matches: Vec<MatchView> = Vec::new();
     for field_match in &hit.matches {
-        if field_match.field == heading_field {
+        if field_match.field == heading_field || (heading_matched && matches!(field_match.field, "owner" | "system")) {
             continue;
         }
         let value = segments(&field_match.snippet, &field_match.ranges);
@@ -320,7 +371,7 @@ fn hit_view(hit: &SearchHit) -> HitView {
         entity_type: entity.entity_type.clone(),
         heading,
         entity_ref: entity.entity_ref.clone(),
-        owner: entity.owner.as_deref().map(owner_view),
+        owner: entity.owner.as_deref().map(|owner| resolved.owner(owner)),
         lifecycle: entity.lifecycle.clone(),
         matches,
         description,
@@ -379,7 +430,15 @@ pub async fn page(State(dashboard): State<Dashboard>, RawQuery(query): RawQuery)
     } else {
         SearchAnswer::default()
     };
-    let hits: Vec<HitView> = present_hits(&dashboard, &answer).await?.iter().map(hit_view).collect();
+    let facet_owners: Vec<&str> = answer
+        .facets
+        .iter()
+        .filter(|facet| facet.field == FacetField::Owner)
+        .flat_map(|facet| facet.values.iter().take(FACET_VALUES_SHOWN).map(|(value, _)| value.as_str()))
+        .chain(state.values_of(FacetField::Owner))
+        .collect();
+    let resolved = resolve(&dashboard, &answer, &facet_owners).await?;
+    let hits: Vec<HitView> = resolved.hits.iter().map(|hit| hit_view(hit, &resolved)).collect();
 
     let active: Vec<(FacetField, String)> = state.filters.iter().map(|(field, value)| (*field, typed(*field, value))).collect();
     let facets = answer
@@ -400,7 +459,11 @@ pub async fn page(State(dashboard): State<Dashboard>, RawQuery(query): RawQuery)
                         .find(|(_, (active_field, active_value))| *active_field == field && active_value == value)
                         .map(|((_, given), _)| given.as_str());
                     FacetValueView {
-                        label: value_label(field, value),
+                        label: if field == FacetField::Owner {
+                            resolved.owner(value).label
+                        } else {
+                            value_label(field, value)
+                        },
                         count: *count,
                         href: match given {
                             Some(given) => state.link(None, Some((field, given)), 1),
@@ -422,7 +485,11 @@ pub async fn page(State(dashboard): State<Dashboard>, RawQuery(query): RawQuery)
         .iter()
         .map(|(field, value)| ActiveFilter {
             label: field_label(*field),
-            value: value_label(*field, value),
+            value: if *field == FacetField::Owner {
+                resolved.owner(value).label
+            } else {
+                value_label(*field, value)
+            },
             remove_href: state.link(None, Some((*field, value)), 1),
         })
         .collect();
@@ -486,8 +553,8 @@ pub async fn suggest(State(dashboard): State<Dashboard>, RawQuery(query): RawQue
             return failed(StatusCode::SERVICE_UNAVAILABLE);
         }
     };
-    let hits = match present_hits(&dashboard, &answer).await {
-        Ok(hits) => hits,
+    let resolved = match resolve(&dashboard, &answer, &[]).await {
+        Ok(resolved) => resolved,
         Err(error) => {
             tracing::warn!(
                 error.code = error.code(),
@@ -496,13 +563,14 @@ pub async fn suggest(State(dashboard): State<Dashboard>, RawQuery(query): RawQue
             return failed(StatusCode::SERVICE_UNAVAILABLE);
         }
     };
-    let suggestions: Vec<Suggestion> = hits
+    let suggestions: Vec<Suggestion> = resolved
+        .hits
         .iter()
         .map(|hit| Suggestion {
             href: entity_path(&hit.entity.entity_ref),
             title: hit.entity.title.clone().unwrap_or_else(|| hit.entity.name.clone()),
             kind: kind_of(&hit.entity.entity_ref).to_owned(),
-            owner: hit.entity.owner.as_deref().map(short_ref),
+            owner: hit.entity.owner.as_deref().map(|owner| resolved.owner(owner).label),
         })
         .collect();
     axum::Json(suggestions).into_response()
@@ -572,5 +640,14 @@ mod tests {
             "/search?q=pay&kind=Component&tags=java&page=3"
         );
         assert_eq!(typed(FacetField::Owner, "team-a"), "group:default/team-a");
+    }
+
+    #[test]
+    fn owners_are_references_or_aliases() {
+        assert!(is_reference("group:default/team-a"));
+        assert!(is_reference("user:ops/jane"));
+        for alias in ["ari:cloud:teams::team/48962310", "team-a", ":x/y", "a/b:c", ""] {
+            assert!(!is_reference(alias), "{alias}");
+        }
     }
 }

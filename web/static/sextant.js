@@ -49,8 +49,8 @@
 
   function suggest() {
     var query = box.value.trim();
+    var ticket = ++latest; // an answer to an earlier query that arrives late is dropped
     if (!query) { close(); return; }
-    var ticket = ++latest;
     fetch("/search/suggest?q=" + encodeURIComponent(query), { headers: { "Accept": "application/json" } })
       .then(function (response) { return response.ok ? response.json() : []; })
       .then(function (hits) { if (ticket === latest) show(Array.isArray(hits) ? hits : []); })
