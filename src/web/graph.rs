@@ -525,6 +525,7 @@ impl Plan {
                             relation: relation.relation_type.as_str().to_owned(),
                             count: 1,
                             folded: true,
+                            reversed: !points_outward(relation.relation_type),
                             ..svg::Edge::default()
                         });
                     }
@@ -558,6 +559,7 @@ impl Plan {
                 relation: relation.relation_type.as_str().to_owned(),
                 count: 1,
                 folded: false,
+                reversed: !points_outward(relation.relation_type),
                 risk,
                 on_path: path_steps.contains(&(source_ref, target_ref)),
             });
@@ -565,7 +567,17 @@ impl Plan {
 
         let geometry = layout::Geometry::default();
         let layers: Vec<i32> = nodes.iter().map(|node| node.layer).collect();
-        let pairs: Vec<(usize, usize)> = edges.iter().map(|edge| (edge.source, edge.target)).collect();
+        // Routes run the way arrows point: from what depends to what it depends on.
+        let pairs: Vec<(usize, usize)> = edges
+            .iter()
+            .map(|edge| {
+                if edge.reversed {
+                    (edge.target, edge.source)
+                } else {
+                    (edge.source, edge.target)
+                }
+            })
+            .collect();
         let laid_out = layout::layered(&layers, &pairs, &geometry);
         tracing::debug!(
             boxes = laid_out.boxes.len(),
@@ -932,6 +944,49 @@ mod tests {
         assert!(edges.iter().all(|edge| edge.2 == "dependsOn" && edge.3.is_none()));
         assert!(picture.truncated);
         assert!(picture.svg.contains("class=\"graph-note\""));
+    }
+
+    #[test]
+    fn arrows_point_from_the_dependent_whichever_way_the_relation_was_declared() {
+        let library = "component:default/library";
+        let api = "api:default/hub-api";
+        // The hub depends on the library (declared by the library) and provides an API (which
+        // depends on the hub): the library is drawn right of the hub, the API left of it.
+        let outgoing = Walk {
+            root_id: 0,
+            root_ref: HUB.to_owned(),
+            nodes: vec![node(1, library, 1, &[HUB, library])],
+            edges: vec![edge((1, library), RelationType::DependencyOf, (0, HUB))],
+            truncated: false,
+        };
+        let incoming = Walk {
+            root_id: 0,
+            root_ref: HUB.to_owned(),
+            nodes: vec![node(2, api, 1, &[HUB, api])],
+            edges: vec![edge((0, HUB), RelationType::ProvidesApi, (2, api))],
+            truncated: false,
+        };
+        let plan = Plan::new(0, HUB, &[(1, outgoing), (-1, incoming)], &options(12));
+        let (picture, _) = plan.draw(&HashMap::new(), &options(12), "/g");
+        let elements = svg::tests::parse(&picture.svg);
+        for (source, relation) in [(library, "dependencyOf"), (HUB, "providesApi")] {
+            let group = elements
+                .iter()
+                .find(|element| element.attribute("data-source") == Some(source) && element.attribute("data-type") == Some(relation))
+                .unwrap_or_else(|| panic!("the {relation} edge is drawn"));
+            let data = elements
+                .iter()
+                .find(|element| element.name == "path" && element.parent == Some(group.index))
+                .and_then(|path| path.attribute("d"))
+                .unwrap_or_default();
+            let xs: Vec<f64> = data
+                .split([' ', ','])
+                .filter_map(|part| part.trim_start_matches(['M', 'C', 'L']).parse().ok())
+                .step_by(2)
+                .collect();
+            // Drawn left to right: from what depends to what it depends on.
+            assert!(xs.first() < xs.last(), "{relation}: {data}");
+        }
     }
 
     #[test]

@@ -63,6 +63,10 @@ pub struct Edge {
     pub count: usize,
     /// Whether an end is a "more" node.
     pub folded: bool,
+    /// Whether the arrow is drawn from the target to the source (its route runs that way): the
+    /// picture points every arrow from what depends to what it depends on, whichever way the
+    /// relation was declared (`dependencyOf`, `providesApi`).
+    pub reversed: bool,
     /// Why the dependency is risky, if it is.
     pub risk: Option<String>,
     pub on_path: bool,
@@ -248,8 +252,9 @@ pub fn write(scene: &Scene, layout: &Layout, geometry: &Geometry) -> String {
             continue;
         };
         let route = layout.routes.get(index).map(Vec::as_slice).unwrap_or_default();
-        let target_is_more = scene.nodes.get(edge.target).is_some_and(|node| node.reference.is_none());
-        write_edge(&mut svg, edge, (source, target, target_is_more), route);
+        let drawn_target = if edge.reversed { edge.source } else { edge.target };
+        let arrow_ends_at_more = scene.nodes.get(drawn_target).is_some_and(|node| node.reference.is_none());
+        write_edge(&mut svg, edge, (source, target, arrow_ends_at_more), route);
     }
     svg.push_str("</g><g class=\"nodes\">");
     for (index, node) in scene.nodes.iter().enumerate() {
@@ -270,9 +275,9 @@ pub fn write(scene: &Scene, layout: &Layout, geometry: &Geometry) -> String {
     svg
 }
 
-/// One edge; `ends` are its source's and target's keys and whether the target is a "more" node.
+/// One edge; `ends` are its source's and target's keys and whether its route ends at a "more" node.
 fn write_edge(svg: &mut String, edge: &Edge, ends: (&str, &str, bool), route: &[Point]) {
-    let (source, target, target_is_more) = ends;
+    let (source, target, route_ends_at_more) = ends;
     let mut classes = String::from("edge");
     if edge.folded {
         classes.push_str(" folded");
@@ -315,9 +320,9 @@ fn write_edge(svg: &mut String, edge: &Edge, ends: (&str, &str, bool), route: &[
         escape(&title),
         path_data(route)
     );
-    if edge.folded && route.len() >= 2 {
+    if edge.folded && edge.count > 1 && route.len() >= 2 {
         // The count next to the "more" end.
-        let (end, towards) = if target_is_more {
+        let (end, towards) = if route_ends_at_more {
             (route[route.len() - 1], route[route.len() - 2])
         } else {
             (route[0], route[1])
@@ -593,6 +598,7 @@ pub(crate) mod tests {
                 },
                 count: 1,
                 folded: false,
+                reversed: false,
                 risk: (index % 4 == 0).then(|| HOSTILE[index % HOSTILE.len()].to_owned()),
                 on_path: index % 6 == 0,
             })
