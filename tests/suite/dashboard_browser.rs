@@ -2,7 +2,7 @@
 //! of `catalog-examples/`): one browser session walks what a user does. Home; the catalog; a
 //! search with a one-letter typo, picking a suggestion; the entity page; its owner's team page;
 //! back to a component; its dependency graph and a dependency followed from the picture; the
-//! repositories and the `invalid` repository's diagnostics; the problems; then keyboard only:
+//! repositories and the `invalid` repository's diagnostics; the problems; the guide; then keyboard only:
 //! Tab to the search box, type, ArrowDown to a suggestion, Enter; `/` focuses the search box.
 //! Every page is checked for console errors (script errors, Content-Security-Policy violations)
 //! and `style` attributes, and screenshotted into `target/dashboard-screenshots/`.
@@ -243,6 +243,13 @@ async fn a_user_finds_an_entity_its_owner_its_dependencies_and_the_problems_in_a
         .await;
     browser.wait_for("table#problems").await;
     browser.assert_page_clean("a problem list").await;
+
+    // The guide: how to add a repository and validate files in CI.
+    browser.open(&server.url("/guide"), "main h1").await;
+    let guide = text_of(&browser, "main").await;
+    assert!(guide.contains("sextant validate"), "the guide explains validating in CI:\n{guide}");
+    browser.assert_page_clean("guide").await;
+    browser.screenshot("guide").await;
 
     // Keyboard only: Tab from a fresh home page (the skip link comes first) to the search box,
     // type with a typo, ArrowDown into the suggestions, Enter opens the entity.
