@@ -192,7 +192,23 @@ pub fn layered(layers: &[i32], edges: &[(usize, usize)], geometry: &Geometry) ->
     let crossings = order_layers(&items, &mut order);
     let centres = place_vertically(&items, &order, geometry);
 
-    let column_left = |layer: usize| geometry.margin + layer as f64 * (geometry.node_width + geometry.layer_gap);
+    // A column is as wide as a box, except one that only holds the turns of loops (a layer
+    // added for same-layer edges): those turn at its near edge and need no width.
+    let mut column_width = vec![0.0; layer_count];
+    for (index, item) in items.iter().enumerate() {
+        let turns_here = item.dummy && (item.left.is_empty() || item.right.is_empty());
+        if !turns_here || index < layers.len() {
+            column_width[item.layer] = geometry.node_width;
+        }
+    }
+    let mut column_lefts = Vec::with_capacity(layer_count);
+    let mut next_left = geometry.margin;
+    for width in &column_width {
+        column_lefts.push(next_left);
+        next_left += width + geometry.layer_gap;
+    }
+    let column_left = |layer: usize| column_lefts.get(layer).copied().unwrap_or(geometry.margin);
+    let column_right = |layer: usize| column_left(layer) + column_width.get(layer).copied().unwrap_or(0.0);
     let top = order
         .iter()
         .flatten()
@@ -223,7 +239,7 @@ pub fn layered(layers: &[i32], edges: &[(usize, usize)], geometry: &Geometry) ->
             for position in 1..chain.len() - 1 {
                 let item = chain[position];
                 let layer = items[item].layer;
-                let (left, right) = (column_left(layer), column_left(layer) + geometry.node_width);
+                let (left, right) = (column_left(layer), column_right(layer));
                 let y = centre_of(item);
                 let came_from_left = items[chain[position - 1]].layer < layer;
                 let goes_right = items[chain[position + 1]].layer > layer;
@@ -248,7 +264,7 @@ pub fn layered(layers: &[i32], edges: &[(usize, usize)], geometry: &Geometry) ->
     Layout {
         boxes,
         routes,
-        width: column_left(layer_count.saturating_sub(1)) + geometry.node_width + geometry.margin,
+        width: column_right(layer_count.saturating_sub(1)) + geometry.margin,
         height: bottom + geometry.margin,
         crossings,
     }
@@ -643,6 +659,10 @@ pub(crate) mod tests {
         assert!(layout.routes[1].len() == 3 && layout.routes[1][1].x > column_of_layer_one);
         assert!(layout.routes[2].iter().any(|point| point.x < layout.boxes[3].x));
         assert!(layout.boxes.iter().all(|rect| rect.x >= 0.0));
+        // The columns that only hold loop turns take no width: three boxes wide, four gaps.
+        let geometry = Geometry::default();
+        let expected = 2.0 * geometry.margin + 3.0 * geometry.node_width + 4.0 * geometry.layer_gap;
+        assert!((layout.width - expected).abs() < 1e-6, "{} != {expected}", layout.width);
     }
 
     #[test]
