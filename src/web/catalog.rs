@@ -13,7 +13,7 @@ use askama::Template;
 use axum::extract::{RawQuery, State};
 
 use super::links::entity_path;
-use super::query::Params;
+use super::query::{Params, encode};
 use super::{Chrome, Dashboard, PageError, PageResult, render};
 use crate::domain::{DEFAULT_NAMESPACE, EntityRef};
 use crate::store::read::{
@@ -60,19 +60,6 @@ const FILTER_PARAMS: [&str; 10] = [
     "repo",
     "problem",
 ];
-
-/// `?k=v&...` for these pairs, form-encoded (empty for none). The same as `query::encode`,
-/// which puts a stray `&` after the `?` (its own test says so); use it again once it is fixed.
-pub fn encode(pairs: &[(&str, &str)]) -> String {
-    if pairs.is_empty() {
-        return String::new();
-    }
-    let mut serializer = form_urlencoded::Serializer::new(String::new());
-    for (key, value) in pairs {
-        serializer.append_pair(key, value);
-    }
-    format!("?{}", serializer.finish())
-}
 
 /// A reference without the parts that go without saying: `group:default/team-a` is `team-a`
 /// when shown next to an owner, `payments` for a system; another namespace is kept

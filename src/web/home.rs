@@ -10,7 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use askama::Template;
 use axum::extract::{RawQuery, State};
 
-use super::catalog::encode;
+use super::query::encode;
 use super::{Chrome, Dashboard, PageResult, render};
 use crate::store::{CatalogStats, CrawlRun, ProblemCounts};
 

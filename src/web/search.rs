@@ -13,9 +13,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use super::catalog::{encode, short_ref};
+use super::catalog::short_ref;
 use super::links::{entity_path, kind_of};
-use super::query::Params;
+use super::query::{Params, encode};
 use super::{Chrome, Dashboard, PageError, PageResult, render};
 use crate::graphql::typed_search_filter;
 use crate::search::{FacetField, MAX_HITS, SearchAnswer, SearchError, SearchFilter, SearchHit, SearchRequest};
