@@ -645,6 +645,62 @@ pub async fn api_definitions(snapshot: &Snapshot, ids: &[i64]) -> Result<Vec<(i6
     .await?)
 }
 
+/// What is wrong with one entity, as the catalog's problem filters count it (the dashboard's
+/// team page counts its entities' problems from these).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct EntityProblems {
+    pub id: i64,
+    pub entity_ref: String,
+    pub kind: String,
+    pub system_ref: Option<String>,
+    /// Its file has diagnostics (`EntityQuery::has_diagnostics`).
+    pub has_diagnostics: bool,
+    /// It declares a relation whose target is not in the catalog (`EntityQuery::dangling`).
+    pub dangling: bool,
+    /// Its owner does not resolve and it is not a group, user or location (`EntityQuery::orphan`).
+    pub orphan: bool,
+}
+
+/// The [`EntityProblems`] of the rows of `picked(id)`: each problem is a lateral lookup with
+/// `LIMIT 1` on an index, so the cost follows the number of entities asked about, not the size
+/// of the catalog (as `EXISTS` columns, a generic plan may hash the whole relations table).
+const PROBLEMS_OF_PICKED: &str = "SELECT e.id, e.entity_ref, e.kind, e.system_ref,
+    d.found IS NOT NULL AS has_diagnostics,
+    x.found IS NOT NULL AS dangling,
+    (e.kind NOT IN ('group', 'user', 'location') AND o.found IS NULL) AS orphan
+    FROM picked JOIN entities e ON e.id = picked.id
+    LEFT JOIN LATERAL (SELECT true AS found FROM diagnostics d WHERE d.repo_id = e.repo_id AND d.file_path = e.file_path LIMIT 1) d ON true
+    LEFT JOIN LATERAL (SELECT true AS found FROM relations x WHERE x.source_id = e.id AND x.target_id IS NULL LIMIT 1) x ON true
+    LEFT JOIN LATERAL (
+        SELECT true AS found FROM relations o WHERE o.source_id = e.id AND o.type = 'ownedBy' AND o.target_id IS NOT NULL LIMIT 1
+    ) o ON true
+    ORDER BY e.entity_ref";
+
+/// The problems of these entities (those that exist), by reference.
+pub async fn problems_of(snapshot: &Snapshot, ids: &[i64]) -> Result<Vec<EntityProblems>, StoreError> {
+    let mut connection = snapshot.connection().await?;
+    Ok(sqlx::query_as(&format!(
+        "WITH picked AS MATERIALIZED (SELECT id FROM entities WHERE id = ANY($1)) {PROBLEMS_OF_PICKED}"
+    ))
+    .bind(ids)
+    .fetch_all(&mut *connection)
+    .await?)
+}
+
+/// The problems of the entities that are part of these systems (`system_ref`, canonical), by
+/// reference; at most `limit` of them (the first by reference).
+pub async fn problems_in_systems(snapshot: &Snapshot, system_refs: &[String], limit: usize) -> Result<Vec<EntityProblems>, StoreError> {
+    let mut connection = snapshot.connection().await?;
+    Ok(sqlx::query_as(&format!(
+        "WITH members AS MATERIALIZED (SELECT id, entity_ref FROM entities WHERE system_ref = ANY($1)),
+         picked AS (SELECT id FROM members ORDER BY entity_ref LIMIT $2) {PROBLEMS_OF_PICKED}"
+    ))
+    .bind(system_refs)
+    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .fetch_all(&mut *connection)
+    .await?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

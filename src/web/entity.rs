@@ -23,20 +23,22 @@ use crate::store::read::{self, DeclaredRelation, DiagnosticRecord, EntityRecord,
 
 /// Entities shown per relation type (the rest are counted).
 const RELATIONS_SHOWN: usize = 40;
+/// Entities shown over all relation types.
+const RELATIONS_TOTAL: usize = 120;
 /// Dependents shown in the impact list.
 const IMPACT_SHOWN: usize = 100;
 /// Dependents the impact walk may reach (so that "N more" is exact up to this many).
-const IMPACT_WALK: usize = 300;
+const IMPACT_WALK: usize = 200;
 /// How far the impact walk goes.
 const IMPACT_DEPTH: u32 = 10;
 /// Diagnostics shown.
 const DIAGNOSTICS_SHOWN: usize = 50;
 /// Tags, links, labels, annotations and aliases shown, each.
-const FACTS_SHOWN: usize = 60;
+const FACTS_SHOWN: usize = 40;
 /// Characters of a description shown.
 const DESCRIPTION_CHARS: usize = 4_000;
 /// Characters of a label or annotation value shown.
-const VALUE_CHARS: usize = 300;
+const VALUE_CHARS: usize = 200;
 
 pub async fn page(
     State(dashboard): State<Dashboard>,
@@ -397,9 +399,12 @@ impl Loaded {
             });
         }
         let own_path = entity_path(&self.record.entity_ref);
+        let mut budget = RELATIONS_TOTAL;
         groups
             .into_iter()
-            .map(|(relation_type, gathered)| {
+            .map(|(relation_type, mut gathered)| {
+                gathered.items.truncate(budget);
+                budget -= gathered.items.len();
                 let more_href = if relation_type == RelationType::OwnerOf.as_str() {
                     format!("/catalog{}", super::query::encode(&[("owner", &self.record.entity_ref)]))
                 } else {
@@ -432,13 +437,7 @@ async fn impact(snapshot: &Snapshot, loaded: &Loaded) -> Result<ImpactView, Page
                 (Some(owner), None) => Some(RefLink::dangling(owner)),
                 (None, _) => None,
             },
-            steps: dependent
-                .node
-                .path
-                .iter()
-                .filter(|step| *step != root)
-                .map(|step| PathStep::of(step))
-                .collect(),
+            via: Via::of(root, &dependent.node.path),
             risk: dependent.risk.as_ref().map(|risk| risk.reason.clone()),
         })
         .collect();
@@ -515,10 +514,9 @@ impl RefLink {
     }
 }
 
-/// One step of a path: its name, with the full reference as a tooltip.
+/// One step of a path: its name, linked to its page.
 pub(super) struct PathStep {
     pub name: String,
-    pub entity_ref: String,
     pub href: String,
 }
 
@@ -526,7 +524,6 @@ impl PathStep {
     fn of(entity_ref: &str) -> PathStep {
         PathStep {
             name: entity_ref.rsplit_once('/').map_or(entity_ref, |(_, name)| name).to_owned(),
-            entity_ref: entity_ref.to_owned(),
             href: entity_path(entity_ref),
         }
     }
@@ -663,9 +660,42 @@ struct ImpactRow {
     target: RefLink,
     depth: u32,
     owner: Option<RefLink>,
-    /// From the entity (left out) to the dependent.
-    steps: Vec<PathStep>,
+    via: Via,
     risk: Option<String>,
+}
+
+/// The entities between the impact's root and a dependent, in order (both ends left out): the
+/// first and last few of a long path, with how many steps between them are not shown.
+struct Via {
+    first: Vec<PathStep>,
+    hidden: usize,
+    last: Vec<PathStep>,
+}
+
+/// Steps of a path shown at each end.
+const VIA_ENDS: usize = 2;
+
+impl Via {
+    fn of(root: &str, path: &[String]) -> Via {
+        let between: Vec<&String> = path.iter().filter(|step| *step != root).collect();
+        let between = &between[..between.len().saturating_sub(1)];
+        if between.len() <= 2 * VIA_ENDS {
+            return Via {
+                first: between.iter().map(|step| PathStep::of(step)).collect(),
+                hidden: 0,
+                last: Vec::new(),
+            };
+        }
+        Via {
+            first: between[..VIA_ENDS].iter().map(|step| PathStep::of(step)).collect(),
+            hidden: between.len() - 2 * VIA_ENDS,
+            last: between[between.len() - VIA_ENDS..].iter().map(|step| PathStep::of(step)).collect(),
+        }
+    }
+
+    fn is_direct(&self) -> bool {
+        self.first.is_empty()
+    }
 }
 
 /// The class of a kind's badge (known kinds only; descriptor text never becomes a class).
@@ -730,6 +760,20 @@ mod tests {
         assert_eq!(capped.more, 6);
         assert!(!capped.is_empty());
         assert_eq!(Capped::of(0..2, 4).more, 0);
+    }
+
+    #[test]
+    fn long_paths_show_their_ends() {
+        let path: Vec<String> = (0..12).map(|step| format!("component:default/s{step}")).collect();
+        let via = Via::of("component:default/s0", &path);
+        let names = |steps: &[PathStep]| steps.iter().map(|step| step.name.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&via.first), ["s1", "s2"]);
+        assert_eq!(via.hidden, 6);
+        assert_eq!(names(&via.last), ["s9", "s10"]);
+        let short = Via::of("component:default/s0", &path[..3]);
+        assert_eq!(names(&short.first), ["s1"]);
+        assert_eq!((short.hidden, short.last.len()), (0, 0));
+        assert!(Via::of("component:default/s0", &path[..2]).is_direct());
     }
 
     #[test]

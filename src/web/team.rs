@@ -13,7 +13,7 @@ use super::query::{Params, encode};
 use super::{Chrome, PageError, PageResult, render};
 use crate::domain::RelationType;
 use crate::store::Snapshot;
-use crate::store::read::{self, EntityQuery, EntityRecord, SortOrder};
+use crate::store::read::{self, EntityProblems, EntityRecord};
 
 /// Owned entities listed on the page (the catalog, filtered by owner, lists them all).
 const OWNED_SHOWN: usize = 100;
@@ -23,6 +23,11 @@ const MEMBERS_SHOWN: usize = 100;
 const PROBLEM_EXAMPLES: usize = 10;
 /// Systems of the team looked at for orphans and coverage.
 const SYSTEMS_READ: usize = 50;
+/// Owned entities whose problems are counted (a larger team's counts say they are partial; the
+/// catalog's filtered lists count them all).
+const PROBLEMS_SCAN: usize = 5_000;
+/// Entities of the team's systems looked at for orphans and coverage.
+const MEMBERS_SCAN: usize = 5_000;
 
 /// The team page.
 #[derive(Template)]
@@ -36,6 +41,9 @@ struct TeamPage {
     subteams: Capped<RefLink>,
     owned: OwnedView,
     problems: Vec<ProblemView>,
+    /// Whether the team owns more than [`PROBLEMS_SCAN`] entities (the counts cover the first ones).
+    problems_partial: bool,
+    problems_scanned: usize,
     coverage: CoverageView,
 }
 
@@ -70,7 +78,7 @@ struct ProblemView {
     /// `diagnostics`, `dangling`, `orphan`.
     id: &'static str,
     label: &'static str,
-    count: i64,
+    count: usize,
     examples: Vec<RefLink>,
     catalog_href: String,
 }
@@ -78,125 +86,89 @@ struct ProblemView {
 /// How many of the components of the team's systems have an owner that resolves.
 struct CoverageView {
     systems: Capped<RefLink>,
-    components: i64,
-    owned: i64,
+    components: usize,
+    owned: usize,
     /// Whole percent (0 to 100); 100 when there are no components.
-    percent: i64,
+    percent: usize,
     orphans_href: String,
+    /// Whether the systems have more than [`MEMBERS_SCAN`] entities (the first ones are counted).
+    partial: bool,
 }
 
 /// The team page of a Group already read by the entity page.
 pub(super) async fn page(snapshot: &Snapshot, loaded: Loaded, params: &Params) -> PageResult {
     let team_ref = loaded.record.entity_ref.clone();
     let with_subteams = params.get("subteams") == Some("1");
-    let owned = owned(snapshot, &loaded, params, with_subteams).await?;
-    let base = EntityQuery {
-        owners: vec![team_ref.clone()],
-        include_subgroups: with_subteams,
-        ..EntityQuery::default()
+    let (owned, owned_ids) = owned(snapshot, &loaded, params, with_subteams).await?;
+    // The problems of what it owns, and the members of the systems it owns, each read in one
+    // statement over ids (index lookups per entity, whatever the size of the catalog).
+    let scanned = &owned_ids[..owned_ids.len().min(PROBLEMS_SCAN)];
+    let problems_of_owned = if scanned.is_empty() {
+        Vec::new()
+    } else {
+        read::problems_of(snapshot, scanned).await?
     };
-    let systems = read::entities_page(
-        snapshot,
-        &EntityQuery {
-            kinds: vec!["system".to_owned()],
-            ..base.clone()
-        },
-        SortOrder::default(),
-        None,
-        SYSTEMS_READ + 1,
-    )
-    .await?;
-    let system_refs: Vec<String> = systems.iter().take(SYSTEMS_READ).map(|system| system.entity_ref.clone()).collect();
+    let system_refs: Vec<String> = problems_of_owned
+        .iter()
+        .filter(|entity| entity.kind == "system")
+        .map(|entity| entity.entity_ref.clone())
+        .collect();
+    let systems_shown = &system_refs[..system_refs.len().min(SYSTEMS_READ)];
+    let members = if systems_shown.is_empty() {
+        Vec::new()
+    } else {
+        read::problems_in_systems(snapshot, systems_shown, MEMBERS_SCAN).await?
+    };
     let owner_filter = |problem: &str| {
         let mut pairs = vec![("owner", team_ref.as_str())];
         if with_subteams {
-            pairs.push(("subteams", "1"));
+            pairs.push(("subgroups", "1"));
         }
         pairs.push(("problem", problem));
         format!("/catalog{}", encode(&pairs))
     };
     let systems_filter = |extra: &[(&str, &str)]| {
-        let mut pairs: Vec<(&str, &str)> = system_refs.iter().map(|system| ("system", system.as_str())).collect();
+        let mut pairs: Vec<(&str, &str)> = systems_shown.iter().map(|system| ("system", system.as_str())).collect();
         pairs.extend_from_slice(extra);
         format!("/catalog{}", encode(&pairs))
     };
     let mut problems = vec![
-        problem(
-            snapshot,
+        ProblemView::of(
             "diagnostics",
             "Entities whose descriptor file has diagnostics",
-            EntityQuery {
-                has_diagnostics: Some(true),
-                ..base.clone()
-            },
+            problems_of_owned.iter().filter(|entity| entity.has_diagnostics),
             owner_filter("diagnostics"),
-        )
-        .await?,
-        problem(
-            snapshot,
+        ),
+        ProblemView::of(
             "dangling",
             "Entities with dangling references",
-            EntityQuery {
-                dangling: Some(true),
-                ..base.clone()
-            },
+            problems_of_owned.iter().filter(|entity| entity.dangling),
             owner_filter("dangling"),
-        )
-        .await?,
+        ),
     ];
-    let coverage = if system_refs.is_empty() {
-        CoverageView {
-            systems: Capped {
-                items: Vec::new(),
-                more: 0,
-            },
-            components: 0,
-            owned: 0,
-            percent: 100,
-            orphans_href: String::new(),
-        }
-    } else {
-        problems.push(
-            problem(
-                snapshot,
-                "orphan",
-                "Orphans in its systems (no owner in the catalog)",
-                EntityQuery {
-                    systems: system_refs.clone(),
-                    orphan: Some(true),
-                    ..EntityQuery::default()
-                },
-                systems_filter(&[("problem", "orphan")]),
-            )
-            .await?,
-        );
-        let components = EntityQuery {
-            kinds: vec!["component".to_owned()],
-            systems: system_refs.clone(),
-            ..EntityQuery::default()
-        };
-        let total = read::count_entities(snapshot, &components).await?;
-        let orphans = read::count_entities(
-            snapshot,
-            &EntityQuery {
-                orphan: Some(true),
-                ..components
-            },
-        )
-        .await?;
-        let owned = total - orphans;
-        CoverageView {
-            systems: Capped {
-                items: systems.iter().take(SYSTEMS_READ).map(RefLink::to).collect(),
-                more: usize::from(systems.len() > SYSTEMS_READ),
-            },
-            components: total,
-            owned,
-            percent: if total == 0 { 100 } else { owned * 100 / total },
-            orphans_href: systems_filter(&[("kind", "component"), ("problem", "orphan")]),
-        }
+    if !systems_shown.is_empty() {
+        problems.push(ProblemView::of(
+            "orphan",
+            "Orphans in its systems (no owner in the catalog)",
+            members.iter().filter(|entity| entity.orphan),
+            systems_filter(&[("problem", "orphan")]),
+        ));
+    }
+    let components: Vec<&EntityProblems> = members.iter().filter(|entity| entity.kind == "component").collect();
+    let components_owned = components.iter().filter(|entity| !entity.orphan).count();
+    let coverage = CoverageView {
+        systems: Capped::of(system_refs.iter().map(|system| RefLink::canonical(system)), SYSTEMS_READ),
+        components: components.len(),
+        owned: components_owned,
+        percent: if components.is_empty() {
+            100
+        } else {
+            components_owned * 100 / components.len()
+        },
+        orphans_href: systems_filter(&[("kind", "component"), ("problem", "orphan")]),
+        partial: members.len() >= MEMBERS_SCAN,
     };
-    let members: Vec<RefLink> = loaded
+    let members_of_team: Vec<RefLink> = loaded
         .related_by(RelationType::HasMember)
         .into_iter()
         .map(|(written, id)| loaded.link(id, &written))
@@ -216,18 +188,45 @@ pub(super) async fn page(snapshot: &Snapshot, loaded: Loaded, params: &Params) -
         chrome: Chrome::new(facts.heading.clone(), "catalog"),
         relations: loaded.relation_groups(),
         facts,
-        members: Capped::of(members.into_iter(), MEMBERS_SHOWN),
+        members: Capped::of(members_of_team.into_iter(), MEMBERS_SHOWN),
         parents: parents.into_iter().take(MEMBERS_SHOWN).collect(),
         subteams: Capped::of(subteams.into_iter(), MEMBERS_SHOWN),
+        problems_partial: owned_ids.len() > PROBLEMS_SCAN,
+        problems_scanned: scanned.len(),
         owned,
         problems,
         coverage,
     })
 }
 
+impl ProblemView {
+    fn of<'a>(
+        id: &'static str,
+        label: &'static str,
+        entities: impl Iterator<Item = &'a EntityProblems>,
+        catalog_href: String,
+    ) -> ProblemView {
+        let mut count = 0;
+        let mut examples = Vec::new();
+        for entity in entities {
+            count += 1;
+            if examples.len() < PROBLEM_EXAMPLES {
+                examples.push(RefLink::canonical(&entity.entity_ref));
+            }
+        }
+        ProblemView {
+            id,
+            label,
+            count,
+            examples,
+            catalog_href,
+        }
+    }
+}
+
 /// What the team owns, directly or with its sub-teams: every id in one statement, the first
 /// [`OWNED_SHOWN`] entities in a second.
-async fn owned(snapshot: &Snapshot, loaded: &Loaded, params: &Params, with_subteams: bool) -> Result<OwnedView, PageError> {
+async fn owned(snapshot: &Snapshot, loaded: &Loaded, params: &Params, with_subteams: bool) -> Result<(OwnedView, Vec<i64>), PageError> {
     let team_ref = &loaded.record.entity_ref;
     let pairs = read::owned_entity_ids(snapshot, &[loaded.record.id], with_subteams).await?;
     let mut seen = std::collections::HashSet::new();
@@ -260,9 +259,9 @@ async fn owned(snapshot: &Snapshot, loaded: &Loaded, params: &Params, with_subte
         .collect();
     let mut catalog = vec![("owner", team_ref.as_str())];
     if with_subteams {
-        catalog.push(("subteams", "1"));
+        catalog.push(("subgroups", "1"));
     }
-    Ok(OwnedView {
+    let view = OwnedView {
         with_subteams,
         direct_href: format!("{}{}", loaded_path(loaded), params.with("subteams", None)),
         with_subteams_href: format!("{}{}", loaded_path(loaded), params.with("subteams", Some("1"))),
@@ -270,36 +269,10 @@ async fn owned(snapshot: &Snapshot, loaded: &Loaded, params: &Params, with_subte
         more: ids.len().saturating_sub(OWNED_SHOWN),
         rows,
         catalog_href: format!("/catalog{}", encode(&catalog)),
-    })
+    };
+    Ok((view, ids))
 }
 
 fn loaded_path(loaded: &Loaded) -> String {
     super::links::entity_path(&loaded.record.entity_ref)
-}
-
-/// A problem's count and, when there are any, its first few entities.
-async fn problem(
-    snapshot: &Snapshot,
-    id: &'static str,
-    label: &'static str,
-    filter: EntityQuery,
-    catalog_href: String,
-) -> Result<ProblemView, PageError> {
-    let count = read::count_entities(snapshot, &filter).await?;
-    let examples = if count > 0 {
-        read::entities_page(snapshot, &filter, SortOrder::default(), None, PROBLEM_EXAMPLES)
-            .await?
-            .iter()
-            .map(RefLink::to)
-            .collect()
-    } else {
-        Vec::new()
-    };
-    Ok(ProblemView {
-        id,
-        label,
-        count,
-        examples,
-        catalog_href,
-    })
 }

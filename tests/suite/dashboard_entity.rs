@@ -275,10 +275,12 @@ async fn entity_pages_show_owner_relations_impact_provenance_and_diagnostics() {
     );
     assert!(rows[1].contains("<td class=\"number\">2</td>"), "{impact}");
     assert!(
-        rows[1].contains(
-            "<span class=\"path-root\">ledger</span> ← <a href=\"/entity/component/default/payments\" title=\"component:default/payments\">payments</a> ← <a href=\"/entity/component/default/checkout\" title=\"component:default/checkout\">checkout</a>"
-        ),
-        "the path from ledger, each step a link:\n{impact}"
+        rows[1].contains("<td class=\"path\"><a href=\"/entity/component/default/payments\">payments</a></td>"),
+        "checkout depends on ledger through payments, a link:\n{impact}"
+    );
+    assert!(
+        rows[0].contains("<td class=\"path\"><span class=\"muted\">directly</span></td>"),
+        "{impact}"
     );
     assert!(
         rows[1].contains("class=\"ref dependent-owner\" href=\"/entity/group/default/platform\""),
@@ -451,7 +453,11 @@ async fn team_pages_show_members_subteams_what_they_own_problems_and_coverage() 
     assert!(owned.contains("aria-current=\"true\">Owned with sub-teams</a>"), "{owned}");
     // The problems follow the toggle: payments' dangling reference counts for the department now.
     let problems = section(&with_subteams, "team-problems");
-    assert!(problems.contains("subteams=1"), "{problems}");
+    assert!(
+        problems.contains("owner=group%3Adefault%2Fplatform") && problems.contains("subgroups=1"),
+        "the catalog's lists include sub-teams too:\n{problems}"
+    );
+    assert!(owned.contains("subgroups=1"), "{owned}");
     let dangling = &problems[problems.find("data-problem=\"dangling\"").unwrap()..];
     assert!(dangling.contains(">1</a>"), "{problems}");
     let direct_problems = section(&platform, "team-problems");
