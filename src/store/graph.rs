@@ -272,18 +272,21 @@ pub(crate) struct GraphSnapshot {
 pub(crate) struct GraphCache {
     kept: std::sync::Mutex<Option<Arc<GraphSnapshot>>>,
     loading: tokio::sync::Mutex<()>,
-    cycles: std::sync::Mutex<Option<(i64, Arc<Vec<Vec<String>>>)>>,
-    pub(crate) problem_counts: std::sync::Mutex<Option<(i64, super::ProblemCounts)>>,
+    cycles: VersionSlot<Arc<Vec<Vec<String>>>>,
+    pub(crate) problem_counts: VersionSlot<super::ProblemCounts>,
 }
 
+/// A value kept with the catalog version it was computed at.
+pub(crate) type VersionSlot<T> = std::sync::Mutex<Option<(i64, T)>>;
+
 /// The value kept in `slot` for catalog `version`, if any.
-pub(crate) fn kept_for<T: Clone>(slot: &std::sync::Mutex<Option<(i64, T)>>, version: i64) -> Option<T> {
+pub(crate) fn kept_for<T: Clone>(slot: &VersionSlot<T>, version: i64) -> Option<T> {
     let kept = slot.lock().unwrap_or_else(PoisonError::into_inner);
     kept.as_ref().filter(|(at, _)| *at == version).map(|(_, value)| value.clone())
 }
 
 /// Keeps `value` as of catalog `version` in `slot`, unless a newer one is there.
-pub(crate) fn keep_for<T>(slot: &std::sync::Mutex<Option<(i64, T)>>, version: i64, value: T) {
+pub(crate) fn keep_for<T>(slot: &VersionSlot<T>, version: i64, value: T) {
     let mut kept = slot.lock().unwrap_or_else(PoisonError::into_inner);
     if kept.as_ref().is_none_or(|(at, _)| *at <= version) {
         *kept = Some((version, value));

@@ -16,6 +16,7 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         "text/javascript; charset=utf-8",
         include_bytes!("../../web/static/graph.js"),
     ),
+    ("favicon.svg", "image/svg+xml", include_bytes!("../../web/static/favicon.svg")),
     (
         "sextant.js",
         "text/javascript; charset=utf-8",
