@@ -266,7 +266,7 @@ pub(crate) struct GraphSnapshot {
 }
 
 /// The kept in-memory graph, and a lock so that one snapshot at a time loads it; and the
-/// whole-catalog figures that only an apply changes (cycles, problem counts), each kept with
+/// whole-catalog figures that only an apply changes (cycles, problem counts, statistics), each kept with
 /// the catalog version it was computed at.
 #[derive(Debug, Default)]
 pub(crate) struct GraphCache {
@@ -274,6 +274,7 @@ pub(crate) struct GraphCache {
     loading: tokio::sync::Mutex<()>,
     cycles: VersionSlot<Arc<Vec<Vec<String>>>>,
     pub(crate) problem_counts: VersionSlot<super::ProblemCounts>,
+    pub(crate) stats: VersionSlot<super::CatalogStats>,
 }
 
 /// A value kept with the catalog version it was computed at.

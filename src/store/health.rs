@@ -760,8 +760,21 @@ impl Snapshot {
         .await?)
     }
 
-    /// Counts by kind, type and lifecycle, and owner coverage: two queries.
+    /// Counts by kind, type and lifecycle, and owner coverage. Only an apply changes them: they
+    /// are counted once per catalog version and kept.
     pub async fn stats(&self) -> Result<CatalogStats, StoreError> {
+        let version = self.catalog_version().await?;
+        let slot = &self.store().graph.stats;
+        if let Some(stats) = super::graph::kept_for(slot, version) {
+            return Ok(stats);
+        }
+        let stats = self.count_stats().await?;
+        super::graph::keep_for(slot, version, stats.clone());
+        Ok(stats)
+    }
+
+    /// [`Snapshot::stats`], counted: two queries.
+    async fn count_stats(&self) -> Result<CatalogStats, StoreError> {
         let mut connection = self.connection().await?;
         // Grouping sets: 1 = by kind, 2 = by kind and type, 3 = by lifecycle.
         let rows: Vec<GroupedCount> = sqlx::query_as(

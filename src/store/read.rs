@@ -382,11 +382,14 @@ fn push_filter(builder: &mut QueryBuilder<'_, Postgres>, filter: &EntityQuery) {
         builder.push(")))");
     }
     if !filter.owners.is_empty() {
-        builder.push(" AND (e.owner_ref = ANY(");
-        builder.push_bind(filter.owners.clone());
-        builder.push(") OR EXISTS (SELECT 1 FROM relations o WHERE o.source_id = e.id AND o.type = 'ownedBy' AND o.target_id IN (");
+        // A set of ids from both sides (the resolved `ownedBy` relations of the owners, and the
+        // owners as written), not an OR over every entity: the planner then reads the owners'
+        // entities through the indexes instead of testing each row of the catalog.
+        builder.push(" AND e.id IN (SELECT o.source_id FROM relations o WHERE o.type = 'ownedBy' AND o.target_id IN (");
         push_owner_set(builder, &filter.owners, filter.include_subgroups);
-        builder.push(")))");
+        builder.push(") UNION ALL SELECT w.id FROM entities w WHERE w.owner_ref = ANY(");
+        builder.push_bind(filter.owners.clone());
+        builder.push("))");
     }
     if !filter.labels.is_empty() {
         builder.push(" AND (false");
@@ -471,7 +474,13 @@ pub async fn entities_page(
 
 /// How many entities match `filter`.
 pub async fn count_entities(snapshot: &Snapshot, filter: &EntityQuery) -> Result<i64, StoreError> {
-    let mut builder = QueryBuilder::new("SELECT count(*) FROM entities e JOIN repos r ON r.id = e.repo_id");
+    // The repository is needed only by the filters that read it.
+    let needs_repo = !filter.repos.is_empty() || filter.stale.is_some();
+    let mut builder = QueryBuilder::new(if needs_repo {
+        "SELECT count(*) FROM entities e JOIN repos r ON r.id = e.repo_id"
+    } else {
+        "SELECT count(*) FROM entities e"
+    });
     push_filter(&mut builder, filter);
     let mut connection = snapshot.connection().await?;
     Ok(builder.build_query_scalar().fetch_one(&mut *connection).await?)
@@ -643,6 +652,49 @@ pub async fn api_definitions(snapshot: &Snapshot, ids: &[i64]) -> Result<Vec<(i6
     .bind(ids)
     .fetch_all(&mut *connection)
     .await?)
+}
+
+/// Up to `per_type` of the relations other entities declare towards `target_id`, for each type
+/// (the declarers with the lowest ids), by type and source reference; and how many there are of
+/// each type. A hub's page reads this instead of [`relations_to`]: only the relations it shows
+/// are joined to their sources.
+pub async fn relations_to_first(
+    snapshot: &Snapshot,
+    target_id: i64,
+    per_type: usize,
+) -> Result<(Vec<IncomingRelation>, Vec<(String, i64)>), StoreError> {
+    let mut connection = snapshot.connection().await?;
+    let rows: Vec<(String, i64, Option<String>, i64)> = sqlx::query_as(
+        "WITH incoming AS MATERIALIZED (
+             SELECT type, source_id, row_number() OVER (PARTITION BY type ORDER BY source_id) AS position,
+                    count(*) OVER (PARTITION BY type) AS total
+             FROM relations WHERE target_id = $1
+         )
+         SELECT i.type, i.source_id, e.entity_ref, i.total FROM incoming i
+         LEFT JOIN entities e ON e.id = i.source_id AND i.position <= $2
+         WHERE i.position <= $2 OR i.position = 1
+         ORDER BY i.type, e.entity_ref",
+    )
+    .bind(target_id)
+    .bind(i64::try_from(per_type).unwrap_or(i64::MAX))
+    .fetch_all(&mut *connection)
+    .await?;
+    let mut relations = Vec::new();
+    let mut totals: Vec<(String, i64)> = Vec::new();
+    for (relation_type, source_id, source_ref, total) in rows {
+        if totals.last().is_none_or(|(last, _)| *last != relation_type) {
+            totals.push((relation_type.clone(), total));
+        }
+        if let Some(source_ref) = source_ref {
+            relations.push(IncomingRelation {
+                target_id,
+                relation_type,
+                source_id,
+                source_ref,
+            });
+        }
+    }
+    Ok((relations, totals))
 }
 
 /// What is wrong with one entity, as the catalog's problem filters count it (the dashboard's
