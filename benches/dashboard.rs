@@ -4,7 +4,7 @@
 //! cluster and served by a real `sextant serve` process on loopback. The load comes from `wrk`
 //! (Debian's package; its CPU time is printed too). Phases: entity pages (over many components),
 //! catalog pages (filters and sorts that change per request), team pages, and the graph SVG of the
-//! busiest hub at depth 2, under load and one client at a time. Then the transfer size of the
+//! busiest hub at depth 2, each under load and one client at a time (latency without queueing). Then the transfer size of the
 //! entity page (the page alone; its stylesheet and script are cached) and the server's peak RSS.
 
 #[path = "org/mod.rs"]
@@ -126,21 +126,26 @@ fn main() {
     ];
     for (name, paths) in phases {
         let script = script(scripts.path(), &name.replace(' ', "-"), paths);
-        report(name, &wrk::run(&format!("{base}/"), &script, connections, seconds));
+        report(
+            &format!("{name}, {connections} connections"),
+            &wrk::run(&format!("{base}/"), &script, connections, seconds),
+        );
+        report(
+            &format!("{name}, one client at a time (latency alone)"),
+            &wrk::run(&format!("{base}/"), &script, 1, seconds),
+        );
     }
     let graph = script(scripts.path(), "graph", std::slice::from_ref(&hub_graph));
     report(
-        &format!("graph SVG of the busiest hub {} at depth 2, incoming", picked.hub),
+        &format!(
+            "graph SVG of the busiest hub {} at depth 2, incoming, {connections} connections",
+            picked.hub
+        ),
         &wrk::run(&format!("{base}/"), &graph, connections, seconds),
     );
     report(
         "the same graph SVG, one client at a time (latency alone)",
         &wrk::run(&format!("{base}/"), &graph, 1, seconds),
-    );
-    let entity_one = script(scripts.path(), "entity-one", &entity_pages);
-    report(
-        "entity page, one client at a time (latency alone)",
-        &wrk::run(&format!("{base}/"), &entity_one, 1, seconds),
     );
 
     let hub_page = entity_path(&picked.hub);
