@@ -3,9 +3,10 @@
 //! (benches/org, about 30,000 entities at 10,000 repositories), crawled into a throwaway Postgres
 //! cluster and served by a real `sextant serve` process on loopback. The load comes from `wrk`
 //! (Debian's package; its CPU time is printed too). Phases: entity pages (over many components),
-//! catalog pages (filters and sorts that change per request), team pages, and the graph SVG of the
-//! busiest hub at depth 2, each under load and one client at a time (latency without queueing). Then the transfer size of the
-//! entity page (the page alone; its stylesheet and script are cached) and the server's peak RSS.
+//! catalog pages (filters and sorts that change per request), team pages, and the graph SVG of
+//! the busiest hub at depth 2, each under load and one client at a time (latency without
+//! queueing). Then the transfer size of the entity page (the page alone; its stylesheet and
+//! script are cached) and the server's peak RSS.
 
 #[path = "org/mod.rs"]
 mod org;
