@@ -10,11 +10,12 @@ use tokio::sync::Semaphore;
 
 use crate::crawler::{self, CrawlError, Known, ReadOptions, Source, TipRead};
 use crate::descriptor;
-use crate::reconcile::{DefinedEntity, FileRead, FileState, RepoChange, RepoRead};
+use crate::reconcile::{DefinedEntity, FileRead, FileState, ReadDiagnostic, RepoChange, RepoRead};
 use crate::store::{Applied, ApplyStats, RepoKey, RepoRecord, Store, StoreError};
 
 mod budget;
 pub mod slots;
+pub mod snippet;
 
 pub use budget::{BudgetStats, DEFAULT_CRAWL_BYTES};
 
@@ -160,12 +161,20 @@ fn file_read(blob: crawler::DescriptorBlob) -> FileRead {
         (None, None) => FileState::Unchanged,
         (None, Some(bytes)) => {
             let parsed = descriptor::parse_bytes(&blob.path, &bytes);
-            drop(bytes);
             let errors = parsed
                 .diagnostics
                 .iter()
                 .filter(|diagnostic| diagnostic.severity == crate::domain::Severity::Error)
                 .count();
+            // Each diagnostic keeps the text of its line: the dashboard shows it without git.
+            let snippets = snippet::of_file(&bytes, &parsed.diagnostics);
+            drop(bytes);
+            let diagnostics: Vec<ReadDiagnostic> = parsed
+                .diagnostics
+                .into_iter()
+                .zip(snippets)
+                .map(|(diagnostic, snippet)| ReadDiagnostic { diagnostic, snippet })
+                .collect();
             if errors > 0 {
                 FileState::Unusable {
                     blob_id: blob.blob_id,
@@ -174,13 +183,13 @@ fn file_read(blob: crawler::DescriptorBlob) -> FileRead {
                     } else {
                         format!("{errors} errors")
                     },
-                    diagnostics: parsed.diagnostics,
+                    diagnostics,
                 }
             } else {
                 FileState::Clean {
                     blob_id: blob.blob_id,
                     entities: parsed.entities.into_iter().map(DefinedEntity::from_entity).collect(),
-                    diagnostics: parsed.diagnostics,
+                    diagnostics,
                 }
             }
         }
@@ -256,9 +265,12 @@ async fn crawl_sources(
     let spawn_read = |position: usize| {
         let (source, record) = &work[position];
         // After a failed read the repository is read again even at the same tip, so that its
-        // state is worked out anew (its blobs are known: nothing is parsed again).
+        // state is worked out anew (its blobs are known: nothing is parsed again). So is one
+        // with a file whose blob id was forgotten (an empty one): that file is parsed again (a
+        // migration that keeps more of each parse forgets the blob ids of the files concerned).
+        let forgotten_blob = record.blobs.values().any(String::is_empty);
         let known = Known {
-            commit: record.last_commit.clone().filter(|_| !record.read_failed),
+            commit: record.last_commit.clone().filter(|_| !record.read_failed && !forgotten_blob),
             blobs: record.blobs.clone(),
         };
         let (source, read_options, limit, budget) = ((*source).clone(), options.read.clone(), limit.clone(), budget.clone());

@@ -121,6 +121,14 @@ impl DefinedEntity {
     }
 }
 
+/// A diagnostic of a file read, with the text of the line it points at when it points at one
+/// (see [`crate::ingest::snippet`]).
+#[derive(Debug, Clone)]
+pub struct ReadDiagnostic {
+    pub diagnostic: Diagnostic,
+    pub snippet: Option<String>,
+}
+
 /// One descriptor file present at a repository's tip.
 #[derive(Debug, Clone)]
 pub struct FileRead {
@@ -136,13 +144,13 @@ pub enum FileState {
     Clean {
         blob_id: String,
         entities: Vec<DefinedEntity>,
-        diagnostics: Vec<Diagnostic>,
+        diagnostics: Vec<ReadDiagnostic>,
     },
     /// Present but unusable: it keeps the claims of its last clean read, marked with `reason`.
     Unusable {
         blob_id: String,
         reason: String,
-        diagnostics: Vec<Diagnostic>,
+        diagnostics: Vec<ReadDiagnostic>,
     },
 }
 
@@ -366,8 +374,9 @@ pub struct Plan<'input> {
     pub gone_files: Vec<(i64, String)>,
     /// Files read in this batch: their rows are written and their diagnostics replaced.
     pub files: Vec<FileWrite<'input>>,
-    /// Diagnostics to store: (repo, diagnostic), for the files read and the trees.
-    pub diagnostics: Vec<(i64, &'input Diagnostic)>,
+    /// Diagnostics to store: (repo, diagnostic, the text of its line), for the files read and
+    /// the trees.
+    pub diagnostics: Vec<(i64, &'input Diagnostic, Option<&'input str>)>,
     /// Repositories whose tree diagnostics are replaced (every read one).
     pub read_repos: Vec<RepoWrite>,
     /// Repositories that leave the catalog.
@@ -721,12 +730,13 @@ fn plan_files<'input>(changes: &'input [RepoChange], stored: &'input Stored, pla
                 blob_id,
                 problem,
             });
-            for diagnostic in diagnostics {
-                note_diagnostic(plan, stored, index, read.repo_id, diagnostic);
+            for read_diagnostic in diagnostics {
+                let snippet = read_diagnostic.snippet.as_deref();
+                note_diagnostic(plan, stored, index, read.repo_id, &read_diagnostic.diagnostic, snippet);
             }
         }
         for diagnostic in &read.tree_diagnostics {
-            note_diagnostic(plan, stored, index, read.repo_id, diagnostic);
+            note_diagnostic(plan, stored, index, read.repo_id, diagnostic, None);
         }
         let error = (!unusable.is_empty()).then(|| {
             let listed: Vec<String> = unusable.iter().take(5).map(|(path, reason)| format!("{path} ({reason})")).collect();
@@ -752,8 +762,15 @@ fn plan_files<'input>(changes: &'input [RepoChange], stored: &'input Stored, pla
     }
 }
 
-fn note_diagnostic<'input>(plan: &mut Plan<'input>, stored: &Stored, index: usize, repo_id: i64, diagnostic: &'input Diagnostic) {
-    plan.diagnostics.push((repo_id, diagnostic));
+fn note_diagnostic<'input>(
+    plan: &mut Plan<'input>,
+    stored: &Stored,
+    index: usize,
+    repo_id: i64,
+    diagnostic: &'input Diagnostic,
+    snippet: Option<&'input str>,
+) {
+    plan.diagnostics.push((repo_id, diagnostic, snippet));
     if diagnostic.severity == Severity::Note {
         return;
     }

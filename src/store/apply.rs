@@ -705,7 +705,8 @@ async fn write_files(transaction: &mut Transaction<'_, Postgres>, plan: &Plan<'_
     Ok(())
 }
 
-/// Replaces the diagnostics of every file read, and each read repository's tree diagnostics.
+/// Replaces the diagnostics of every file read (each with the text of its line, when it points
+/// at one), and each read repository's tree diagnostics.
 async fn replace_diagnostics(transaction: &mut Transaction<'_, Postgres>, plan: &Plan<'_>) -> Result<(), StoreError> {
     let (file_repos, file_paths): (Vec<i64>, Vec<&str>) = plan.files.iter().map(|file| (file.repo_id, file.path)).unzip();
     if !file_repos.is_empty() {
@@ -728,21 +729,30 @@ async fn replace_diagnostics(transaction: &mut Transaction<'_, Postgres>, plan: 
     if plan.diagnostics.is_empty() {
         return Ok(());
     }
-    let repos: Vec<i64> = plan.diagnostics.iter().map(|(repo_id, _)| *repo_id).collect();
-    let files: Vec<&str> = plan.diagnostics.iter().map(|(_, diagnostic)| diagnostic.file.as_str()).collect();
-    let lines: Vec<i32> = plan.diagnostics.iter().map(|(_, diagnostic)| diagnostic.line as i32).collect();
-    let columns: Vec<i32> = plan.diagnostics.iter().map(|(_, diagnostic)| diagnostic.column as i32).collect();
-    let codes: Vec<&str> = plan.diagnostics.iter().map(|(_, diagnostic)| diagnostic.code.as_str()).collect();
+    let repos: Vec<i64> = plan.diagnostics.iter().map(|(repo_id, _, _)| *repo_id).collect();
+    let files: Vec<&str> = plan.diagnostics.iter().map(|(_, diagnostic, _)| diagnostic.file.as_str()).collect();
+    let lines: Vec<i32> = plan.diagnostics.iter().map(|(_, diagnostic, _)| diagnostic.line as i32).collect();
+    let columns: Vec<i32> = plan.diagnostics.iter().map(|(_, diagnostic, _)| diagnostic.column as i32).collect();
+    let codes: Vec<&str> = plan.diagnostics.iter().map(|(_, diagnostic, _)| diagnostic.code.as_str()).collect();
     let severities: Vec<&str> = plan
         .diagnostics
         .iter()
-        .map(|(_, diagnostic)| diagnostic.severity.as_str())
+        .map(|(_, diagnostic, _)| diagnostic.severity.as_str())
         .collect();
-    let messages: Vec<&str> = plan.diagnostics.iter().map(|(_, diagnostic)| diagnostic.message.as_str()).collect();
-    let hints: Vec<Option<&str>> = plan.diagnostics.iter().map(|(_, diagnostic)| diagnostic.hint.as_deref()).collect();
+    let messages: Vec<&str> = plan
+        .diagnostics
+        .iter()
+        .map(|(_, diagnostic, _)| diagnostic.message.as_str())
+        .collect();
+    let hints: Vec<Option<&str>> = plan
+        .diagnostics
+        .iter()
+        .map(|(_, diagnostic, _)| diagnostic.hint.as_deref())
+        .collect();
+    let snippets: Vec<Option<&str>> = plan.diagnostics.iter().map(|(_, _, snippet)| *snippet).collect();
     sqlx::query(
-        "INSERT INTO diagnostics (repo_id, file_path, line, col, code, severity, message, hint)
-         SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::int[], $4::int[], $5::text[], $6::text[], $7::text[], $8::text[])",
+        "INSERT INTO diagnostics (repo_id, file_path, line, col, code, severity, message, hint, snippet)
+         SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::int[], $4::int[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])",
     )
     .bind(&repos)
     .bind(&files)
@@ -752,6 +762,7 @@ async fn replace_diagnostics(transaction: &mut Transaction<'_, Postgres>, plan: 
     .bind(&severities)
     .bind(&messages)
     .bind(&hints)
+    .bind(&snippets)
     .execute(&mut **transaction)
     .await?;
     Ok(())

@@ -244,6 +244,9 @@ pub struct FileDiagnostic {
     pub severity: String,
     pub message: String,
     pub hint: Option<String>,
+    /// The text of the line it points at, cut around the column when long (`None`: about the
+    /// whole file, or stored before lines were kept).
+    pub snippet: Option<String>,
 }
 
 /// A descriptor file present at its repository's tip that did not read cleanly; its last good
@@ -613,7 +616,7 @@ impl Snapshot {
         let diagnostics: Vec<FileDiagnostic> = {
             let mut connection = self.connection().await?;
             sqlx::query_as(
-                "SELECT d.repo_id, d.file_path AS file, d.line, d.col AS \"column\", d.code, d.severity, d.message, d.hint
+                "SELECT d.repo_id, d.file_path AS file, d.line, d.col AS \"column\", d.code, d.severity, d.message, d.hint, d.snippet
                  FROM diagnostics d JOIN UNNEST($1::bigint[], $2::text[]) AS wanted (repo_id, path)
                    ON d.repo_id = wanted.repo_id AND d.file_path = wanted.path
                  ORDER BY d.repo_id, d.file_path, d.line, d.col, d.id",
@@ -725,8 +728,8 @@ impl Snapshot {
         let rows: Vec<FileDiagnostic> = {
             let mut connection = self.connection().await?;
             sqlx::query_as(
-                "SELECT repo_id, file, line, \"column\", code, severity, message, hint FROM (
-                     SELECT d.repo_id, d.file_path AS file, d.line, d.col AS \"column\", d.code, d.severity, d.message, d.hint,
+                "SELECT repo_id, file, line, \"column\", code, severity, message, hint, snippet FROM (
+                     SELECT d.repo_id, d.file_path AS file, d.line, d.col AS \"column\", d.code, d.severity, d.message, d.hint, d.snippet,
                             row_number() OVER (PARTITION BY d.repo_id
                                 ORDER BY d.severity = 'note', d.file_path, d.line, d.col, d.id) AS position
                      FROM diagnostics d WHERE d.repo_id = ANY($1)

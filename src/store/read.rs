@@ -109,6 +109,9 @@ pub struct DiagnosticRecord {
     pub severity: String,
     pub message: String,
     pub hint: Option<String>,
+    /// The text of the line it points at, cut around the column when long (`None`: about the
+    /// whole file, or stored before lines were kept).
+    pub snippet: Option<String>,
 }
 
 /// Which entities a page holds. Every list is "any of" (empty: no condition); the fields are
@@ -606,7 +609,7 @@ pub async fn diagnostics_of_files(snapshot: &Snapshot, files: &[(i64, String)]) 
     let paths: Vec<&str> = files.iter().map(|(_, path)| path.as_str()).collect();
     let mut connection = snapshot.connection().await?;
     Ok(sqlx::query_as(
-        "SELECT d.repo_id, d.file_path, d.line, d.col AS \"column\", d.code, d.severity, d.message, d.hint
+        "SELECT d.repo_id, d.file_path, d.line, d.col AS \"column\", d.code, d.severity, d.message, d.hint, d.snippet
          FROM diagnostics d JOIN UNNEST($1::bigint[], $2::text[]) AS w (repo_id, path) ON d.repo_id = w.repo_id AND d.file_path = w.path
          ORDER BY d.repo_id, d.file_path, d.line, d.col, d.code",
     )

@@ -2,9 +2,9 @@
 //! last error and counts (a page at a time, keyset pagination by URL then branch); `/repo/{id}`
 //! shows one repository's state, the entities it declares and its diagnostics file by file.
 //!
-//! The catalog does not keep the text of descriptor files (only their blob ids), and a page
-//! does no git IO: a diagnostic shows its position, code, message and hint, and links to the
-//! line in the repository's web view when the host is a known one.
+//! A page does no git IO: a diagnostic shows its position, code, message and hint, the text of
+//! its line that the crawl kept with it (the column marked), and links to the line in the
+//! repository's web view when the host is a known one.
 
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
@@ -13,6 +13,7 @@ use super::links::encode_segment;
 use super::problems::{EntityLink, Pager, page_request, status_class};
 use super::query::{Params, encode};
 use super::{Chrome, Dashboard, PageError, PageResult, render};
+use crate::ingest::snippet::{self, Marked};
 use crate::store::read::{self, EntityQuery, SortOrder};
 use crate::store::{FileDiagnostic, RepoListing, RepoOrderKey, RepoState};
 
@@ -132,6 +133,10 @@ struct DiagnosticView {
     hint: Option<String>,
     /// The line in the repository's web view, when its host is known.
     line_href: Option<String>,
+    /// The text of the line, split at the column.
+    snippet: Option<Marked>,
+    /// The line is not stored yet (the row is older than the stored lines).
+    snippet_pending: bool,
 }
 
 /// A file's diagnostics on the page.
@@ -248,6 +253,10 @@ fn by_file(diagnostics: Vec<FileDiagnostic>, line_href: impl Fn(&str, i32) -> Op
     for diagnostic in diagnostics {
         let view = DiagnosticView {
             line_href: line_href(&diagnostic.file, diagnostic.line),
+            snippet_pending: diagnostic.snippet.is_none() && diagnostic.line > 0 && snippet::points_at_a_line(&diagnostic.code),
+            snippet: diagnostic
+                .snippet
+                .map(|text| snippet::mark(&text, u32::try_from(diagnostic.column).unwrap_or(0))),
             line: diagnostic.line,
             column: diagnostic.column,
             severity: diagnostic.severity,
@@ -410,6 +419,7 @@ mod tests {
             severity: "error".to_owned(),
             message: "m".to_owned(),
             hint: None,
+            snippet: (line < 9).then(|| "name: [unclosed".to_owned()),
         };
         let files = by_file(
             vec![diagnostic("b.yaml", 1), diagnostic("a.yaml", 2), diagnostic("b.yaml", 9)],
@@ -421,5 +431,12 @@ mod tests {
             .collect();
         assert_eq!(shape, vec![("b.yaml", vec![1, 9]), ("a.yaml", vec![2])]);
         assert_eq!(files[0].diagnostics[1].line_href.as_deref(), Some("b.yaml#9"));
+        let marked = files[0].diagnostics[0].snippet.as_ref().expect("a stored line");
+        assert_eq!(
+            (marked.before.as_str(), marked.marked.as_str(), marked.after.as_str()),
+            ("", "name:", " [unclosed")
+        );
+        assert!(!files[0].diagnostics[0].snippet_pending);
+        assert!(files[0].diagnostics[1].snippet.is_none() && files[0].diagnostics[1].snippet_pending);
     }
 }
