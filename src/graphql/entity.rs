@@ -396,6 +396,9 @@ pub struct Diagnostic {
     pub hint: Option<String>,
     pub line: i32,
     pub column: i32,
+    /// The text of the line it points at as last crawled (at most 240 characters, cut around
+    /// the column with "…"); null when it is about the whole file or not stored yet.
+    pub snippet: Option<String>,
 }
 
 /// The record behind every object type, with the resolvers they share.
@@ -563,6 +566,7 @@ impl EntityNode {
                 hint: diagnostic.hint.clone(),
                 line: diagnostic.line,
                 column: diagnostic.column,
+                snippet: diagnostic.snippet.clone(),
             })
             .collect())
     }

@@ -83,6 +83,7 @@ fn diagnostic(diagnostic: &store::FileDiagnostic) -> Diagnostic {
         hint: diagnostic.hint.clone(),
         line: diagnostic.line,
         column: diagnostic.column,
+        snippet: diagnostic.snippet.clone(),
     }
 }
 
