@@ -18,6 +18,7 @@ use super::links::{entity_path, kind_of, repo_file_url, safe_href};
 use super::query::Params;
 use super::{Chrome, Dashboard, PageError, PageResult, render};
 use crate::domain::RelationType;
+use crate::ingest::snippet::{self, Marked};
 use crate::store::Snapshot;
 use crate::store::read::{self, DeclaredRelation, DiagnosticRecord, EntityRecord, IncomingRelation};
 
@@ -25,10 +26,13 @@ use crate::store::read::{self, DeclaredRelation, DiagnosticRecord, EntityRecord,
 const RELATIONS_SHOWN: usize = 40;
 /// Entities shown over all relation types.
 const RELATIONS_TOTAL: usize = 120;
+/// Relations declared towards the entity read per type (a team's members and sub-teams are
+/// listed up to this many; the rest are counted).
+const INCOMING_READ: usize = 100;
 /// Dependents shown in the impact list.
 const IMPACT_SHOWN: usize = 100;
 /// Dependents the impact walk may reach (so that "N more" is exact up to this many).
-const IMPACT_WALK: usize = 200;
+const IMPACT_WALK: usize = IMPACT_SHOWN + 1;
 /// How far the impact walk goes.
 const IMPACT_DEPTH: u32 = 10;
 /// Diagnostics shown.
@@ -125,8 +129,10 @@ pub(super) struct Loaded {
     pub record: EntityRecord,
     /// The relations it declares.
     pub declared: Vec<DeclaredRelation>,
-    /// The relations others declare towards it.
+    /// The relations others declare towards it: up to [`INCOMING_READ`] of each type.
     pub incoming: Vec<IncomingRelation>,
+    /// How many relations of each type (as declared) others declare towards it.
+    pub incoming_totals: HashMap<String, usize>,
     /// The entities at the other end of the relations shown (and owner, system, domain), by id.
     pub related: HashMap<i64, EntityRecord>,
     /// The domain of its system, when it has no domain of its own (canonical reference, and
@@ -146,12 +152,17 @@ const TEAM_RELATIONS: [RelationType; 4] = [
 impl Loaded {
     pub async fn read(snapshot: &Snapshot, record: EntityRecord) -> Result<Loaded, PageError> {
         let declared = read::relations_from(snapshot, &[record.id]).await?;
-        let incoming = read::relations_to(snapshot, &[record.id]).await?;
+        let (incoming, incoming_totals) = read::relations_to_first(snapshot, record.id, INCOMING_READ).await?;
+        let incoming_totals = incoming_totals
+            .into_iter()
+            .map(|(relation_type, total)| (relation_type, usize::try_from(total).unwrap_or_default()))
+            .collect();
         let diagnostics = read::diagnostics_of_files(snapshot, &[(record.provenance.repo_id, record.provenance.path.clone())]).await?;
         let mut loaded = Loaded {
             record,
             declared,
             incoming,
+            incoming_totals,
             related: HashMap::new(),
             system_domain: None,
             diagnostics,
@@ -250,6 +261,14 @@ impl Loaded {
         found
     }
 
+    /// How many relations of `relation_type` seen from this entity (declared towards it with
+    /// the inverse type) were not read.
+    pub fn unread(&self, relation_type: RelationType) -> usize {
+        let inverse = relation_type.inverse().as_str();
+        let read = self.incoming.iter().filter(|relation| relation.relation_type == inverse).count();
+        self.incoming_totals.get(inverse).map_or(0, |total| total.saturating_sub(read))
+    }
+
     /// The owner: (link, resolved). A declared owner that does not resolve is shown dangling.
     fn owner(&self) -> Option<RefLink> {
         let resolved = self.related_by(RelationType::OwnedBy).into_iter().find(|(_, id)| id.is_some());
@@ -312,6 +331,7 @@ impl Loaded {
             tier: record.tier,
             description: record.description.as_deref().map(|text| shortened(text, DESCRIPTION_CHARS)),
             owner: self.owner(),
+            owner_expected: !matches!(record.kind.as_str(), "group" | "user" | "location"),
             system,
             domain,
             domain_via_system,
@@ -398,6 +418,22 @@ impl Loaded {
                 declared_by_other: true,
             });
         }
+        // Relations declared towards it that were not read (beyond INCOMING_READ of a type) are counted.
+        for (relation_type, total) in &self.incoming_totals {
+            let unread = total.saturating_sub(
+                self.incoming
+                    .iter()
+                    .filter(|relation| relation.relation_type == *relation_type)
+                    .count(),
+            );
+            if unread > 0 {
+                let seen_as =
+                    RelationType::parse(relation_type).map_or_else(|| relation_type.clone(), |parsed| parsed.inverse().as_str().to_owned());
+                if let Some(group) = groups.get_mut(&seen_as) {
+                    group.total += unread;
+                }
+            }
+        }
         let own_path = entity_path(&self.record.entity_ref);
         let mut budget = RELATIONS_TOTAL;
         groups
@@ -468,8 +504,14 @@ impl<T> Capped<T> {
         }
     }
 
+    /// The same list, counting `unread` more left out.
+    pub fn and(mut self, unread: usize) -> Capped<T> {
+        self.more += unread;
+        self
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
+        self.items.is_empty() && self.more == 0
     }
 }
 
@@ -543,6 +585,8 @@ pub(super) struct EntityFacts {
     pub tier: Option<i16>,
     pub description: Option<String>,
     pub owner: Option<RefLink>,
+    /// Whether its kind is expected to have an owner (not a group, user or location).
+    pub owner_expected: bool,
     pub system: Option<RefLink>,
     pub domain: Option<RefLink>,
     /// Whether the domain is its system's (the entity names none itself).
@@ -607,6 +651,10 @@ pub(super) struct DiagnosticView {
     pub severity: &'static str,
     pub message: String,
     pub hint: Option<String>,
+    /// The text of its line as last crawled, split at the column.
+    pub snippet: Option<Marked>,
+    /// The line is not stored yet (the row is older than the stored lines).
+    pub snippet_pending: bool,
 }
 
 impl DiagnosticView {
@@ -623,6 +671,11 @@ impl DiagnosticView {
             },
             message: diagnostic.message.clone(),
             hint: diagnostic.hint.clone(),
+            snippet: diagnostic
+                .snippet
+                .as_deref()
+                .map(|text| snippet::mark(text, u32::try_from(diagnostic.column).unwrap_or(0))),
+            snippet_pending: diagnostic.snippet.is_none() && diagnostic.line > 0 && snippet::points_at_a_line(&diagnostic.code),
         }
     }
 }

@@ -530,3 +530,60 @@ async fn hostile_descriptor_text_is_escaped_and_unsafe_links_are_not_clickable()
     assert!(!team.to_ascii_lowercase().contains("<script>alert"), "{team}");
     assert!(team.contains("&#60;script&#62;alert(1)&#60;/script&#62;"), "{team}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hubs_page_caps_its_lists_and_says_how_many_more() {
+    let (store, url) = fresh_store().await;
+    let repo = TestRepo::new();
+    let mut documents = vec![component("hub", "platform", "production", None, &[], "")];
+    for index in 0..130 {
+        documents.push(component(
+            &format!("client-{index:03}"),
+            "platform",
+            "production",
+            None,
+            &["component:hub"],
+            "",
+        ));
+    }
+    repo.commit(
+        &[("catalog-info.yaml", &documents.join("---\n")), ("org/catalog-info.yaml", ORG)],
+        "a hub",
+    );
+    let data = tempfile::tempdir().unwrap();
+    crawl_into(&store, &[repo.source()], &data.path().join("mirrors")).await;
+    store.close().await;
+    let server = RunningServer::serve(&url, data.path(), &["--crawl-interval", "0"], &[]);
+
+    let hub = page(&server, "/entity/component/default/hub").body;
+    assert!(hub.len() < 100 * 1024, "the page stays small: {} bytes", hub.len());
+    let impact = section(&hub, "impact");
+    assert_eq!(impact.matches("<tr class=\"dependent").count(), 100, "{impact}");
+    assert!(impact.contains("More than 100 dependents"), "the truncation is said:\n{impact}");
+    assert!(
+        impact.contains("<a href=\"/entity/component/default/hub/graph?direction=incoming\">"),
+        "the rest is in the graph:\n{impact}"
+    );
+    let relations = section(&hub, "relations");
+    let dependency_of = &relations[relations.find("data-type=\"dependencyOf\"").expect("incoming group")..];
+    let dependency_of = &dependency_of[..dependency_of.find("</div>").unwrap()];
+    assert!(
+        dependency_of.contains("dependencyOf <span class=\"muted\">130</span>"),
+        "{dependency_of}"
+    );
+    assert_eq!(dependency_of.matches("<li>").count(), 40, "{dependency_of}");
+    assert!(dependency_of.contains(">90 more</a>"), "{dependency_of}");
+
+    // The team owns the 131 components: the first 100 are listed, the catalog has them all.
+    let team = page(&server, "/entity/group/default/platform").body;
+    let owned = section(&team, "owned");
+    assert!(owned.contains("What it owns <span class=\"muted\">131</span>"), "{owned}");
+    assert_eq!(owned.matches("<tr class=\"owned-entity\">").count(), 100, "{owned}");
+    assert!(owned.contains("31 more: <a class=\"owned-catalog-link\""), "{owned}");
+    let relations = section(&team, "relations");
+    assert!(relations.contains("ownerOf <span class=\"muted\">131</span>"), "{relations}");
+    assert!(
+        relations.contains("href=\"/catalog?") && relations.contains("owner=group%3Adefault%2Fplatform"),
+        "{relations}"
+    );
+}
