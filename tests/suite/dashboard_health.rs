@@ -1,5 +1,6 @@
 //! The dashboard's health pages over a real `sextant serve`: the repositories list and a
-//! repository's page (status, diagnostics with file:line:col and code), the problems overview
+//! repository's page (status, diagnostics with file:line:col, code and the offending line kept by
+//! the crawl, across recrawls and from before lines were kept), the problems overview
 //! (counts equal to the catalog's) and each problem list (both sources of a conflict, the
 //! declaring entity and missing target of a dangling reference, orphans, invalid files, stale
 //! repositories), keyset pagination that visits every item once, hostile text shown escaped,
@@ -441,4 +442,179 @@ fn escape(text: &str) -> String {
         .replace('>', "&#62;")
         .replace('"', "&#34;")
         .replace('\'', "&#39;")
+}
+
+/// A diagnostic row as stored: file, line, column, code and the text of its line.
+type StoredDiagnostic = (String, i32, i32, String, Option<String>);
+
+async fn stored_diagnostics(pool: &sqlx::PgPool, repo_id: i64) -> Vec<StoredDiagnostic> {
+    sqlx::query_as(
+        "SELECT file_path, line, col, code, snippet FROM diagnostics WHERE repo_id = $1 ORDER BY file_path, line, col, code, message",
+    )
+    .bind(repo_id)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+/// Every `<pre class="snippet">` of a page: its line number and its text as HTML, marks removed.
+fn shown_snippets(body: &str) -> Vec<(i32, String)> {
+    let marker = "<pre class=\"snippet\"><code><span class=\"line-number\">";
+    body.split(marker)
+        .skip(1)
+        .map(|rest| {
+            let rest = &rest[..rest.find("</code></pre>").expect("a closed snippet")];
+            let (number, text) = rest.split_once("</span>").expect("the line number");
+            (
+                number.parse().expect("a line number"),
+                text.replace("<mark>", "").replace("</mark>", ""),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn diagnostics_keep_the_offending_line_across_crawls_and_show_it_escaped() {
+    let (store, url) = fresh_store().await;
+    let pool = store.pool().clone();
+    let repo = TestRepo::new();
+    let data = tempfile::tempdir().unwrap();
+    let mirrors = data.path().join("mirrors");
+    let keeper = component("keeper", "payments-team", &[]);
+    repo.commit(
+        &[
+            ("keeper/catalog-info.yaml", &keeper),
+            ("other/catalog-info.yaml", &component("other", "payments-team", &[])),
+        ],
+        "clean",
+    );
+    crawl_into(&store, &[repo.source()], &mirrors).await;
+
+    // keeper's file gains an invalid document whose offending line is markup (keeper is kept as
+    // its last good copy); a YAML error; a schema error in the middle of a 5,000-character line.
+    let hostile_line = format!("  name: \"{HOSTILE}\"");
+    let keeper_invalid = format!("{keeper}---\n{}", component(&format!("\"{HOSTILE}\""), "payments-team", &[]));
+    assert!(keeper_invalid.lines().any(|line| line == hostile_line));
+    let broken = "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: [unclosed\nspec:\n  type: service\n";
+    let mut long_line = "  tags: [".to_owned();
+    let mut index = 0;
+    while long_line.len() < 2_500 {
+        long_line.push_str(&format!("tag-{index:04}, "));
+        index += 1;
+    }
+    long_line.push_str("NOT A TAG!");
+    while long_line.len() < 4_999 {
+        long_line.push_str(&format!(", tag-{index:04}"));
+        index += 1;
+    }
+    long_line.truncate(4_999);
+    long_line.push(']');
+    assert_eq!(long_line.chars().count(), 5_000);
+    let long = component("long", "payments-team", &[]).replace("metadata:\n", &format!("metadata:\n{long_line}\n"));
+    let files = [
+        ("keeper/catalog-info.yaml", keeper_invalid.clone()),
+        ("broken/catalog-info.yaml", broken.to_owned()),
+        ("long/catalog-info.yaml", long),
+    ];
+    let file_pairs: Vec<(&str, &str)> = files.iter().map(|(path, text)| (*path, text.as_str())).collect();
+    repo.commit(&file_pairs, "problems");
+    crawl_into(&store, &[repo.source()], &mirrors).await;
+    let repo_id = repo_id(&pool, &repo.source().url).await;
+
+    // Every diagnostic keeps the exact text of its line; the long line is cut around the column.
+    let stored = stored_diagnostics(&pool, repo_id).await;
+    let codes: BTreeSet<&str> = stored.iter().map(|(_, _, _, code, _)| code.as_str()).collect();
+    for code in ["S0104", "S0005", "S0108"] {
+        assert!(codes.contains(code), "{code}: {stored:?}");
+    }
+    for (file, line, column, code, snippet) in &stored {
+        let text = &files.iter().find(|(path, _)| path == file).expect("a file of the commit").1;
+        let expected = text.split('\n').nth(*line as usize - 1).expect("the line is in the file");
+        let snippet = snippet
+            .as_deref()
+            .unwrap_or_else(|| panic!("{file}:{line} {code} keeps its line: {stored:?}"));
+        if expected.chars().count() <= 240 {
+            assert_eq!(snippet, expected, "{file}:{line}:{column} {code}");
+            continue;
+        }
+        assert!(
+            snippet.chars().count() <= 240,
+            "{file}:{line} {code}: {} characters",
+            snippet.chars().count()
+        );
+        let kept = snippet.strip_prefix('…').unwrap_or(snippet);
+        let kept = kept.strip_suffix('…').unwrap_or(kept);
+        let start = expected.find(kept).expect("the kept part is a part of the line");
+        assert!(
+            (start..start + kept.len()).contains(&(*column as usize - 1)),
+            "{file}:{line}:{column} {code}: the column is in the window {start}..{}",
+            start + kept.len()
+        );
+    }
+    let hostile = stored
+        .iter()
+        .find(|(_, _, _, code, _)| code == "S0104")
+        .expect("the hostile name's error");
+    assert_eq!(hostile.4.as_deref(), Some(hostile_line.as_str()));
+    let long_tag = stored
+        .iter()
+        .find(|(_, _, _, code, _)| code == "S0108")
+        .expect("the bad tag's error");
+    assert!(
+        long_tag
+            .4
+            .as_deref()
+            .is_some_and(|snippet| snippet.contains("NOT A TAG!") && snippet.starts_with('…') && snippet.ends_with('…')),
+        "the middle of the line, cut on both sides: {long_tag:?}"
+    );
+
+    // The repository's page shows each line, with its number, escaped; the hostile part marked.
+    let server = RunningServer::serve(&url, data.path(), &["--crawl-interval", "0"], &[]);
+    let repo_page = page(&server, &format!("/repo/{repo_id}"));
+    let shown = shown_snippets(&repo_page);
+    assert_eq!(shown.len(), stored.len(), "{repo_page}");
+    for (file, line, _, code, snippet) in &stored {
+        let snippet = escape(snippet.as_deref().unwrap_or_default());
+        assert!(
+            shown.contains(&(*line, snippet.clone())),
+            "{file}:{line} {code} shows {snippet}: {shown:?}"
+        );
+    }
+    assert!(
+        repo_page.contains(&format!("<mark>{}</mark>", escape(&format!("\"{HOSTILE}\"")))),
+        "the offending name is marked: {repo_page}"
+    );
+    assert!(!repo_page.contains("the line is not stored yet"), "{repo_page}");
+
+    // The kept entity's page shows its file's diagnostics with their lines too.
+    let keeper_page = page(&server, "/entity/component/default/keeper");
+    let section = &keeper_page[keeper_page.find("id=\"diagnostics\"").expect("the diagnostics section")..];
+    let section = &section[..section.find("</section>").expect("a closed section")];
+    assert!(shown_snippets(section).contains(&(hostile.1, escape(&hostile_line))), "{section}");
+
+    // Another file changes: the unchanged files keep their rows, lines included.
+    repo.commit(&[("other/catalog-info.yaml", &component("other", "ledger-team", &[]))], "other");
+    crawl_into(&store, &[repo.source()], &mirrors).await;
+    assert_eq!(stored_diagnostics(&pool, repo_id).await, stored);
+    assert_eq!(shown_snippets(&page(&server, &format!("/repo/{repo_id}"))), shown);
+
+    // Rows from before lines were kept (as the migration leaves them): the page says so, and the
+    // next crawl, at the same tip, stores the lines.
+    sqlx::query("UPDATE diagnostics SET snippet = NULL").execute(&pool).await.unwrap();
+    let migration = include_str!("../../migrations/20261129000003_diagnostic_snippets.sql");
+    let backfill = &migration[migration.find("UPDATE").expect("the migration's backfill")..];
+    sqlx::query(backfill).execute(&pool).await.unwrap();
+    let repo_page = page(&server, &format!("/repo/{repo_id}"));
+    assert!(shown_snippets(&repo_page).is_empty(), "{repo_page}");
+    assert_eq!(
+        repo_page
+            .matches("the line is not stored yet: it will be after the next crawl of this repository")
+            .count(),
+        stored.len(),
+        "{repo_page}"
+    );
+    let summary = crawl_into(&store, &[repo.source()], &mirrors).await;
+    assert_eq!(summary.totals.diagnostics, 0, "nothing new: {:?}", summary.totals);
+    assert_eq!(stored_diagnostics(&pool, repo_id).await, stored);
+    assert_eq!(shown_snippets(&page(&server, &format!("/repo/{repo_id}"))), shown);
 }
