@@ -189,7 +189,15 @@ fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
         .into_response()
 }
 
-async fn not_found() -> Response {
+/// An unknown route: the dashboard's 404 page for a browser, a JSON error for anything else.
+async fn not_found(uri: axum::http::Uri, headers: HeaderMap) -> Response {
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|accept| accept.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    if wants_html {
+        return crate::web::not_found_page(uri.path());
+    }
     error_response(StatusCode::NOT_FOUND, "not-found", "no such route")
 }
 

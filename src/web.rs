@@ -71,6 +71,7 @@ where
     Router::new()
         .route("/", get(home::page))
         .route("/catalog", get(catalog::page))
+        .route("/entity/{kind}/{name}", get(entity_in_default_namespace))
         .route("/entity/{kind}/{namespace}/{name}", get(entity::page))
         .route("/entity/{kind}/{namespace}/{name}/graph", get(graph::page))
         .route("/entity/{kind}/{namespace}/{name}/graph.svg", get(graph::svg))
@@ -94,12 +95,32 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'
 /// Adds the security headers to a dashboard response.
 async fn security_headers(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let mut response = next.run(request).await;
-    let headers = response.headers_mut();
+    add_security_headers(response.headers_mut());
+    response
+}
+
+fn add_security_headers(headers: &mut axum::http::HeaderMap) {
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+}
+
+/// The dashboard's 404 page for a path no route knows, for the server's fallback when a
+/// browser asks (API clients keep their JSON answer).
+pub fn not_found_page(path: &str) -> Response {
+    let mut response = PageError::NotFound(format!(
+        "There is no page at {}. Entity pages are /entity/KIND/NAMESPACE/NAME; the home page lists what the catalog holds.",
+        path.chars().take(200).collect::<String>()
+    ))
+    .into_response();
+    add_security_headers(response.headers_mut());
     response
+}
+
+/// `/entity/{kind}/{name}`: the entity's page in the default namespace.
+async fn entity_in_default_namespace(axum::extract::Path((kind, name)): axum::extract::Path<(String, String)>) -> Response {
+    axum::response::Redirect::to(&links::entity_path(&format!("{kind}:default/{name}"))).into_response()
 }
 
 /// The parts of the page chrome every page shares: its title, which header link is current,

@@ -83,6 +83,19 @@ async fn serve_answers_graphql_graphiql_probes_and_metrics() {
         "GraphiQL is served on GET /graphql"
     );
 
+    // A path no route knows: a JSON error for API clients, the dashboard's 404 page for a browser.
+    let unknown = get(&server.url("/nope"));
+    assert_eq!(unknown.status, 404, "{}", unknown.body);
+    assert_eq!(unknown.json()["error"]["code"], "not-found", "{}", unknown.body);
+    let page = crate::server::get_with(&server.url("/nope"), &[("accept", "text/html,application/xhtml+xml")]);
+    assert_eq!(page.status, 404, "{}", page.body);
+    assert!(page.content_type.starts_with("text/html"), "{}", page.content_type);
+    assert!(page.body.contains("There is no page at /nope"), "{}", page.body);
+    // A kind and a name lead to the entity in the default namespace.
+    let short = get(&server.url("/entity/component/payments"));
+    assert_eq!(short.status, 200, "{}", short.body);
+    assert!(short.body.contains("component:default/payments"), "{}", short.body);
+
     // The forms users type all find the entity.
     for typed in ["payments", "component:payments", "Component:Default/Payments", "  payments "] {
         let answer = graphql(&server.base, COMPONENT_PAGE, json!({ "ref": typed }), None);

@@ -173,6 +173,15 @@ pub fn get(url: &str) -> Answer {
     answer(agent().get(url).call())
 }
 
+/// GETs `url` with `headers`.
+pub fn get_with(url: &str, headers: &[(&str, &str)]) -> Answer {
+    let mut request = agent().get(url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    answer(request.call())
+}
+
 /// POSTs `body` with `headers`.
 pub fn post(url: &str, headers: &[(&str, &str)], body: &[u8]) -> Answer {
     let mut request = agent().post(url);
