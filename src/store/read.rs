@@ -38,6 +38,10 @@ pub struct EntityRecord {
     /// Sorted by key.
     pub annotations: Vec<(String, String)>,
     pub links: Vec<LinkRecord>,
+    /// A Group's or User's `spec.profile.displayName` (Backstage), trimmed; `None` when absent or empty.
+    pub display_name: Option<String>,
+    /// A Group's or User's `spec.profile.email` (Backstage), trimmed; `None` when absent or empty.
+    pub email: Option<String>,
     pub provenance: ProvenanceRecord,
 }
 
@@ -204,6 +208,7 @@ const ENTITY_COLUMNS: &str = "e.id, e.entity_ref, e.kind, e.namespace, e.name, e
     CASE WHEN e.format = 'backstage' THEN e.document #> '{metadata,labels}' END AS labels,
     CASE WHEN e.format = 'backstage' THEN e.document #> '{metadata,annotations}' END AS annotations,
     CASE WHEN e.format = 'compass' THEN e.document -> 'links' ELSE e.document #> '{metadata,links}' END AS links,
+    CASE WHEN e.format = 'backstage' THEN e.document #> '{spec,profile}' END AS profile,
     e.repo_id, r.url AS repo_url, r.branch AS repo_branch, e.file_path, e.document_index, e.line, e.commit_id, e.format,
     to_char(r.last_crawled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS last_crawled,
     e.stale_reason, r.read_failed, r.error AS repo_error
@@ -229,6 +234,7 @@ struct EntityRow {
     labels: Option<Json>,
     annotations: Option<Json>,
     links: Option<Json>,
+    profile: Option<Json>,
     repo_id: i64,
     repo_url: String,
     repo_branch: Option<String>,
@@ -268,6 +274,8 @@ impl EntityRow {
             labels: string_pairs(self.labels),
             annotations: string_pairs(self.annotations),
             links: links(self.links),
+            display_name: profile_text(self.profile.as_ref(), "displayName"),
+            email: profile_text(self.profile.as_ref(), "email"),
             provenance: ProvenanceRecord {
                 repo_id: self.repo_id,
                 repo_url: self.repo_url,
@@ -300,6 +308,13 @@ fn string_pairs(value: Option<Json>) -> Vec<(String, String)> {
         .collect();
     pairs.sort();
     pairs
+}
+
+/// A string member of a `spec.profile` object, trimmed; `None` when it is missing, not a
+/// string, or blank.
+fn profile_text(profile: Option<&Json>, key: &str) -> Option<String> {
+    let text = profile?.get(key)?.as_str()?.trim();
+    (!text.is_empty()).then(|| text.to_owned())
 }
 
 /// The links of a document's link list: Backstage's `url`, `title`, `icon`, `type`, or
@@ -759,6 +774,16 @@ pub async fn problems_in_systems(snapshot: &Snapshot, system_refs: &[String], li
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn profile_text_keeps_trimmed_non_empty_strings_only() {
+        let profile = serde_json::json!({"displayName": "  Booking Team ", "email": "   ", "picture": 7});
+        assert_eq!(profile_text(Some(&profile), "displayName").as_deref(), Some("Booking Team"));
+        assert_eq!(profile_text(Some(&profile), "email"), None);
+        assert_eq!(profile_text(Some(&profile), "picture"), None);
+        assert_eq!(profile_text(Some(&serde_json::json!("a string")), "email"), None);
+        assert_eq!(profile_text(None, "email"), None);
+    }
 
     #[test]
     fn labels_keep_scalars_sorted_and_links_keep_safe_urls() {

@@ -315,13 +315,17 @@ impl Loaded {
         };
         let provenance = &record.provenance;
         let shown_diagnostics = self.diagnostics.iter().take(DIAGNOSTICS_SHOWN);
+        let heading = record
+            .title
+            .clone()
+            .filter(|title| !title.trim().is_empty())
+            .or_else(|| record.display_name.clone())
+            .unwrap_or_else(|| record.name.clone());
         EntityFacts {
             entity_ref: record.entity_ref.clone(),
-            heading: record
-                .title
-                .clone()
-                .filter(|title| !title.trim().is_empty())
-                .unwrap_or_else(|| record.name.clone()),
+            heading: heading.clone(),
+            display_name: record.display_name.clone().filter(|display_name| *display_name != heading),
+            email: record.email.as_deref().map(EmailView::of),
             name: record.name.clone(),
             kind: record.kind.clone(),
             kind_class: kind_class(&record.kind),
@@ -574,8 +578,12 @@ impl PathStep {
 /// The entity's header and facts (shared with the team page).
 pub(super) struct EntityFacts {
     pub entity_ref: String,
-    /// The title, or the name when there is none.
+    /// The title, else the profile's display name, else the name.
     pub heading: String,
+    /// The profile's display name (Groups and Users), when it is not already the heading.
+    pub display_name: Option<String>,
+    /// The profile's email address (Groups and Users).
+    pub email: Option<EmailView>,
     pub name: String,
     pub kind: String,
     pub kind_class: &'static str,
@@ -600,6 +608,45 @@ pub(super) struct EntityFacts {
     pub provenance: ProvenanceView,
     pub diagnostics: Vec<DiagnosticView>,
     pub diagnostics_more: usize,
+}
+
+impl EntityFacts {
+    /// Whether the facts list has anything to show (an empty `dl` is not rendered).
+    pub fn has_listed_facts(&self) -> bool {
+        self.owner.is_some()
+            || self.owner_expected
+            || self.system.is_some()
+            || self.domain.is_some()
+            || self.display_name.is_some()
+            || self.email.is_some()
+            || !self.tags.is_empty()
+            || !self.links.is_empty()
+            || !self.aliases.is_empty()
+            || !self.labels.is_empty()
+    }
+
+    /// Whether the facts card has anything to show: the list or the annotations.
+    pub fn has_facts_card(&self) -> bool {
+        self.has_listed_facts() || !self.annotations.is_empty()
+    }
+}
+
+/// A profile's email address: a `mailto:` link only when it looks like one address and
+/// [`safe_href`] allows it, otherwise inert text.
+pub(super) struct EmailView {
+    pub text: String,
+    pub href: Option<String>,
+}
+
+impl EmailView {
+    fn of(email: &str) -> EmailView {
+        let one_address = email.matches('@').count() == 1 && !email.chars().any(char::is_whitespace);
+        let mailto = format!("mailto:{email}");
+        EmailView {
+            text: email.to_owned(),
+            href: if one_address { safe_href(&mailto).map(str::to_owned) } else { None },
+        }
+    }
 }
 
 /// A link of the entity: clickable only when [`safe_href`] allows it.

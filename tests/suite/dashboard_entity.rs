@@ -587,3 +587,125 @@ async fn a_hubs_page_caps_its_lists_and_says_how_many_more() {
         "{relations}"
     );
 }
+
+/// Groups and Users with profiles (one email hostile, one a `javascript:` URL), a User
+/// without one, and a Location: nothing on them but what their descriptors say.
+const PROFILES: &str = r#"apiVersion: backstage.io/v1alpha1
+kind: Group
+metadata:
+  name: booking-team
+  title: Booking
+spec:
+  type: team
+  profile:
+    displayName: "  Booking Squad  "
+    email: booking@wayfarer.example
+    picture: https://pictures.example/booking.png
+  children: []
+---
+apiVersion: backstage.io/v1alpha1
+kind: User
+metadata:
+  name: carol
+spec:
+  profile:
+    displayName: Carol Ng
+    email: 'x@y.z" onmouseover="alert(1)'
+  memberOf: [booking-team]
+---
+apiVersion: backstage.io/v1alpha1
+kind: User
+metadata:
+  name: dave
+spec:
+  profile:
+    email: javascript:alert(1)
+  memberOf: [booking-team]
+---
+apiVersion: backstage.io/v1alpha1
+kind: User
+metadata:
+  name: erin
+spec:
+  memberOf: []
+---
+apiVersion: backstage.io/v1alpha1
+kind: Location
+metadata:
+  name: elsewhere
+spec:
+  type: url
+  target: https://example.com/catalog-info.yaml
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn groups_and_users_show_their_profile_and_empty_facts_are_not_rendered() {
+    let (store, url) = fresh_store().await;
+    let org = TestRepo::new();
+    org.commit(&[("catalog-info.yaml", PROFILES)], "profiles");
+    let data = tempfile::tempdir().unwrap();
+    crawl_into(&store, &[org.source()], &data.path().join("mirrors")).await;
+    assert_eq!(
+        crate::db::entity_refs(&store).await,
+        [
+            "group:default/booking-team",
+            "location:default/elsewhere",
+            "user:default/carol",
+            "user:default/dave",
+            "user:default/erin",
+        ]
+    );
+    store.close().await;
+    let server = RunningServer::serve(&url, data.path(), &["--crawl-interval", "0"], &[]);
+
+    // The team page: the title is the heading, the display name (trimmed) and a mailto link are facts.
+    let team = page(&server, "/entity/group/default/booking-team").body;
+    assert!(team.contains("<h1>Booking</h1>"), "{team}");
+    assert!(
+        team.contains("<dt>Display name</dt><dd id=\"display-name\">Booking Squad</dd>"),
+        "{team}"
+    );
+    assert!(
+        team.contains("<a class=\"email-link\" href=\"mailto:booking@wayfarer.example\">booking@wayfarer.example</a>"),
+        "{team}"
+    );
+    assert!(!team.contains("pictures.example"), "the picture is not shown:\n{team}");
+    assert!(section(&team, "members").contains("href=\"/entity/user/default/carol\""), "{team}");
+
+    // A User without a title: the display name is the heading (and not repeated as a fact); a
+    // hostile email is escaped text, never an attribute.
+    let carol = page(&server, "/entity/user/default/carol").body;
+    assert!(carol.contains("<h1>Carol Ng</h1>"), "{carol}");
+    assert!(!carol.contains("<dt>Display name</dt>"), "{carol}");
+    assert!(!carol.contains("class=\"email-link\""), "{carol}");
+    assert!(!carol.contains("href=\"mailto:"), "{carol}");
+    assert!(!carol.contains("onmouseover=\"alert"), "{carol}");
+    assert!(
+        carol.contains("<dd id=\"email\"><span class=\"inert-link\">x@y.z&#34; onmouseover=&#34;alert(1)</span>"),
+        "{carol}"
+    );
+
+    let dave = page(&server, "/entity/user/default/dave").body;
+    assert!(dave.contains("<h1>dave</h1>"), "no display name: the name:\n{dave}");
+    assert!(!dave.to_ascii_lowercase().contains("href=\"javascript:"), "{dave}");
+    assert!(!dave.contains("href=\"mailto:"), "{dave}");
+    assert!(
+        dave.contains("<dd id=\"email\"><span class=\"inert-link\">javascript:alert(1)</span>"),
+        "{dave}"
+    );
+
+    // Nothing to list: no facts card at all.
+    for path in ["/entity/user/default/erin", "/entity/location/default/elsewhere"] {
+        let body = page(&server, path).body;
+        assert!(body.contains("<h1>"), "{path}:\n{body}");
+        assert!(!body.contains("entity-facts"), "{path}:\n{body}");
+        let empty_lists = body
+            .match_indices("<dl class=\"facts\">")
+            .filter(|(start, opening)| body[start + opening.len()..].trim_start().starts_with("</dl>"));
+        assert_eq!(empty_lists.count(), 0, "{path}:\n{body}");
+        assert!(
+            section(&body, "provenance").contains("<dl class=\"facts\">"),
+            "the provenance keeps its list:\n{body}"
+        );
+    }
+}
