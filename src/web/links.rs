@@ -166,6 +166,13 @@ fn is_commit_id(commit: &str) -> bool {
     (7..=64).contains(&commit.len()) && commit.bytes().all(|byte| byte.is_ascii_hexdigit())
 }
 
+/// The repository's own page on its host (`https://github.com/acme/x`), when the repository is
+/// on a host whose views are known (the same spellings as [`repo_file_url`]).
+pub fn repo_web_url(repo_url: &str) -> Option<String> {
+    let (host, repo) = repo_on_known_host(repo_url)?;
+    safe_href(&format!("{}/{}", host.origin(), repo.join("/"))).map(str::to_owned)
+}
+
 /// The address of a file in its repository's web view (`path` at `line`), when the repository
 /// is on a host whose views are known: github.com, gitlab.com, bitbucket.org (https, http,
 /// ssh or scp-like spellings). The commit makes a permalink; without one, the branch (or the
@@ -228,6 +235,35 @@ mod repo_file_url_tests {
                 Some(expected.as_str()),
                 "{spelling}"
             );
+        }
+    }
+
+    #[test]
+    fn repository_pages_on_known_hosts_only() {
+        use super::repo_web_url;
+        for spelling in [
+            "https://github.com/acme/payments.git",
+            "git@github.com:acme/payments.git",
+            "ssh://git@GitHub.com/acme/payments",
+        ] {
+            assert_eq!(
+                repo_web_url(spelling).as_deref(),
+                Some("https://github.com/acme/payments"),
+                "{spelling}"
+            );
+        }
+        assert_eq!(
+            repo_web_url("https://gitlab.com/acme/platform/payments.git").as_deref(),
+            Some("https://gitlab.com/acme/platform/payments")
+        );
+        for other in [
+            "/srv/git/payments",
+            "https://git.example.com/acme/payments.git",
+            "https://github.com/acme",
+            "javascript:alert(1)",
+            "",
+        ] {
+            assert_eq!(repo_web_url(other), None, "{other}");
         }
     }
 

@@ -9,7 +9,6 @@
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 
-use super::links::encode_segment;
 use super::problems::{EntityLink, Pager, page_request, status_class};
 use super::query::{Params, encode};
 use super::{Chrome, Dashboard, PageError, PageResult, render};
@@ -70,7 +69,7 @@ impl RepoView {
         } = state.listing;
         RepoView {
             href: format!("/repo/{}", state.id),
-            web_href: WebHost::of(&url).map(|host| host.repository_url()),
+            web_href: super::links::repo_web_url(&url),
             status_class: status_class(&status),
             error_preview: error.as_deref().map(|error| preview(error, ERROR_PREVIEW_CHARS)),
             short_commit: last_commit.as_deref().map(|commit| commit.chars().take(12).collect()),
@@ -213,18 +212,16 @@ pub async fn repo(State(dashboard): State<Dashboard>, Path(id): Path<String>, Ra
         .skip(skip)
         .take(usize::try_from(DIAGNOSTICS_PER_PAGE).unwrap_or(usize::MAX))
         .collect();
-    let host = WebHost::of(&state.listing.url);
-    let revision = state
-        .listing
-        .last_commit
-        .clone()
-        .or_else(|| state.listing.branch.clone())
-        .filter(|revision| !revision.is_empty());
+    let listing = &state.listing;
     let diagnostics_on_page = on_page.len();
     let files = by_file(on_page, |path, line| {
-        host.as_ref()
-            .zip(revision.as_deref())
-            .map(|(host, revision)| host.line_url(revision, path, line))
+        super::links::repo_file_url(
+            &listing.url,
+            listing.branch.as_deref(),
+            listing.last_commit.as_deref(),
+            path,
+            Some(line),
+        )
     });
     let page_link = |page: u32| {
         let value = page.to_string();
@@ -275,131 +272,9 @@ fn by_file(diagnostics: Vec<FileDiagnostic>, line_href: impl Fn(&str, i32) -> Op
     files
 }
 
-/// A repository on a host whose web view has a known shape (GitHub, GitLab, Bitbucket Cloud).
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct WebHost {
-    host: KnownHost,
-    /// `owner/repo` (GitLab: `group/subgroup/repo`), without `.git`.
-    project: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum KnownHost {
-    GitHub,
-    GitLab,
-    Bitbucket,
-}
-
-impl WebHost {
-    /// The host and project of a repository URL: `https://host/owner/repo(.git)`,
-    /// `ssh://git@host/owner/repo.git` or `git@host:owner/repo.git`. Other hosts, local paths
-    /// and anything odd give `None`.
-    fn of(url: &str) -> Option<WebHost> {
-        let url = url.trim();
-        let (host, path) = if let Some(rest) = url.strip_prefix("https://").or_else(|| url.strip_prefix("ssh://")) {
-            let (authority, path) = rest.split_once('/')?;
-            let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
-            (host, path)
-        } else {
-            // scp-like: user@host:path
-            let (user_host, path) = url.split_once(':')?;
-            let (_, host) = user_host.split_once('@')?;
-            (host, path)
-        };
-        let host = match host.to_ascii_lowercase().as_str() {
-            "github.com" => KnownHost::GitHub,
-            "gitlab.com" => KnownHost::GitLab,
-            "bitbucket.org" => KnownHost::Bitbucket,
-            _ => return None,
-        };
-        let path = path.split(['?', '#']).next()?.trim_matches('/');
-        let path = path.strip_suffix(".git").unwrap_or(path);
-        let segments: Vec<&str> = path.split('/').collect();
-        let shaped = match host {
-            KnownHost::GitHub | KnownHost::Bitbucket => segments.len() == 2,
-            KnownHost::GitLab => segments.len() >= 2,
-        };
-        let plain = |segment: &&str| {
-            !segment.is_empty()
-                && *segment != "."
-                && *segment != ".."
-                && segment
-                    .bytes()
-                    .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.'))
-        };
-        if !shaped || !segments.iter().all(plain) {
-            return None;
-        }
-        Some(WebHost {
-            host,
-            project: segments.join("/"),
-        })
-    }
-
-    fn base(&self) -> &'static str {
-        match self.host {
-            KnownHost::GitHub => "https://github.com",
-            KnownHost::GitLab => "https://gitlab.com",
-            KnownHost::Bitbucket => "https://bitbucket.org",
-        }
-    }
-
-    fn repository_url(&self) -> String {
-        format!("{}/{}", self.base(), self.project)
-    }
-
-    /// The file's line at `revision` (a commit or branch) in the web view.
-    fn line_url(&self, revision: &str, path: &str, line: i32) -> String {
-        let path: Vec<String> = path.split('/').map(encode_segment).collect();
-        let path = path.join("/");
-        let revision = encode_segment(revision);
-        let base = self.repository_url();
-        match self.host {
-            KnownHost::GitHub => format!("{base}/blob/{revision}/{path}#L{line}"),
-            KnownHost::GitLab => format!("{base}/-/blob/{revision}/{path}#L{line}"),
-            KnownHost::Bitbucket => format!("{base}/src/{revision}/{path}#lines-{line}"),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn known_hosts_link_to_the_line_and_others_do_not() {
-        let github = WebHost::of("https://github.com/acme/payments.git").expect("github");
-        assert_eq!(github.repository_url(), "https://github.com/acme/payments");
-        assert_eq!(
-            github.line_url("abc123", "services/pay ments/catalog-info.yaml", 7),
-            "https://github.com/acme/payments/blob/abc123/services/pay%20ments/catalog-info.yaml#L7"
-        );
-        assert_eq!(WebHost::of("git@github.com:acme/payments.git"), Some(github.clone()));
-        assert_eq!(WebHost::of("ssh://git@GitHub.com/acme/payments"), Some(github));
-        let gitlab = WebHost::of("https://gitlab.com/acme/platform/payments.git").expect("gitlab");
-        assert_eq!(
-            gitlab.line_url("main", "catalog-info.yaml", 3),
-            "https://gitlab.com/acme/platform/payments/-/blob/main/catalog-info.yaml#L3"
-        );
-        let bitbucket = WebHost::of("https://user@bitbucket.org/acme/payments").expect("bitbucket");
-        assert_eq!(
-            bitbucket.line_url("feature/x", "a.yaml", 1),
-            "https://bitbucket.org/acme/payments/src/feature%2Fx/a.yaml#lines-1"
-        );
-        for other in [
-            "/srv/git/payments",
-            "file:///srv/git/payments",
-            "https://git.example.com/acme/payments.git",
-            "https://github.com/acme",
-            "https://github.com/acme/payments/extra",
-            "https://github.com/acme/<script>",
-            "https://github.com/../payments",
-            "javascript:alert(1)",
-            "",
-        ] {
-            assert_eq!(WebHost::of(other), None, "{other}");
-        }
-    }
 
     #[test]
     fn previews_cut_at_characters_not_bytes() {
