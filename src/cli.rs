@@ -197,6 +197,43 @@ enum Command {
         #[arg(long)]
         listen: Option<String>,
     },
+    /// Measure every performance figure on this machine (and Backstage's on the same data, when
+    /// Node is installed): validate, crawl, GraphQL, search, dashboard, pull-request check.
+    /// Needs `wrk` (Debian: apt-get install wrk) and the Postgres server binaries.
+    Bench {
+        /// small (about 1k entities), medium (28k), large (100k) or xl (280k); a comma-separated
+        /// list runs each and prints how every figure grows.
+        #[arg(long, default_value = "medium", value_delimiter = ',')]
+        scale: Vec<String>,
+        /// Also write every figure to this file as JSON.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Seconds of each load phase.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Concurrent connections of the load phases (one-client latency is measured too).
+        #[arg(long, default_value_t = 16)]
+        connections: usize,
+        /// Where the generated organisation (kept for later runs) and the scratch data go.
+        #[arg(long, default_value = "target/sextant-bench")]
+        dir: PathBuf,
+        /// Do not measure Backstage, even when Node is installed.
+        #[arg(long)]
+        no_backstage: bool,
+        /// Seconds Backstage's catalog may take until every entity is queryable.
+        #[arg(long, default_value_t = 900)]
+        backstage_timeout: u64,
+        /// Seconds to wait for a one-line edit to show in Backstage on its default schedule.
+        #[arg(long, default_value_t = 240)]
+        backstage_edit_timeout: u64,
+        /// The Meilisearch binary (default: MEILI_BIN, `meilisearch` on PATH, or
+        /// ../shared/bin/meilisearch beside the repository); without one only Postgres search is measured.
+        #[arg(long)]
+        meilisearch: Option<PathBuf>,
+        /// Passes of each validate measure (the best is reported).
+        #[arg(long, default_value_t = 3)]
+        repeat: usize,
+    },
     /// Serve the catalog: GraphQL (GraphiQL on GET /graphql), /healthz, /readyz, /metrics, push
     /// hooks, and scheduled crawls of the configured repositories.
     Serve {
@@ -273,7 +310,7 @@ fn run_command() -> ExitCode {
     };
     let catalog = if cli.demo { Catalog::Demo } else { Catalog::Main };
     // Every catalog command reads the same configuration; `validate` and `codes` need none.
-    let config = if matches!(cli.command, Command::Validate { .. } | Command::Codes | Command::Schema) {
+    let config = if matches!(cli.command, Command::Validate { .. } | Command::Codes | Command::Schema | Command::Bench { .. }) {
         Config::default()
     } else {
         match load_config(cli.config.as_deref()) {
@@ -360,6 +397,39 @@ fn run_command() -> ExitCode {
             no_serve,
             listen,
         } => block_on(demo_command(config, examples.as_deref(), reset, (!no_serve).then_some(listen))),
+        Command::Bench {
+            scale,
+            json,
+            seconds,
+            connections,
+            dir,
+            no_backstage,
+            backstage_timeout,
+            backstage_edit_timeout,
+            meilisearch,
+            repeat,
+        } => {
+            let scales = match scale.iter().map(|name| crate::bench::Scale::parse(name)).collect::<Result<Vec<_>, _>>() {
+                Ok(scales) => scales,
+                Err(message) => return fail(&message),
+            };
+            let options = crate::bench::BenchOptions {
+                scales,
+                json,
+                seconds,
+                connections,
+                work_dir: dir,
+                backstage: !no_backstage,
+                backstage_timeout: std::time::Duration::from_secs(backstage_timeout),
+                backstage_edit_timeout: std::time::Duration::from_secs(backstage_edit_timeout),
+                meilisearch,
+                repeat,
+            };
+            match crate::bench::run(&options) {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(message) => fail(&message),
+            }
+        }
         Command::Serve {
             listen,
             log_format,

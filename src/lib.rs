@@ -1,6 +1,7 @@
 //! sextant: a developer-portal component catalog. This crate holds everything; `main.rs` only
 //! dispatches to [`cli`].
 
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod crawler;
