@@ -1,7 +1,7 @@
 //! `cargo bench --bench search -- --repos 11000 [--seconds 10] [--connections 16]
 //! [--backend postgres|meilisearch|both] [--memory-entities 250000] [--meili-indexing-memory 1GiB|default]`:
 //! search on the synthetic
-//! organisation of the crawl benchmark (benches/org; 11,000 repositories make about 30,900
+//! organisation of `sextant bench` (`sextant::bench::org`; 11,000 repositories make about 30,900
 //! entities), crawled into a throwaway Postgres cluster, for each backend:
 //!
 //! 1. initial indexing: the crawl's triggers fill the outbox; the time the sync takes to drain it;
@@ -18,22 +18,20 @@
 //! Then a table of every figure against its target. wrk and Meilisearch run on the same two cores
 //! as the server and Postgres, so wrk's CPU time is printed beside each load phase.
 
-#[path = "org/mod.rs"]
-mod org;
-#[path = "wrk/mod.rs"]
-mod wrk;
-
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sextant::crawler::{Origin, ReadOptions, Secret, Source, find_repositories};
+use sextant::bench::load::{self, Load, Requests};
+use sextant::bench::org;
+use sextant::bench::process::{postmaster_pid, status_kib, tree_cpu_seconds};
+use sextant::bench::server::Meili;
+use sextant::crawler::{Origin, ReadOptions, Source, find_repositories};
 use sextant::ingest::{CrawlOptions, RepoOutcome, crawl};
 use sextant::pg::Cluster;
 use sextant::search::sync::{SyncSettings, reindex, sync_until_idle};
-use sextant::search::{DEFAULT_TASK_TIMEOUT, MeiliConfig, Search, SearchConfig};
+use sextant::search::{Search, SearchConfig};
 use sextant::store::{Store, create_database_if_missing};
 
 /// A text search, as a search box sends it.
@@ -45,8 +43,6 @@ const FACETED_SEARCH: &str = "query Faceted($q: String!, $filter: SearchFilter) 
 /// organisation under target/ stays as generated.
 const FRESH_INDEX: usize = 5;
 const FRESHNESS_ROUNDS: usize = 5;
-const MEILI_KEY: &str = "sextant-bench-master-key-0123456789";
-const MEILI_INDEX: &str = "sextant-bench";
 /// Meilisearch's indexing memory. Its default (two thirds of the RAM, 16 GiB here) costs every
 /// task about a second however few documents it holds (about 0.1 s with 1 GiB; measured with
 /// Meilisearch 1.50 on this machine): `--meili-indexing-memory default` measures that.
@@ -161,28 +157,34 @@ impl Summary {
 
 fn main() {
     let arguments = arguments();
-    if Command::new("wrk").arg("--version").output().is_err() {
+    if !load::wrk_available() {
         eprintln!("this benchmark needs `wrk` (Debian: apt-get install wrk)");
         std::process::exit(2);
     }
-    let meili_binary = meili_binary();
-    if arguments.backends.contains(&Backend::Meilisearch) && !meili_binary.exists() {
-        eprintln!(
-            "no Meilisearch binary at {} (set MEILI_BIN, or run with --backend postgres)",
-            meili_binary.display()
-        );
+    let meili_binary = Meili::find_binary(None).filter(|binary| binary.exists());
+    if arguments.backends.contains(&Backend::Meilisearch) && meili_binary.is_none() {
+        eprintln!("no Meilisearch binary (set MEILI_BIN, put `meilisearch` on PATH or in ../shared/bin, or run with --backend postgres)");
         std::process::exit(2);
+    }
+    if let Some(memory) = &arguments.meili_indexing_memory {
+        // Meilisearch reads its options from the environment too (`--max-indexing-memory`);
+        // every Meilisearch this benchmark starts inherits it.
+        // SAFETY: no other thread runs yet (the runtime and the processes start later).
+        unsafe { std::env::set_var("MEILI_MAX_INDEXING_MEMORY", memory) };
     }
     let repos = arguments.repos;
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("target/bench-crawl/repos-{repos}"));
-    let (entities, edges) = org::generate(&root, repos);
-    println!("organisation: {repos} repositories, {entities} entities, {edges} declared edges (as generated)");
+    let size = org::generate(&root, repos).expect("generate the organisation");
+    println!(
+        "organisation: {repos} repositories, {} entities, {} declared edges (as generated)",
+        size.entities, size.declared_edges
+    );
 
     let scratch = tempfile::tempdir().expect("scratch dir");
-    let fresh_repo = scratch.path().join(format!("repo-{FRESH_INDEX:05}.git"));
-    org::commit_to_bare(&fresh_repo, "catalog-info.yaml", &fresh_yaml(repos, None));
+    let original = format!("{}.git", org::repo_name(FRESH_INDEX));
+    let fresh_repo = scratch.path().join(&original);
+    org::commit_to_bare(&fresh_repo, "catalog-info.yaml", &fresh_yaml(repos, None)).expect("the changed repository");
     let fresh_source = Source::parse(&fresh_repo.to_string_lossy(), None, None, Origin::Operator).expect("local path");
-    let original = format!("repo-{FRESH_INDEX:05}.git");
     let sources: Vec<Source> = find_repositories(&root)
         .expect("list repositories")
         .iter()
@@ -224,12 +226,12 @@ fn main() {
         queries.iter().filter(|query| query.filter.is_some()).count()
     );
 
-    let mut meili: Option<MeiliProcess> = None;
+    let mut meili: Option<Meili> = None;
     for (round, &backend) in arguments.backends.iter().enumerate() {
         println!("\n== backend: {} ==", backend.name());
         if backend == Backend::Meilisearch && meili.is_none() {
-            meili = Some(MeiliProcess::start(
-                &meili_binary,
+            meili = Some(start_meili(
+                meili_binary.as_deref(),
                 &scratch.path().join("meili-main"),
                 arguments.meili_indexing_memory.as_deref(),
             ));
@@ -304,7 +306,7 @@ fn main() {
         println!(
             "server: {} (pid {}); every query answers without errors ({} of {} find nothing); wrk: 1 thread, {} s per phase",
             server.endpoint,
-            server.child.id(),
+            server.pid(),
             empty.len(),
             queries.len(),
             arguments.seconds
@@ -312,37 +314,58 @@ fn main() {
         if !empty.is_empty() {
             println!("  finding nothing: {}", empty.join(", "));
         }
-        let mut watched = vec![("server", server.child.id())];
-        if let Some(pid) = postmaster_pid(&cluster) {
+        let mut watched = vec![("server", server.pid())];
+        if let Some(pid) = cluster.socket_dir().parent().and_then(postmaster_pid) {
             watched.push(("postgres", pid));
         }
         if let Some(meili) = meili.as_ref().filter(|_| backend == Backend::Meilisearch) {
-            watched.push(("meilisearch", meili.child.id()));
+            watched.push(("meilisearch", meili.pid()));
         }
         if let Some(threshold) = arguments.slow_statements_ms {
             runtime.block_on(log_statements_over(&store, Some(threshold)));
         }
         let log_offset = std::fs::metadata(cluster.log_file()).map_or(0, |metadata| metadata.len());
-        let mixed = script(scratch.path(), &format!("{}-mixed", backend.name()), &queries);
-        let loaded = run_wrk(&server.endpoint, &mixed, arguments.connections, arguments.seconds, &watched);
+        let mixed: Vec<String> = queries.iter().map(Query::body).collect();
+        let mixed_name = format!("{}-mixed", backend.name());
+        let under_load = |name: &str, bodies: &[String], connections: usize| {
+            run_wrk(
+                scratch.path(),
+                name,
+                &server.endpoint,
+                bodies,
+                connections,
+                arguments.seconds,
+                &watched,
+            )
+        };
+        let loaded = under_load(&mixed_name, &mixed, arguments.connections);
         report(&format!("mixed searches, {} connections", arguments.connections), &loaded);
         summary.add(
             format!("[{}] search p99, {} connections", backend.name(), arguments.connections),
             "≤ 20 ms",
-            format!("{:.1} ms (p50 {:.1}, {:.0} req/s)", loaded.p99_ms(), loaded.p50_ms(), loaded.rate()),
-            Some(loaded.p99_ms() <= 20.0 && loaded.errors() == 0),
+            format!(
+                "{:.1} ms (p50 {:.1}, {:.0} req/s)",
+                loaded.load.p99_ms,
+                loaded.load.p50_ms,
+                loaded.load.rate()
+            ),
+            Some(loaded.load.p99_ms <= 20.0 && loaded.load.errors == 0),
         );
-        let alone = run_wrk(&server.endpoint, &mixed, 1, arguments.seconds, &watched);
+        let alone = under_load(&mixed_name, &mixed, 1);
         report("mixed searches, one connection (latency alone)", &alone);
         summary.add(
             format!("[{}] search p99, 1 connection", backend.name()),
             "≤ 20 ms",
-            format!("{:.1} ms (p50 {:.1}, {:.0} req/s)", alone.p99_ms(), alone.p50_ms(), alone.rate()),
-            Some(alone.p99_ms() <= 20.0 && alone.errors() == 0),
+            format!(
+                "{:.1} ms (p50 {:.1}, {:.0} req/s)",
+                alone.load.p99_ms,
+                alone.load.p50_ms,
+                alone.load.rate()
+            ),
+            Some(alone.load.p99_ms <= 20.0 && alone.load.errors == 0),
         );
-        let faceted: Vec<Query> = queries.iter().filter(|query| query.filter.is_some()).cloned().collect();
-        let facets = script(scratch.path(), &format!("{}-facets", backend.name()), &faceted);
-        let facet_load = run_wrk(&server.endpoint, &facets, arguments.connections, arguments.seconds, &watched);
+        let faceted: Vec<String> = queries.iter().filter(|query| query.filter.is_some()).map(Query::body).collect();
+        let facet_load = under_load(&format!("{}-facets", backend.name()), &faceted, arguments.connections);
         report(
             &format!(
                 "filtered searches and browses with facets only, {} connections",
@@ -353,7 +376,7 @@ fn main() {
         summary.add(
             format!("[{}] faceted p99, {} connections", backend.name(), arguments.connections),
             "",
-            format!("{:.1} ms ({:.0} req/s)", facet_load.p99_ms(), facet_load.rate()),
+            format!("{:.1} ms ({:.0} req/s)", facet_load.load.p99_ms, facet_load.load.rate()),
             None,
         );
 
@@ -406,17 +429,17 @@ fn main() {
         if let Some(meili) = meili.as_ref().filter(|_| backend == Backend::Meilisearch) {
             println!(
                 "  meilisearch's last tasks (the freshness rounds'): {}",
-                meili.recent_tasks(2 * FRESHNESS_ROUNDS)
+                recent_tasks(meili, 2 * FRESHNESS_ROUNDS)
             );
-            println!("  where meilisearch's last batch spent its time: {}", meili.last_batch_trace());
+            println!("  where meilisearch's last batch spent its time: {}", last_batch_trace(meili));
         }
         let (peak, now) = server.memory();
         println!("server memory: peak RSS {peak}, RSS now {now}");
         server.stop();
     }
     if let Some(meili) = meili.take() {
-        println!("meilisearch (main phases) peak RSS {}", meili.peak_rss());
-        meili.stop();
+        println!("meilisearch (main phases) peak RSS {:.0} MiB", meili.peak_rss_mib());
+        drop(meili);
     }
     runtime.block_on(store.close());
 
@@ -438,8 +461,8 @@ fn main() {
         });
         for (round, &backend) in arguments.backends.iter().enumerate() {
             let meili = (backend == Backend::Meilisearch).then(|| {
-                MeiliProcess::start(
-                    &meili_binary,
+                start_meili(
+                    meili_binary.as_deref(),
                     &scratch.path().join("meili-memory"),
                     arguments.meili_indexing_memory.as_deref(),
                 )
@@ -493,8 +516,8 @@ fn main() {
                 }
             }
             if let Some(meili) = meili {
-                println!("meilisearch (memory phase) peak RSS {}", meili.peak_rss());
-                meili.stop();
+                println!("meilisearch (memory phase) peak RSS {:.0} MiB", meili.peak_rss_mib());
+                drop(meili);
             }
         }
     }
@@ -529,20 +552,10 @@ async fn wait_for_outbox_empty(store: &Store, limit: Duration) {
     }
 }
 
-fn search_config(backend: Backend, meili: Option<&MeiliProcess>) -> SearchConfig {
+fn search_config(backend: Backend, meili: Option<&Meili>) -> SearchConfig {
     match backend {
         Backend::Postgres => SearchConfig::default(),
-        Backend::Meilisearch => {
-            let meili = meili.expect("a Meilisearch process");
-            SearchConfig {
-                meilisearch: Some(MeiliConfig {
-                    url: meili.url.clone(),
-                    master_key: Some(Secret::new(MEILI_KEY.to_owned())),
-                    index: MEILI_INDEX.to_owned(),
-                    task_timeout: DEFAULT_TASK_TIMEOUT,
-                }),
-            }
-        }
+        Backend::Meilisearch => meili.expect("a Meilisearch process").config(),
     }
 }
 
@@ -665,66 +678,33 @@ fn ask(endpoint: &str, query: &Query) -> serde_json::Value {
 // ---------------------------------------------------------------------------------------------
 // Load
 
-/// A wrk script cycling through `queries`; it counts answers carrying GraphQL errors and prints
-/// its figures as one JSON line when done.
-fn script(folder: &Path, name: &str, queries: &[Query]) -> PathBuf {
-    let bodies: Vec<String> = queries.iter().map(|query| format!("[==[{}]==]", query.body())).collect();
-    let text = format!(
-        "local bodies = {{ {} }}\nlocal index = 0\nlocal threads = {{}}\ngraphql_errors = 0\n\
-         setup = function(thread)\n  table.insert(threads, thread)\nend\n\
-         request = function()\n  index = index % #bodies + 1\n  return wrk.format(\"POST\", nil, {{[\"Content-Type\"] = \"application/json\"}}, bodies[index])\nend\n\
-         response = function(status, headers, body)\n  if string.find(body, '\"errors\"', 1, true) then graphql_errors = graphql_errors + 1 end\nend\n\
-         done = function(summary, latency, requests)\n  local errors = 0\n  for _, thread in ipairs(threads) do errors = errors + thread:get(\"graphql_errors\") end\n  \
-         io.write(string.format('{{\"requests\":%d,\"seconds\":%f,\"p50\":%d,\"p95\":%d,\"p99\":%d,\"max\":%d,\"non2xx\":%d,\"socket_errors\":%d,\"graphql_errors\":%d}}\\n', \
-         summary.requests, summary.duration / 1e6, latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.max, \
-         summary.errors.status, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout, errors))\nend\n",
-        bodies.join(",\n")
-    );
-    let path = folder.join(format!("{name}.lua"));
-    std::fs::write(&path, text).expect("write the script");
-    path
-}
-
-/// What one wrk run measured: wrk's figures, its CPU time, and the CPU time the watched
-/// processes (and their children) used meanwhile.
-struct Load {
-    figures: serde_json::Value,
-    cpu_seconds: f64,
+/// What one wrk run measured (`sextant::bench::load`: its figures and wrk's CPU time), and the CPU
+/// time the watched processes (and their children) used meanwhile.
+struct Measured {
+    load: Load,
     watched_cpu: Vec<(&'static str, f64)>,
 }
 
-impl Load {
-    fn number(&self, key: &str) -> f64 {
-        self.figures[key].as_f64().unwrap_or(0.0)
-    }
-    fn rate(&self) -> f64 {
-        self.number("requests") / self.number("seconds").max(0.001)
-    }
-    fn p50_ms(&self) -> f64 {
-        self.number("p50") / 1000.0
-    }
-    fn p99_ms(&self) -> f64 {
-        self.number("p99") / 1000.0
-    }
-    fn errors(&self) -> u64 {
-        (self.number("non2xx") + self.number("socket_errors") + self.number("graphql_errors")) as u64
-    }
-}
-
-/// Runs wrk under `/usr/bin/time` (for its CPU time), measuring the CPU time of `watched`.
-fn run_wrk(endpoint: &str, script: &Path, connections: usize, seconds: usize, watched: &[(&'static str, u32)]) -> Load {
+/// Runs wrk posting `bodies` in turn, measuring the CPU time of `watched`; its script (named
+/// `name`) is written to `folder`.
+fn run_wrk(
+    folder: &Path,
+    name: &str,
+    endpoint: &str,
+    bodies: &[String],
+    connections: usize,
+    seconds: usize,
+    watched: &[(&'static str, u32)],
+) -> Measured {
     let before: Vec<f64> = watched.iter().map(|(_, pid)| tree_cpu_seconds(*pid)).collect();
-    let (figures, cpu_seconds) = wrk::run(endpoint, script, connections, seconds);
+    let load = load::run(folder, name, endpoint, Requests::Posts(bodies), connections, seconds as u64)
+        .unwrap_or_else(|error| panic!("wrk ({name}): {error}"));
     let watched_cpu = watched
         .iter()
         .zip(before)
         .map(|((name, pid), before)| (*name, tree_cpu_seconds(*pid) - before))
         .collect();
-    Load {
-        figures,
-        cpu_seconds,
-        watched_cpu,
-    }
+    Measured { load, watched_cpu }
 }
 
 /// Makes Postgres log every statement slower than `threshold` milliseconds (`None`: none).
@@ -787,74 +767,21 @@ fn print_slow_statements(log: &Path, offset: u64) {
     }
 }
 
-/// CPU seconds used so far by `root` and its descendants: the live ones, and the exited ones
-/// that their parents waited for (a Postgres cluster: the postmaster and its backends).
-fn tree_cpu_seconds(root: u32) -> f64 {
-    // SAFETY: sysconf only reads a system constant.
-    let ticks_per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-    let mut processes: Vec<(u32, u32, u64)> = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|name| name.parse::<u32>().ok()) else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        // Fields after the command (which may hold spaces): state, ppid, ..., utime (14th
-        // field), stime, cutime, cstime.
-        let Some(rest) = stat.rsplit_once(')').map(|(_, rest)| rest) else {
-            continue;
-        };
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let number = |index: usize| fields.get(index).and_then(|field| field.parse::<u64>().ok()).unwrap_or(0);
-        processes.push((pid, number(1) as u32, number(11) + number(12) + number(13) + number(14)));
-    }
-    let mut tree = vec![root];
-    let mut ticks = 0;
-    let mut index = 0;
-    while index < tree.len() {
-        let parent = tree[index];
-        for (pid, ppid, used) in &processes {
-            if *pid == parent {
-                ticks += used;
-            }
-            if *ppid == parent && !tree.contains(pid) {
-                tree.push(*pid);
-            }
-        }
-        index += 1;
-    }
-    ticks as f64 / ticks_per_second
-}
-
-/// The postmaster's process id, from the cluster's `postmaster.pid`.
-fn postmaster_pid(cluster: &Cluster) -> Option<u32> {
-    let data_dir = cluster.socket_dir().parent()?.to_path_buf();
-    std::fs::read_to_string(data_dir.join("postmaster.pid"))
-        .ok()?
-        .lines()
-        .next()?
-        .trim()
-        .parse()
-        .ok()
-}
-
-fn report(phase: &str, load: &Load) {
+fn report(phase: &str, measured: &Measured) {
+    let load = &measured.load;
     println!(
-        "{phase}: {:.0} requests/s; latency p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms; errors: {} non-2xx, {} socket, {} GraphQL; wrk used {:.1} s CPU ({:.0}% of one core)",
+        "{phase}: {:.0} requests/s; latency p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms; errors (non-2xx, socket, GraphQL): {}; wrk used {:.1} s CPU ({:.0}% of one core)",
         load.rate(),
-        load.p50_ms(),
-        load.number("p95") / 1000.0,
-        load.p99_ms(),
-        load.number("max") / 1000.0,
-        load.figures["non2xx"],
-        load.figures["socket_errors"],
-        load.figures["graphql_errors"],
-        load.cpu_seconds,
-        load.cpu_seconds / load.number("seconds").max(0.001) * 100.0
+        load.p50_ms,
+        load.p95_ms,
+        load.p99_ms,
+        load.max_ms,
+        load.errors,
+        load.generator_cpu_seconds,
+        load.generator_cpu_percent()
     );
-    let requests = load.number("requests").max(1.0);
-    let parts: Vec<String> = load
+    let requests = (load.requests as f64).max(1.0);
+    let parts: Vec<String> = measured
         .watched_cpu
         .iter()
         .map(|(name, seconds)| format!("{name} {:.2} ms", seconds * 1000.0 / requests))
@@ -898,7 +825,7 @@ fn unique_word(round: usize) -> String {
 fn freshness(
     runtime: &tokio::runtime::Runtime,
     store: &Store,
-    repo: &PathBuf,
+    repo: &Path,
     source: &Source,
     options: &CrawlOptions,
     endpoint: &str,
@@ -910,7 +837,7 @@ fn freshness(
         // Start each round at a different point of the server's sync poll.
         std::thread::sleep(Duration::from_millis(300 + 97 * round as u64));
         let word = unique_word(round + 10 * (backend == Backend::Meilisearch) as usize);
-        org::commit_to_bare(repo, "catalog-info.yaml", &fresh_yaml(repos, Some(&word)));
+        org::commit_to_bare(repo, "catalog-info.yaml", &fresh_yaml(repos, Some(&word))).expect("change the repository");
         let summary = runtime
             .block_on(crawl(store, std::slice::from_ref(source), options, |_, _| {}))
             .expect("crawl the changed repository");
@@ -1042,7 +969,7 @@ impl Memory {
 /// Delivers the memory database's outbox with a `sextant serve` of its own: delivery is paused
 /// (the reindex pause) while the server starts and its resident memory settles, then resumed;
 /// the server's memory is sampled until the outbox is empty.
-async fn memory_phase(url: &str, scratch: &Path, meili: Option<&MeiliProcess>, requeue: bool, entities: usize) -> Result<Memory, String> {
+async fn memory_phase(url: &str, scratch: &Path, meili: Option<&Meili>, requeue: bool, entities: usize) -> Result<Memory, String> {
     let store = Store::connect(url).await.map_err(|error| error.to_string())?;
     if requeue {
         sqlx::query("INSERT INTO search_outbox (entity_ref) SELECT entity_ref FROM entities ON CONFLICT DO NOTHING")
@@ -1107,14 +1034,16 @@ async fn memory_phase(url: &str, scratch: &Path, meili: Option<&MeiliProcess>, r
 // ---------------------------------------------------------------------------------------------
 // Processes
 
-/// A `sextant serve` on loopback, its sync on, its scheduled crawls off.
+/// A `sextant serve` on loopback, its sync on, its scheduled crawls off. (Not
+/// `sextant::bench::server::Server`: that one runs the program it is part of, `sextant`, and this
+/// is the benchmark's own program.)
 struct Server {
     child: Child,
     endpoint: String,
 }
 
 impl Server {
-    fn start(database_url: &str, scratch: &Path, meili: Option<&MeiliProcess>) -> Server {
+    fn start(database_url: &str, scratch: &Path, meili: Option<&Meili>) -> Server {
         let mut command = Command::new(env!("CARGO_BIN_EXE_sextant"));
         command
             .args(["serve", "--listen", "127.0.0.1:0", "--crawl-interval", "0"])
@@ -1126,34 +1055,40 @@ impl Server {
             .env_remove("MEILI_INDEX")
             .env_remove("SEXTANT_CONFIG")
             .stdout(Stdio::piped());
-        if let Some(meili) = meili {
-            command
-                .env("MEILI_URL", &meili.url)
-                .env("MEILI_MASTER_KEY", MEILI_KEY)
-                .env("MEILI_INDEX", MEILI_INDEX);
+        if let Some(config) = meili.and_then(|meili| meili.config().meilisearch) {
+            command.env("MEILI_URL", &config.url).env("MEILI_INDEX", &config.index);
+            if let Some(key) = &config.master_key {
+                command.env("MEILI_MASTER_KEY", key.expose());
+            }
         }
         let mut child = command.spawn().expect("start sextant serve");
         let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
         let endpoint = loop {
             let line = lines.next().expect("a line with the URL").expect("read");
+            // The first address `serve` prints is the dashboard's (`http://host:port/`).
             if let Some(start) = line.find("http://") {
-                break line[start..].trim().to_owned();
+                let base = line[start..].trim().trim_end_matches('/').trim_end_matches("/graphql");
+                break format!("{base}/graphql");
             }
         };
         std::thread::spawn(move || for _ in lines {});
         Server { child, endpoint }
     }
 
-    fn status_field(&self, name: &str) -> Option<f64> {
-        status_kib(self.child.id(), name)
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn status_mib(&self, field: &str) -> f64 {
+        status_kib(self.pid(), field).unwrap_or(0) as f64 / 1024.0
     }
 
     fn rss_mib(&self) -> f64 {
-        self.status_field("VmRSS:").unwrap_or(0.0) / 1024.0
+        self.status_mib("VmRSS:")
     }
 
     fn peak_mib(&self) -> f64 {
-        self.status_field("VmHWM:").unwrap_or(0.0) / 1024.0
+        self.status_mib("VmHWM:")
     }
 
     /// Peak and current resident memory, as text.
@@ -1162,7 +1097,7 @@ impl Server {
     }
 
     fn is_alive(&self) -> bool {
-        Path::new(&format!("/proc/{}/status", self.child.id())).exists() && status_kib(self.child.id(), "VmRSS:").is_some()
+        status_kib(self.pid(), "VmRSS:").is_some()
     }
 
     fn stop(self) {
@@ -1177,181 +1112,106 @@ impl Drop for Server {
     }
 }
 
-/// A field of /proc/<pid>/status in KiB.
-fn status_kib(pid: u32, name: &str) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|line| line.starts_with(name))?;
-    line[name.len()..].split_whitespace().next()?.parse().ok()
+/// Starts Meilisearch (`sextant::bench::server::Meili`) and says so. `indexing_memory` is only
+/// printed: `main` sets it for every Meilisearch (`MEILI_MAX_INDEXING_MEMORY`).
+fn start_meili(binary: Option<&Path>, folder: &Path, indexing_memory: Option<&str>) -> Meili {
+    let binary = binary.expect("a Meilisearch binary (checked at the start)");
+    let meili = Meili::start(binary, folder).unwrap_or_else(|error| panic!("meilisearch: {error}"));
+    println!(
+        "meilisearch: {} (pid {}), indexing memory {}",
+        meili.url,
+        meili.pid(),
+        indexing_memory.unwrap_or("Meilisearch's default")
+    );
+    meili
 }
 
-/// Where the Meilisearch binary is: `MEILI_BIN`, else ../shared/bin/meilisearch.
-fn meili_binary() -> PathBuf {
-    std::env::var_os("MEILI_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/bin/meilisearch"))
+/// A GET of Meilisearch's API with its master key; the answer's JSON.
+fn meili_get(meili: &Meili, path: &str) -> Option<serde_json::Value> {
+    let key = meili.config().meilisearch?.master_key?;
+    let body = ureq::get(&format!("{}{path}", meili.url))
+        .header("authorization", &format!("Bearer {}", key.expose()))
+        .call()
+        .ok()?
+        .body_mut()
+        .read_to_string()
+        .ok()?;
+    serde_json::from_str(&body).ok()
 }
 
-/// A Meilisearch server on loopback with a fresh database.
-struct MeiliProcess {
-    child: Child,
-    url: String,
+/// Meilisearch's last `limit` tasks of the benchmark's index: type, documents, time queued (enqueued
+/// to started) and processing.
+fn recent_tasks(meili: &Meili, limit: usize) -> String {
+    let index = meili.config().meilisearch.map(|config| config.index).unwrap_or_default();
+    let answer = meili_get(meili, &format!("/tasks?limit={limit}&indexUids={index}"));
+    let Some(tasks) = answer.as_ref().and_then(|answer| answer["results"].as_array()) else {
+        return "(not readable)".to_owned();
+    };
+    // Seconds of the day of an RFC 3339 time (the tasks of one run are minutes apart).
+    let seconds = |time: &serde_json::Value| {
+        let clock = time.as_str()?.split_once('T')?.1.trim_end_matches('Z');
+        let mut parts = clock.split(':');
+        let (hours, minutes, seconds) = (parts.next()?, parts.next()?, parts.next()?);
+        Some(hours.parse::<f64>().ok()? * 3600.0 + minutes.parse::<f64>().ok()? * 60.0 + seconds.parse::<f64>().ok()?)
+    };
+    tasks
+        .iter()
+        .map(|task| {
+            let queued = seconds(&task["startedAt"])
+                .zip(seconds(&task["enqueuedAt"]))
+                .map(|(started, enqueued)| started - enqueued);
+            let processing = seconds(&task["finishedAt"])
+                .zip(seconds(&task["startedAt"]))
+                .map(|(finished, started)| finished - started);
+            let milliseconds = |value: Option<f64>| value.map_or("?".to_owned(), |value| format!("{:.0} ms", value * 1000.0));
+            format!(
+                "{} of {} ({}) queued {}, processed in {}",
+                task["type"].as_str().unwrap_or("?"),
+                task["details"]["receivedDocuments"]
+                    .as_u64()
+                    .or(task["details"]["providedIds"].as_u64())
+                    .unwrap_or(0),
+                task["status"].as_str().unwrap_or("?"),
+                milliseconds(queued),
+                milliseconds(processing)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
-impl MeiliProcess {
-    /// `indexing_memory`: `--max-indexing-memory` (`None`: Meilisearch's default).
-    fn start(binary: &Path, folder: &Path, indexing_memory: Option<&str>) -> MeiliProcess {
-        let _ = std::fs::remove_dir_all(folder);
-        std::fs::create_dir_all(folder).expect("meilisearch folder");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
-        let log = std::fs::File::create(folder.join("meilisearch.log")).expect("log file");
-        let mut command = Command::new(binary);
-        if let Some(memory) = indexing_memory {
-            command.args(["--max-indexing-memory", memory]);
-        }
-        let child = command
-            .arg("--db-path")
-            .arg(folder.join("data.ms"))
-            .arg("--dump-dir")
-            .arg(folder.join("dumps"))
-            .arg("--snapshot-dir")
-            .arg(folder.join("snapshots"))
-            .args([
-                "--http-addr",
-                &format!("127.0.0.1:{port}"),
-                "--master-key",
-                MEILI_KEY,
-                "--no-analytics",
-            ])
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start meilisearch");
-        let url = format!("http://127.0.0.1:{port}");
-        let started = Instant::now();
-        loop {
-            let healthy = ureq::get(&format!("{url}/health"))
-                .call()
-                .ok()
-                .and_then(|mut response| response.body_mut().read_to_string().ok())
-                .is_some_and(|body| body.contains("available"));
-            if healthy {
-                break;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "meilisearch did not start (see {})",
-                folder.display()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        println!(
-            "meilisearch: {url} (pid {}), indexing memory {}",
-            child.id(),
-            indexing_memory.unwrap_or("Meilisearch's default")
-        );
-        MeiliProcess { child, url }
-    }
-
-    /// The last `limit` tasks: type, documents, time queued (enqueued to started) and processing.
-    fn recent_tasks(&self, limit: usize) -> String {
-        let answer = ureq::get(&format!("{}/tasks?limit={limit}&indexUids={MEILI_INDEX}", self.url))
-            .header("authorization", &format!("Bearer {MEILI_KEY}"))
-            .call()
-            .ok()
-            .and_then(|mut response| response.body_mut().read_to_string().ok())
-            .and_then(|body| serde_json::from_str::<serde_json::Value>(&body).ok());
-        let Some(tasks) = answer.as_ref().and_then(|answer| answer["results"].as_array()) else {
-            return "(not readable)".to_owned();
+/// The longest steps of the last batch Meilisearch processed (its `progressTrace`).
+fn last_batch_trace(meili: &Meili) -> String {
+    let answer = meili_get(meili, "/batches?limit=1");
+    let batch = answer.as_ref().map(|answer| &answer["results"][0]);
+    let trace = batch.and_then(|batch| batch["stats"]["progressTrace"].as_object().or(batch["progressTrace"].as_object()));
+    let Some(trace) = trace else {
+        return "(no progress trace)".to_owned();
+    };
+    // "12.34ms", "1.2s", "850.1µs", "900ns"
+    let milliseconds = |text: &str| {
+        let split = text.find(|character: char| !(character.is_ascii_digit() || character == '.'))?;
+        let (number, unit) = text.split_at(split);
+        let scale = match unit {
+            "s" => 1000.0,
+            "ms" => 1.0,
+            "µs" | "us" => 0.001,
+            "ns" => 0.000_001,
+            _ => return None,
         };
-        // Seconds of the day of an RFC 3339 time (the tasks of one run are minutes apart).
-        let seconds = |time: &serde_json::Value| {
-            let clock = time.as_str()?.split_once('T')?.1.trim_end_matches('Z');
-            let mut parts = clock.split(':');
-            let (hours, minutes, seconds) = (parts.next()?, parts.next()?, parts.next()?);
-            Some(hours.parse::<f64>().ok()? * 3600.0 + minutes.parse::<f64>().ok()? * 60.0 + seconds.parse::<f64>().ok()?)
-        };
-        tasks
-            .iter()
-            .map(|task| {
-                let queued = seconds(&task["startedAt"])
-                    .zip(seconds(&task["enqueuedAt"]))
-                    .map(|(started, enqueued)| started - enqueued);
-                let processing = seconds(&task["finishedAt"])
-                    .zip(seconds(&task["startedAt"]))
-                    .map(|(finished, started)| finished - started);
-                let milliseconds = |value: Option<f64>| value.map_or("?".to_owned(), |value| format!("{:.0} ms", value * 1000.0));
-                format!(
-                    "{} of {} ({}) queued {}, processed in {}",
-                    task["type"].as_str().unwrap_or("?"),
-                    task["details"]["receivedDocuments"]
-                        .as_u64()
-                        .or(task["details"]["providedIds"].as_u64())
-                        .unwrap_or(0),
-                    task["status"].as_str().unwrap_or("?"),
-                    milliseconds(queued),
-                    milliseconds(processing)
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    /// The longest steps of the last batch Meilisearch processed (its `progressTrace`).
-    fn last_batch_trace(&self) -> String {
-        let answer = ureq::get(&format!("{}/batches?limit=1", self.url))
-            .header("authorization", &format!("Bearer {MEILI_KEY}"))
-            .call()
-            .ok()
-            .and_then(|mut response| response.body_mut().read_to_string().ok())
-            .and_then(|body| serde_json::from_str::<serde_json::Value>(&body).ok());
-        let batch = answer.as_ref().map(|answer| &answer["results"][0]);
-        let trace = batch.and_then(|batch| batch["stats"]["progressTrace"].as_object().or(batch["progressTrace"].as_object()));
-        let Some(trace) = trace else {
-            return "(no progress trace)".to_owned();
-        };
-        // "12.34ms", "1.2s", "850.1µs", "900ns"
-        let milliseconds = |text: &str| {
-            let split = text.find(|character: char| !(character.is_ascii_digit() || character == '.'))?;
-            let (number, unit) = text.split_at(split);
-            let scale = match unit {
-                "s" => 1000.0,
-                "ms" => 1.0,
-                "µs" | "us" => 0.001,
-                "ns" => 0.000_001,
-                _ => return None,
-            };
-            Some(number.parse::<f64>().ok()? * scale)
-        };
-        let mut steps: Vec<(&String, f64)> = trace
-            .iter()
-            .filter_map(|(step, duration)| Some((step, milliseconds(duration.as_str()?)?)))
-            .collect();
-        steps.sort_by(|left, right| right.1.total_cmp(&left.1));
-        steps
-            .iter()
-            .filter(|(_, milliseconds)| *milliseconds >= 1.0)
-            .map(|(step, milliseconds)| format!("{step} {milliseconds:.0} ms"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    fn peak_rss(&self) -> String {
-        status_kib(self.child.id(), "VmHWM:").map_or("?".to_owned(), |kib| format!("{:.0} MiB", kib / 1024.0))
-    }
-
-    fn stop(self) {
-        drop(self);
-    }
-}
-
-impl Drop for MeiliProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+        Some(number.parse::<f64>().ok()? * scale)
+    };
+    let mut steps: Vec<(&String, f64)> = trace
+        .iter()
+        .filter_map(|(step, duration)| Some((step, milliseconds(duration.as_str()?)?)))
+        .collect();
+    steps.sort_by(|left, right| right.1.total_cmp(&left.1));
+    steps
+        .iter()
+        .filter(|(_, milliseconds)| *milliseconds >= 1.0)
+        .map(|(step, milliseconds)| format!("{step} {milliseconds:.0} ms"))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// 30871 → "30,871".

@@ -166,6 +166,10 @@ impl Meili {
         }
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn peak_rss_mib(&self) -> f64 {
         status_kib(self.child.id(), "VmHWM:").unwrap_or(0) as f64 / 1024.0
     }
