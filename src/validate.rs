@@ -1,20 +1,23 @@
 //! `sextant validate`: find descriptor files, read each (in parallel), run the checks across all
 //! of them, and hand the result to a reporter.
 
+mod baseline;
 mod cross_file;
 mod discover;
 pub mod report;
 
-use std::collections::HashMap;
-use std::path::PathBuf;
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::descriptor::{self, MAX_FILE_BYTES, ParsedFile};
+use crate::descriptor::{self, Documents, MAX_FILE_BYTES, ParsedFile};
 use crate::domain::{Code, Diagnostic, Entity, Position, Severity};
 
+pub use baseline::{FsBaseline, read_all_for_baseline};
 pub use cross_file::{Elsewhere, KnownElsewhere, check_across_files, check_across_files_with, unresolved_targets};
 pub use discover::{DiscoverError, discover};
+use discover::{FoundFile, discover_files};
 
 /// Settings of one validation run.
 #[derive(Debug, Clone, Copy, Default)]
@@ -32,7 +35,8 @@ pub struct Report {
     pub entities: Vec<Entity>,
     /// Sorted by file, then position.
     pub diagnostics: Vec<Diagnostic>,
-    /// The text of each file that has diagnostics, for source snippets.
+    /// The text of each file that has diagnostics, for source snippets. Before [`finish`], also
+    /// the text of each file that defines entities (the cross-file checks may speak of it).
     pub sources: HashMap<String, String>,
 }
 
@@ -66,8 +70,14 @@ impl Report {
 
 /// Validates the files and directories in `paths` (the current directory when empty).
 pub fn validate_paths(paths: &[PathBuf], options: Options) -> Result<Report, DiscoverError> {
-    let files = discover(paths)?;
-    Ok(validate_files(&files, options))
+    let files = discover_files(paths)?;
+    let parsed = read_all(files.len(), options.threads, |index| {
+        let FoundFile { path, known_regular } = &files[index];
+        read_file(path, *known_regular)
+    });
+    let mut report = collect(parsed);
+    finish(&mut report, options.strict, None);
+    Ok(report)
 }
 
 /// Validates exactly these files.
@@ -77,18 +87,21 @@ pub fn validate_files(files: &[PathBuf], options: Options) -> Report {
     report
 }
 
-/// Reads and parses these files: their entities and each file's own diagnostics, before the
-/// checks across files ([`finish`]).
+/// Reads and parses these files: their entities (without their documents, which validation
+/// does not need) and each file's own diagnostics, before the checks across files ([`finish`]).
 pub fn read_files(files: &[PathBuf], threads: usize) -> Report {
-    let parsed = read_all(files, threads);
+    collect(read_all(files.len(), threads, |index| read_file(&files[index], false)))
+}
+
+/// Gathers the files read into one report (before the checks across files).
+fn collect(parsed: Vec<FileResult>) -> Report {
     let mut report = Report {
-        files_checked: files.len(),
+        files_checked: parsed.len(),
+        entities: Vec::with_capacity(parsed.len()),
         ..Report::default()
     };
     for (file, text, parsed_file) in parsed {
-        if !parsed_file.diagnostics.is_empty()
-            && let Some(text) = text
-        {
+        if let Some(text) = text {
             report.sources.insert(file, text);
         }
         report.diagnostics.extend(parsed_file.diagnostics);
@@ -103,12 +116,12 @@ pub fn read_files(files: &[PathBuf], threads: usize) -> Report {
 pub fn finish(report: &mut Report, strict: bool, elsewhere: Elsewhere<'_>) {
     let across = check_across_files_with(&report.entities, strict, elsewhere);
     report.diagnostics.extend(across);
-    // Files read without diagnostics of their own, for the snippets of cross-file diagnostics;
-    // read as carefully as the first time (regular files only, capped).
+    // Files whose text was not kept when they were read (diagnostics added by the caller), for
+    // snippets; read as carefully as the first time (regular files only, capped).
     for diagnostic in &report.diagnostics {
         if diagnostic.code != Code::ReadError
             && !report.sources.contains_key(&diagnostic.file)
-            && let Ok(Ok(bytes)) = read_regular_file(std::path::Path::new(&diagnostic.file))
+            && let Ok(Ok(bytes)) = read_regular_file(Path::new(&diagnostic.file), false)
         {
             report
                 .sources
@@ -118,38 +131,46 @@ pub fn finish(report: &mut Report, strict: bool, elsewhere: Elsewhere<'_>) {
     report
         .diagnostics
         .sort_by(|left, right| (&left.file, left.line, left.column, left.code).cmp(&(&right.file, right.line, right.column, right.code)));
+    // Only the texts that snippets need stay (the diagnostics are grouped by file now).
+    let mut mentioned: Vec<&str> = report.diagnostics.iter().map(|diagnostic| diagnostic.file.as_str()).collect();
+    mentioned.dedup();
+    let mentioned: HashSet<&str> = mentioned.into_iter().collect();
+    report.sources.retain(|file, _| mentioned.contains(file.as_str()));
 }
 
 /// The name a file is shown under: its path as given, without a leading `./`.
-pub fn display_name(path: &std::path::Path) -> String {
+pub fn display_name(path: &Path) -> String {
     let shown = path.to_string_lossy();
     shown.strip_prefix("./").unwrap_or(&shown).to_owned()
 }
 
 type FileResult = (String, Option<String>, ParsedFile);
 
-/// Reads and parses every file, on `threads` workers, keeping the input order.
-fn read_all(files: &[PathBuf], threads: usize) -> Vec<FileResult> {
+/// Reads and parses `count` files (`read_one(index)` reads one), on `threads` workers, keeping
+/// the input order.
+fn read_all(count: usize, threads: usize, read_one: impl Fn(usize) -> FileResult + Sync) -> Vec<FileResult> {
     let threads = match threads {
         0 => std::thread::available_parallelism().map_or(1, usize::from),
         threads => threads,
     }
-    .min(files.len().max(1));
+    .min(count.max(1));
     if threads == 1 {
         // On the calling thread: a worker thread would allocate from a secondary malloc arena,
         // which grows in small steps (measured: about 5% of the run in mprotect).
-        return files.iter().map(|path| read_one(path)).collect();
+        return (0..count).map(read_one).collect();
     }
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<(usize, FileResult)>> = Mutex::new(Vec::with_capacity(files.len()));
+    let results: Mutex<Vec<(usize, FileResult)>> = Mutex::new(Vec::with_capacity(count));
     std::thread::scope(|scope| {
         for _ in 0..threads {
             scope.spawn(|| {
                 let mut local = Vec::new();
                 loop {
                     let index = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(path) = files.get(index) else { break };
-                    local.push((index, read_one(path)));
+                    if index >= count {
+                        break;
+                    }
+                    local.push((index, read_one(index)));
                 }
                 results.lock().expect("no worker panics while holding the lock").extend(local);
             });
@@ -165,17 +186,30 @@ fn read_all(files: &[PathBuf], threads: usize) -> Vec<FileResult> {
 /// read: a FIFO, socket or device is refused from its metadata, before it is opened, and the file
 /// is opened without blocking and checked again, so a path swapped for a FIFO meanwhile cannot
 /// make the run wait for a writer.
-pub fn read_one(path: &std::path::Path) -> FileResult {
+pub fn read_one(path: &Path) -> FileResult {
+    read_file(path, false)
+}
+
+/// [`read_one`]; `known_regular` when the directory walk saw a regular file, whose metadata need
+/// not be read again before opening it (the open file's metadata is still checked). The text is
+/// kept when the file has diagnostics or defines entities (for the snippets of the checks across
+/// files); entities do not keep their documents (validate only checks).
+fn read_file(path: &Path, known_regular: bool) -> FileResult {
     let name = display_name(path);
     let at = Position { line: 1, column: 1 };
     let refuse = |diagnostic: Diagnostic| ParsedFile {
         entities: Vec::new(),
         diagnostics: vec![diagnostic],
     };
-    match read_regular_file(path) {
+    match read_regular_file(path, known_regular) {
         Ok(Ok(bytes)) => {
-            let parsed = descriptor::parse_bytes(&name, &bytes);
-            let text = (!parsed.diagnostics.is_empty()).then(|| String::from_utf8_lossy(&bytes).into_owned());
+            let parsed = descriptor::parse_bytes_with(&name, &bytes, Documents::Skip);
+            let text = if parsed.diagnostics.is_empty() && parsed.entities.is_empty() {
+                None
+            } else {
+                // Moved, not copied, when the bytes are UTF-8 (always when entities were read).
+                Some(String::from_utf8(bytes).unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned()))
+            };
             (name, text, parsed)
         }
         Ok(Err(length)) => {
@@ -211,10 +245,11 @@ impl From<std::io::Error> for ReadFailure {
     }
 }
 
-/// The bytes of a regular file, or its length when it is over the cap.
-fn read_regular_file(path: &std::path::Path) -> Result<Result<Vec<u8>, u64>, ReadFailure> {
+/// The bytes of a regular file, or its length when it is over the cap. `known_regular`: the
+/// directory walk saw a regular file at this path, so its metadata is not read before opening.
+fn read_regular_file(path: &Path, known_regular: bool) -> Result<Result<Vec<u8>, u64>, ReadFailure> {
     use std::io::Read;
-    if let Some(kind) = special_file_kind(&std::fs::metadata(path)?) {
+    if !known_regular && let Some(kind) = special_file_kind(&std::fs::metadata(path)?) {
         return Err(ReadFailure::Special(kind));
     }
     let file = open_without_blocking(path)?;
@@ -251,7 +286,7 @@ fn special_file_kind(metadata: &std::fs::Metadata) -> Option<&'static str> {
 }
 
 /// Opens `path` for reading without waiting on a FIFO (reads of regular files are unaffected).
-fn open_without_blocking(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+fn open_without_blocking(path: &Path) -> std::io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
     // O_NONBLOCK: opening a FIFO returns at once instead of waiting for a writer.
     std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path)

@@ -28,13 +28,29 @@ impl std::error::Error for DiscoverError {}
 /// symbolic links; a FIFO, socket or device with a descriptor's name is taken too (and refused
 /// when read). No paths means the current directory. The result is sorted and unique.
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, DiscoverError> {
+    Ok(discover_files(paths)?.into_iter().map(|file| file.path).collect())
+}
+
+/// A file that [`discover`] found.
+pub(crate) struct FoundFile {
+    pub path: PathBuf,
+    /// The directory walk saw a regular file (not one given explicitly, nor a FIFO, socket or
+    /// device): reading it need not look at its metadata before opening it.
+    pub known_regular: bool,
+}
+
+/// [`discover`], telling which files the walk saw as regular files.
+pub(crate) fn discover_files(paths: &[PathBuf]) -> Result<Vec<FoundFile>, DiscoverError> {
     let current = [PathBuf::from(".")];
     let paths = if paths.is_empty() { &current[..] } else { paths };
     let mut files = Vec::new();
     for path in paths {
         let metadata = std::fs::metadata(path).map_err(|error| DiscoverError { path: path.clone(), error })?;
         if !metadata.is_dir() {
-            files.push(path.clone());
+            files.push(FoundFile {
+                path: path.clone(),
+                known_regular: false,
+            });
             continue;
         }
         let walker = walkdir::WalkDir::new(path)
@@ -52,12 +68,21 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, DiscoverError> {
             let is_descriptor =
                 !file_type.is_dir() && !file_type.is_symlink() && entry.file_name().to_str().is_some_and(is_descriptor_file_name);
             if is_descriptor {
-                files.push(entry.into_path());
+                files.push(FoundFile {
+                    known_regular: file_type.is_file(),
+                    path: entry.into_path(),
+                });
             }
         }
     }
-    files.sort();
-    files.dedup();
+    files.sort_by(|left, right| left.path.cmp(&right.path));
+    files.dedup_by(|later, kept| {
+        let same = later.path == kept.path;
+        if same {
+            kept.known_regular &= later.known_regular;
+        }
+        same
+    });
     Ok(files)
 }
 
