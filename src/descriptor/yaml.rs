@@ -521,13 +521,24 @@ impl<'file> Builder<'file> {
     }
 
     fn check_duplicate_keys(&mut self, entries: &[(Node, Node)]) {
+        /// Up to this many keys, earlier keys are searched in place instead of hashed (no
+        /// allocation; descriptors' mappings hold a handful of keys).
+        const SCANNED: usize = 16;
         if entries.len() < 2 {
             return;
         }
-        let mut seen: HashMap<&str, &Node> = HashMap::with_capacity(entries.len());
-        for (key, _) in entries {
+        let mut seen: HashMap<&str, &Node> = HashMap::new();
+        for (index, (key, _)) in entries.iter().enumerate() {
             let Some(text) = key.as_key() else { continue };
-            if let Some(first) = seen.get(text) {
+            let first = if entries.len() <= SCANNED {
+                entries[..index]
+                    .iter()
+                    .map(|(earlier, _)| earlier)
+                    .find(|earlier| earlier.as_key() == Some(text))
+            } else {
+                seen.get(text).copied()
+            };
+            if let Some(first) = first {
                 self.diagnostics.push(
                     Diagnostic::new(
                         Code::DuplicateKey,
@@ -541,7 +552,7 @@ impl<'file> Builder<'file> {
                         first.start.line
                     )),
                 );
-            } else {
+            } else if entries.len() > SCANNED {
                 seen.insert(text, key);
             }
         }

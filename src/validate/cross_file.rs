@@ -54,16 +54,24 @@ pub fn check_across_files_with(entities: &[Entity], strict: bool, elsewhere: Els
     let mut diagnostics = Vec::new();
     let by_ref = index_refs(entities, &mut diagnostics);
     let by_alias = index_aliases(entities, &mut diagnostics);
-    let resolve = |target: &Target| match target {
-        Target::Entity(entity_ref) => by_ref.get(entity_ref).copied(),
-        Target::Alias(alias) => by_alias.get(alias.as_str()).copied(),
-    };
+    // Each relation's target, resolved once (in order of entities, then relations) for both the
+    // reference checks and the cycle search.
+    let resolved: Vec<Option<usize>> = entities
+        .iter()
+        .flat_map(|entity| &entity.relations)
+        .map(|relation| match &relation.target {
+            Target::Entity(entity_ref) => by_ref.get(entity_ref).copied(),
+            Target::Alias(alias) => by_alias.get(alias.as_str()).copied(),
+        })
+        .collect();
+    let mut targets = resolved.iter().copied();
 
     for entity in entities {
         for relation in &entity.relations {
             let at = relation.position;
             let file = &entity.provenance.file;
-            match resolve(&relation.target) {
+            let target = targets.next().expect("one resolution per relation");
+            match target {
                 None if let Some(known) = elsewhere.and_then(|lookup| lookup(&relation.target)) => {
                     if relation.relation_type == RelationType::OwnedBy && !can_own(&known.kind) {
                         diagnostics.push(invalid_owner(
@@ -122,7 +130,7 @@ pub fn check_across_files_with(entities: &[Entity], strict: bool, elsewhere: Els
         }
     }
 
-    report_cycles(entities, &resolve, &mut diagnostics);
+    report_cycles(entities, &resolved, &mut diagnostics);
     diagnostics
 }
 
@@ -200,13 +208,17 @@ fn index_aliases<'entity>(entities: &'entity [Entity], diagnostics: &mut Vec<Dia
 }
 
 /// Finds loops in partOf chains and in Group parent chains; each loop is reported once, at its
-/// entity with the smallest reference.
-fn report_cycles(entities: &[Entity], resolve: &dyn Fn(&Target) -> Option<usize>, diagnostics: &mut Vec<Diagnostic>) {
+/// entity with the smallest reference. `resolved` holds each relation's target (in order of
+/// entities, then relations).
+fn report_cycles(entities: &[Entity], resolved: &[Option<usize>], diagnostics: &mut Vec<Diagnostic>) {
     let mut part_of: Vec<Vec<usize>> = vec![Vec::new(); entities.len()];
     let mut parent: Vec<Vec<usize>> = vec![Vec::new(); entities.len()];
+    let mut targets = resolved.iter().copied();
     for (index, entity) in entities.iter().enumerate() {
         for relation in &entity.relations {
-            let Some(target) = resolve(&relation.target) else { continue };
+            let Some(target) = targets.next().expect("one resolution per relation") else {
+                continue;
+            };
             match relation.relation_type {
                 RelationType::PartOf => part_of[index].push(target),
                 RelationType::ChildOf => parent[index].push(target),
