@@ -225,7 +225,7 @@ fn run_scale(scale: Scale, options: &BenchOptions) -> Result<Report, String> {
     };
     let node = options.backstage && backstage::node_available();
     if options.backstage && !node {
-        println!("Backstage: skipped (no `node` on PATH; install Node 18 or later to compare)");
+        println!("Backstage: skipped (no `node` on PATH; install Node 20 or later to compare)");
     }
     let harness = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench");
 

@@ -310,7 +310,10 @@ fn run_command() -> ExitCode {
     };
     let catalog = if cli.demo { Catalog::Demo } else { Catalog::Main };
     // Every catalog command reads the same configuration; `validate` and `codes` need none.
-    let config = if matches!(cli.command, Command::Validate { .. } | Command::Codes | Command::Schema | Command::Bench { .. }) {
+    let config = if matches!(
+        cli.command,
+        Command::Validate { .. } | Command::Codes | Command::Schema | Command::Bench { .. }
+    ) {
         Config::default()
     } else {
         match load_config(cli.config.as_deref()) {
@@ -409,7 +412,11 @@ fn run_command() -> ExitCode {
             meilisearch,
             repeat,
         } => {
-            let scales = match scale.iter().map(|name| crate::bench::Scale::parse(name)).collect::<Result<Vec<_>, _>>() {
+            let scales = match scale
+                .iter()
+                .map(|name| crate::bench::Scale::parse(name))
+                .collect::<Result<Vec<_>, _>>()
+            {
                 Ok(scales) => scales,
                 Err(message) => return fail(&message),
             };

@@ -169,12 +169,26 @@ pub fn measure(report: &mut Report, context: &Context<'_>) -> Result<(), String>
 
 /// Puts Backstage's catalog figures beside ours, and adds its edit-visibility figures.
 pub fn add_backstage(report: &mut Report, run: &CatalogRun) {
-    let queryable = (run.entities_queryable >= run.entities_expected).then_some(run.queryable_seconds);
+    if !run.queryable_complete {
+        report.add(
+            Figure::new(
+                "backstage",
+                "Backstage: entities queryable when its time ran out",
+                run.entities_queryable as f64,
+                Unit::Count,
+            )
+            .note(format!(
+                "of {} after {:.0} s; its edits were not tried",
+                run.entities_expected, run.queryable_seconds
+            )),
+        );
+        return;
+    }
     for figure in &mut report.figures {
         match figure.measure.as_str() {
-            FIRST_CRAWL => figure.backstage = queryable,
-            FIRST_CRAWL_CPU => figure.backstage = queryable.map(|_| run.node_cpu_seconds + run.postgres_cpu_seconds),
-            FIRST_CRAWL_MEMORY => figure.backstage = queryable.map(|_| run.node_peak_rss_bytes as f64 / 1_048_576.0),
+            FIRST_CRAWL => figure.backstage = Some(run.queryable_seconds),
+            FIRST_CRAWL_CPU => figure.backstage = Some(run.node_cpu_seconds + run.postgres_cpu_seconds),
+            FIRST_CRAWL_MEMORY => figure.backstage = Some(run.node_peak_rss_bytes as f64 / 1_048_576.0),
             _ => {}
         }
     }
@@ -192,7 +206,7 @@ pub fn add_backstage(report: &mut Report, run: &CatalogRun) {
         )
         .note(format!("{default_note} {}", run.versions).trim().to_owned()),
     );
-    let (refresh, refresh_note) = waited(run.edit_refresh_seconds, run.edit_default_timeout_seconds);
+    let (refresh, refresh_note) = waited(run.edit_refresh_seconds, run.edit_refresh_timeout_seconds);
     report.add(
         Figure::new(
             "backstage",
@@ -202,17 +216,6 @@ pub fn add_backstage(report: &mut Report, run: &CatalogRun) {
         )
         .note(refresh_note),
     );
-    if queryable.is_none() {
-        report.add(
-            Figure::new(
-                "backstage",
-                "Backstage: entities queryable when its time ran out",
-                run.entities_queryable as f64,
-                Unit::Count,
-            )
-            .note(format!("of {} after {:.0} s", run.entities_expected, run.queryable_seconds)),
-        );
-    }
     // Our change-visible figure gets Backstage's refresh beside it (both: one repository asked for).
     for figure in &mut report.figures {
         if figure.measure == CHANGE_VISIBLE {
