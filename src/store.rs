@@ -17,6 +17,7 @@ use std::collections::HashMap;
 
 use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Postgres, Transaction};
 
 use crate::pg::{Cluster, PgError};
 
@@ -279,6 +280,35 @@ impl Store {
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Begins a transaction on a pooled connection; see [`Store::begin_with`].
+    pub async fn begin(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        self.begin_in_task(None).await
+    }
+
+    /// Begins a transaction with `statement` (which must begin one: `BEGIN READ ONLY; SET LOCAL ..`)
+    /// such that no cancellation leaves it half-begun. sqlx 0.8 sends the `BEGIN` before it counts
+    /// the transaction as open, so a future dropped in between (a client that hangs up mid-request)
+    /// would give the connection back to the pool still inside the transaction: its next user's
+    /// writes would then fail (`READ ONLY`) or never be committed. Here the begin runs in a task
+    /// of its own and always completes; if nobody waits for it any more, the finished transaction
+    /// is dropped, which rolls it back as usual.
+    pub async fn begin_with(&self, statement: &'static str) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        self.begin_in_task(Some(statement)).await
+    }
+
+    async fn begin_in_task(&self, statement: Option<&'static str>) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        let pool = self.pool.clone();
+        let begun = tokio::spawn(async move {
+            match statement {
+                Some(statement) => pool.begin_with(statement).await,
+                None => pool.begin().await,
+            }
+        });
+        begun
+            .await
+            .unwrap_or_else(|error| Err(sqlx::Error::Protocol(format!("the task beginning a transaction ended: {error}"))))
     }
 
     /// Registers the repositories that are new (in one statement) and returns what is known of

@@ -109,7 +109,7 @@ impl PostgresIndex {
                 facets: if request.facets { empty_facets() } else { Vec::new() },
             });
         }
-        let mut transaction = self.store.pool().begin_with(BEGIN_SEARCH).await.map_err(store_error)?;
+        let mut transaction = self.store.begin_with(BEGIN_SEARCH).await.map_err(store_error)?;
         let text_query = if query.terms.is_empty() {
             None
         } else {
@@ -143,7 +143,7 @@ impl PostgresIndex {
 
     /// Upserts `upserts` and removes `deletes`, in one transaction.
     pub async fn apply(&self, upserts: &[SearchEntity], deletes: &[String]) -> Result<Applied, SearchError> {
-        let mut transaction = self.store.pool().begin().await.map_err(store_error)?;
+        let mut transaction = self.store.begin().await.map_err(store_error)?;
         write_documents(&mut transaction, LIVE, upserts).await?;
         if !deletes.is_empty() {
             let mut deletes: Vec<&str> = deletes.iter().map(String::as_str).collect();
@@ -189,7 +189,7 @@ impl PostgresIndex {
             .execute(pool)
             .await
             .map_err(store_error)?;
-        let mut transaction = pool.begin().await.map_err(store_error)?;
+        let mut transaction = self.store.begin().await.map_err(store_error)?;
         for statement in [
             // Waits for searches in progress on the old tables; new ones wait for the swap. The
             // tables are locked in the order searches and writes use them (terms, documents).

@@ -82,7 +82,7 @@ impl Store {
     /// Applies several repositories' changes in one transaction, in order; returns what became
     /// of each. All of them are applied, or none.
     pub async fn apply_changes(&self, changes: &[RepoChange]) -> Result<Vec<Applied>, StoreError> {
-        let mut transaction = self.pool.begin().await?;
+        let mut transaction = self.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(WRITER_LOCK)
             .execute(&mut *transaction)

@@ -328,7 +328,7 @@ impl Store {
     }
 
     async fn try_claim_jobs(&self, lease_owner: &str, lease: Duration, limit: usize) -> Result<Vec<ClaimedJob>, StoreError> {
-        let mut transaction: Transaction<'_, Postgres> = self.pool.begin().await?;
+        let mut transaction: Transaction<'_, Postgres> = self.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(CLAIM_LOCK)
             .execute(&mut *transaction)
@@ -491,7 +491,7 @@ impl Store {
         configured: &[RepoKey],
         max_attempts: i32,
     ) -> Result<Option<u64>, StoreError> {
-        let mut transaction = self.pool.begin().await?;
+        let mut transaction = self.begin().await?;
         let claimed = sqlx::query(
             "UPDATE job_schedule SET next_run_at = now() + make_interval(secs => $1 * (0.9 + 0.2 * random())), last_run_at = now()
              WHERE id = 1 AND (next_run_at <= now() OR next_run_at > now() + make_interval(secs => $1 * 1.1))",

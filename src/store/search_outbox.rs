@@ -229,7 +229,7 @@ impl Store {
     /// made while the batch is claimed waits on the claimed row's lock until this commits, then
     /// bumps its version: the entity state read here is never newer than what the version says.
     pub async fn claim_search_changes(&self, limit: usize, lease: Duration) -> Result<Claim, StoreError> {
-        let mut transaction = self.pool().begin().await?;
+        let mut transaction = self.begin().await?;
         let paused: bool = sqlx::query_scalar("SELECT coalesce(reindex_until > now(), false) FROM search_state WHERE id = 1 FOR SHARE")
             .fetch_optional(&mut *transaction)
             .await?
@@ -431,7 +431,7 @@ impl Store {
     /// A transaction holding the outbox rows of `refs`, locked by reference (the triggers'
     /// order), each lock waited for at most [`OUTBOX_LOCK_TIMEOUT`] (see [`retry_outbox_lock`]).
     async fn lock_outbox_rows(&self, refs: &[&str]) -> Result<sqlx::Transaction<'static, Postgres>, StoreError> {
-        let mut transaction = self.pool().begin().await?;
+        let mut transaction = self.begin().await?;
         sqlx::query(&format!("SET LOCAL lock_timeout = '{OUTBOX_LOCK_TIMEOUT}'"))
             .execute(&mut *transaction)
             .await?;

@@ -55,7 +55,7 @@ impl Snapshot {
         self.statements.fetch_add(1, Ordering::Relaxed);
         if slot.is_none() {
             self.statements.fetch_add(1, Ordering::Relaxed);
-            let transaction = self.store.pool().begin_with(BEGIN_SNAPSHOT).await?;
+            let transaction = self.store.begin_with(BEGIN_SNAPSHOT).await?;
             *slot = Some(transaction);
         }
         MutexGuard::try_map(slot, |slot| slot.as_deref_mut())

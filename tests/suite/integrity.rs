@@ -1,7 +1,8 @@
 //! The catalog never loses good data: moves within a file, between files and between
 //! repositories; files that turn unusable (too large, a symbolic link, beyond the descriptor
 //! limit) keep their last good entities; one URL on two branches; aliases that go; an older read
-//! that arrives late; forgetting a repository. Real git repositories, real Postgres.
+//! that arrives late; forgetting a repository; a transaction begun by a request that hung up.
+//! Real git repositories, real Postgres.
 
 use sextant::crawler::{Origin, ReadOptions, Source};
 use sextant::ingest::{CrawlOptions, CrawlSummary, RepoOutcome, crawl};
@@ -487,4 +488,56 @@ async fn files_beyond_the_repositorys_byte_limit_keep_their_last_good_entities()
         .await
         .unwrap();
     assert_eq!(codes, vec!["S0405"]);
+}
+
+/// A request dropped while its read-only snapshot is being begun (a client that hangs up under
+/// load) must not give its connection back to the pool inside that transaction: the next crawl
+/// to take the connection would fail to write (`READ ONLY`) or write into a transaction that is
+/// never committed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_transaction_whose_begin_was_cancelled_is_not_left_on_a_pooled_connection() {
+    use std::time::{Duration, Instant};
+    let (store, _) = fresh_store().await;
+    for _ in 0..4 {
+        // The sleep inside the begin makes the cancellation land after `BEGIN` reached the server.
+        let slow_begin = store.begin_with("BEGIN READ ONLY; SELECT pg_sleep(0.2)");
+        assert!(
+            tokio::time::timeout(Duration::from_millis(40), slow_begin).await.is_err(),
+            "the begin should still have been running when it was cancelled"
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    while store.pool().num_idle() < store.pool().size() as usize && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Every pooled connection at once, so that each idle one is looked at.
+    let mut connections = Vec::new();
+    for _ in 0..store.pool().size() {
+        connections.push(store.pool().acquire().await.expect("a pooled connection"));
+    }
+    assert!(!connections.is_empty());
+    for connection in &mut connections {
+        let read_only: String = sqlx::query_scalar("SHOW transaction_read_only")
+            .fetch_one(&mut **connection)
+            .await
+            .unwrap();
+        assert_eq!(
+            read_only, "off",
+            "a pooled connection was left inside the cancelled read-only transaction"
+        );
+        let in_transaction: bool = sqlx::query_scalar("SELECT now() <> statement_timestamp()")
+            .fetch_one(&mut **connection)
+            .await
+            .unwrap();
+        assert!(!in_transaction, "a pooled connection was left inside a transaction");
+    }
+    drop(connections);
+    // And a write through the store works.
+    let mut transaction = store.begin().await.unwrap();
+    sqlx::query("CREATE TABLE written_after_cancellations (id int)")
+        .execute(&mut *transaction)
+        .await
+        .unwrap();
+    transaction.commit().await.unwrap();
 }
