@@ -118,22 +118,35 @@ impl Figure {
         }
         let mut met = true;
         for target in &self.targets {
-            met &= match *target {
-                Target::AtLeast(bound) => self.value >= bound,
-                Target::AtMost(bound) => self.value <= bound,
-                Target::TimesBackstage(times) => self.ratio()? >= times,
-            };
+            met &= self.meets(*target)?;
         }
         Some(met)
     }
 
+    /// Whether one target is met (`None` for a ratio target without a Backstage figure).
+    fn meets(&self, target: Target) -> Option<bool> {
+        Some(match target {
+            Target::AtLeast(bound) => self.value >= bound,
+            Target::AtMost(bound) => self.value <= bound,
+            Target::TimesBackstage(times) => self.ratio()? >= times,
+        })
+    }
+
+    /// Each target with its own verdict: `≥ 50,000 files/s (MISSED), ≥ 10× Backstage (met)`.
     fn targets_text(&self) -> String {
         self.targets
             .iter()
-            .map(|target| match *target {
-                Target::AtLeast(bound) => format!("≥ {}", format_value(bound, self.unit)),
-                Target::AtMost(bound) => format!("≤ {}", format_value(bound, self.unit)),
-                Target::TimesBackstage(times) => format!("≥ {times:.0}× Backstage"),
+            .map(|target| {
+                let bound = match *target {
+                    Target::AtLeast(bound) => format!("≥ {}", format_value(bound, self.unit)),
+                    Target::AtMost(bound) => format!("≤ {}", format_value(bound, self.unit)),
+                    Target::TimesBackstage(times) => format!("≥ {times:.0}× Backstage"),
+                };
+                match self.meets(*target) {
+                    Some(true) => format!("{bound} (met)"),
+                    Some(false) => format!("{bound} (MISSED)"),
+                    None => bound,
+                }
             })
             .collect::<Vec<_>>()
             .join(", ")
@@ -172,19 +185,13 @@ impl Report {
         );
         text.push_str("| phase | measure | sextant | target | Backstage | ratio | note |\n|---|---|---|---|---|---|---|\n");
         for figure in &self.figures {
-            let verdict = match figure.meets_targets() {
-                Some(true) => " (met)",
-                Some(false) => " (MISSED)",
-                None => "",
-            };
             let _ = writeln!(
                 text,
-                "| {} | {} | {} | {}{} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} |",
                 figure.phase,
                 figure.measure,
                 format_value(figure.value, figure.unit),
                 figure.targets_text(),
-                verdict,
                 figure.backstage.map_or(String::new(), |value| format_value(value, figure.unit)),
                 figure.ratio().map_or(String::new(), |ratio| format!("{ratio:.1}×")),
                 figure.note
@@ -205,12 +212,13 @@ pub fn growth_table(reports: &[Report]) -> String {
     }
     let size = last.entities as f64 / first.entities.max(1) as f64;
     let mut text = format!(
-        "\n## Growth: {} → {} ({} → {} entities, ×{size:.1})\n\n| phase | measure | {} |  growth | reading |\n|---|---|---|---|---|\n",
+        "\n## Growth: {} → {} ({} → {} entities, ×{size:.1})\n\n| phase | measure | {} | growth | reading |\n|---|---|{}---|---|\n",
         first.scale,
         last.scale,
         thousands(first.entities as f64),
         thousands(last.entities as f64),
-        reports.iter().map(|report| report.scale.as_str()).collect::<Vec<_>>().join(" | ")
+        reports.iter().map(|report| report.scale.as_str()).collect::<Vec<_>>().join(" | "),
+        "---|".repeat(reports.len())
     );
     for figure in &first.figures {
         let values: Vec<Option<&Figure>> = reports
@@ -233,14 +241,19 @@ pub fn growth_table(reports: &[Report]) -> String {
         let reading = growth_reading(factor, size, figure.unit);
         let _ = writeln!(
             text,
-            "| {} | {} | {} | ×{factor:.2} | {reading} |",
+            "| {} | {} | {} | {} | {reading} |",
             figure.phase,
             figure.measure,
             values
                 .iter()
                 .map(|value| value.map_or("–".to_owned(), |value| format_value(value.value, value.unit)))
                 .collect::<Vec<_>>()
-                .join(" | ")
+                .join(" | "),
+            if factor.is_finite() {
+                format!("×{factor:.2}")
+            } else {
+                "–".to_owned()
+            }
         );
     }
     text
@@ -317,6 +330,16 @@ mod tests {
     }
 
     #[test]
+    fn each_target_of_a_figure_gets_its_own_verdict() {
+        let rate = Figure::new("validate", "one core", 25_000.0, Unit::FilesPerSecond)
+            .backstage(Some(2_000.0))
+            .target(Target::AtLeast(50_000.0))
+            .target(Target::TimesBackstage(10.0));
+        assert_eq!(rate.meets_targets(), Some(false));
+        assert_eq!(rate.targets_text(), "≥ 50,000 files/s (MISSED), ≥ 10× Backstage (met)");
+    }
+
+    #[test]
     fn targets_are_checked_each_way() {
         let latency = Figure::new("graphql", "p99", 21.0, Unit::Milliseconds).target(Target::AtMost(20.0));
         assert_eq!(latency.meets_targets(), Some(false));
@@ -356,6 +379,12 @@ mod tests {
         let table = growth_table(&[report("small", 1_000, 1.0, 5.0), report("medium", 10_000, 10.5, 5.5)]);
         assert!(table.contains("| crawl | first | 1.00 s | 10.5 s | ×10.50 | linear |"), "{table}");
         assert!(table.contains("| graph | walk | 5.00 ms | 5.50 ms | ×1.10 | flat |"), "{table}");
+        assert!(
+            table.contains("|---|---|---|---|---|---|\n"),
+            "one separator column per column: {table}"
+        );
+        let nothing = growth_table(&[report("small", 1_000, 0.0, 5.0), report("medium", 10_000, 0.0, 5.5)]);
+        assert!(nothing.contains("| crawl | first | 0.00 s | 0.00 s | – |"), "{nothing}");
     }
 
     #[test]
