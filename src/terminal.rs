@@ -595,8 +595,16 @@ pub fn problems_text(problems: &Problems) -> String {
             .cycles
             .iter()
             .map(|cycle| {
-                let steps: Vec<Cow<'_, str>> = cycle.iter().map(|step| printable(step)).collect();
-                format!("{} → {}", steps.join(" → "), steps.first().map_or("", |first| first.as_ref()))
+                let steps: Vec<Cow<'_, str>> = cycle.refs.iter().map(|step| printable(step)).collect();
+                let chain = format!("{} → {}", steps.join(" → "), steps.first().map_or("", |first| first.as_ref()));
+                if cycle.tangle_size > cycle.refs.len() {
+                    format!(
+                        "{chain}  (one of the loops among {} entities that all reach each other)",
+                        cycle.tangle_size
+                    )
+                } else {
+                    chain
+                }
             })
             .collect(),
     );

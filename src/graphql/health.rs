@@ -415,7 +415,14 @@ pub struct Cycle(store::Cycle);
 impl Cycle {
     /// The refs around the loop, starting at the smallest; the last leads back to the first.
     async fn refs(&self) -> &[String] {
-        &self.0.0
+        &self.0.refs
+    }
+
+    /// How many entities all reach each other through this loop and the loops it shares entities
+    /// with (its strongly connected component); the loop's own length when it shares none. A
+    /// tangle lists at most 20 loops: the shortest through its entities, in ref order.
+    async fn tangle_size(&self) -> usize {
+        self.0.tangle_size
     }
 }
 

@@ -272,7 +272,7 @@ pub(crate) struct GraphSnapshot {
 pub(crate) struct GraphCache {
     kept: std::sync::Mutex<Option<Arc<GraphSnapshot>>>,
     loading: tokio::sync::Mutex<()>,
-    cycles: VersionSlot<Arc<Vec<Vec<String>>>>,
+    cycles: VersionSlot<Arc<Vec<super::Cycle>>>,
     pub(crate) problem_counts: VersionSlot<super::ProblemCounts>,
     pub(crate) stats: VersionSlot<super::CatalogStats>,
 }
@@ -879,23 +879,24 @@ impl Snapshot {
         }))
     }
 
-    /// Loops in dependency, partOf and Group parent chains, each as the refs around it (starting
-    /// at the smallest ref), sorted. Only an apply changes them: they are computed once per
-    /// catalog version and kept.
-    pub async fn cycles(&self) -> Result<Vec<Vec<String>>, StoreError> {
+    /// Loops in dependency, partOf and Group parent chains: per tangle of entities that reach each
+    /// other, the short loops [`find_cycles`] picks, each as the refs around it starting at the
+    /// smallest, sorted. The same catalog always gives the same loops (nodes are numbered in ref
+    /// order). Only an apply changes them: they are computed once per catalog version and kept.
+    pub async fn cycles(&self) -> Result<Arc<Vec<super::Cycle>>, StoreError> {
         let version = self.catalog_version().await?;
         let slot = &self.store().graph.cycles;
         if let Some(cycles) = kept_for(slot, version) {
-            return Ok(cycles.as_ref().clone());
+            return Ok(cycles);
         }
-        let cycles = self.find_all_cycles().await?;
-        keep_for(slot, version, Arc::new(cycles.clone()));
+        let cycles = Arc::new(self.find_all_cycles().await?);
+        keep_for(slot, version, Arc::clone(&cycles));
         Ok(cycles)
     }
 
     /// [`Snapshot::cycles`], computed: every resolved relation of the three families read, then
     /// searched.
-    async fn find_all_cycles(&self) -> Result<Vec<Vec<String>>, StoreError> {
+    async fn find_all_cycles(&self) -> Result<Vec<super::Cycle>, StoreError> {
         let edges: Vec<(i64, i64, String)> = {
             let mut connection = self.connection().await?;
             sqlx::query_as(
@@ -905,57 +906,42 @@ impl Snapshot {
             .fetch_all(&mut *connection)
             .await?
         };
+        let mut ids: Vec<i64> = edges.iter().flat_map(|(source, target, _)| [*source, *target]).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let refs = self.refs_of(None, ids.clone()).await?;
+        // Nodes numbered in ref order and edges sorted, so the search (and its ties) never
+        // depends on ids or on the order rows come back in.
+        let ref_of = |id: &i64| refs.get(id).map_or("", String::as_str);
+        ids.sort_unstable_by(|left, right| ref_of(left).cmp(ref_of(right)).then(left.cmp(right)));
+        let index: HashMap<i64, usize> = ids.iter().enumerate().map(|(position, id)| (*id, position)).collect();
         let mut cycles = Vec::new();
         for family in [&["dependsOn", "dependencyOf"][..], &["partOf"], &["childOf", "parentOf"]] {
-            let mut index: HashMap<i64, usize> = HashMap::new();
-            let mut ids: Vec<i64> = Vec::new();
-            let mut graph: Vec<Vec<usize>> = Vec::new();
-            let mut node = |id: i64, graph: &mut Vec<Vec<usize>>| {
-                *index.entry(id).or_insert_with(|| {
-                    ids.push(id);
-                    graph.push(Vec::new());
-                    ids.len() - 1
-                })
-            };
+            let mut graph: Vec<Vec<usize>> = vec![Vec::new(); ids.len()];
             for (source, target, relation_type) in edges
                 .iter()
                 .filter(|(_, _, relation_type)| family.contains(&relation_type.as_str()))
             {
                 // Inverse declarations point the other way: B dependencyOf A means A dependsOn B.
                 let (from, to) = if matches!(relation_type.as_str(), "dependencyOf" | "parentOf") {
-                    (*target, *source)
+                    (target, source)
                 } else {
-                    (*source, *target)
+                    (source, target)
                 };
-                let from = node(from, &mut graph);
-                let to = node(to, &mut graph);
-                graph[from].push(to);
+                graph[index[from]].push(index[to]);
             }
-            let found = find_cycles(&graph);
-            if found.is_empty() {
-                continue;
+            for targets in &mut graph {
+                targets.sort_unstable();
+                targets.dedup();
             }
-            let refs = self
-                .refs_of(
-                    None,
-                    found.iter().flatten().filter_map(|&position| ids.get(position).copied()).collect(),
-                )
-                .await?;
-            for cycle in found {
-                let mut names: Vec<String> = cycle
-                    .iter()
-                    .filter_map(|&position| ids.get(position).and_then(|id| refs.get(id)).cloned())
-                    .collect();
-                let smallest = names
-                    .iter()
-                    .enumerate()
-                    .min_by(|left, right| left.1.cmp(right.1))
-                    .map_or(0, |(position, _)| position);
-                names.rotate_left(smallest);
-                cycles.push(names);
+            for found in find_cycles(&graph) {
+                cycles.push(super::Cycle {
+                    refs: found.nodes.iter().map(|&position| ref_of(&ids[position]).to_owned()).collect(),
+                    tangle_size: found.tangle_size,
+                });
             }
         }
-        cycles.sort();
+        cycles.sort_by(|left, right| left.refs.cmp(&right.refs));
         Ok(cycles)
     }
 }
@@ -1003,9 +989,10 @@ impl Store {
         Ok(self.snapshot().path_between(from, to, max_depth).await?.map(|path| path.refs))
     }
 
-    /// Loops in dependency, partOf and Group parent chains, each as the refs around it.
+    /// Loops in dependency, partOf and Group parent chains, each as the refs around it (see
+    /// [`Snapshot::cycles`]).
     pub async fn cycles(&self) -> Result<Vec<Vec<String>>, StoreError> {
-        self.snapshot().cycles().await
+        Ok(self.snapshot().cycles().await?.iter().map(|cycle| cycle.refs.clone()).collect())
     }
 
     /// The entities owned by a group or by any of its sub-groups (or by a user).

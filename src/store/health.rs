@@ -197,15 +197,20 @@ impl Keyed for DuplicateAlias {
     }
 }
 
-/// A loop of dependsOn, partOf or Group parent relations: the refs around it, smallest first.
+/// A loop of dependsOn, partOf or Group parent relations: the refs around it, smallest first,
+/// and the size of its tangle (the entities that all reach each other through it and other loops;
+/// a tangle lists at most [`crate::domain::MAX_LOOPS_PER_TANGLE`] loops).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
-pub struct Cycle(pub Vec<String>);
+#[serde(rename_all = "camelCase")]
+pub struct Cycle {
+    pub refs: Vec<String>,
+    pub tangle_size: usize,
+}
 
 impl Keyed for Cycle {
     type Key = Vec<String>;
     fn key(&self) -> Vec<String> {
-        self.0.clone()
+        self.refs.clone()
     }
 }
 
@@ -291,7 +296,7 @@ pub struct Problems {
     pub invalid_owners: Vec<InvalidOwner>,
     /// Aliases (Compass ids, `sextant.dev/aliases`) claimed by more than one entity.
     pub duplicate_aliases: Vec<DuplicateAlias>,
-    pub cycles: Vec<Vec<String>>,
+    pub cycles: Vec<Cycle>,
     pub stale_repos: Vec<StaleRepo>,
     pub invalid_files: Vec<InvalidFile>,
 }
@@ -564,10 +569,10 @@ impl Snapshot {
         let cycles = self.cycles().await?;
         let total = i64::try_from(cycles.len()).unwrap_or(i64::MAX);
         let rest: Vec<Cycle> = cycles
-            .into_iter()
-            .filter(|cycle| request.after.as_ref().is_none_or(|after| cycle > after))
+            .iter()
+            .filter(|cycle| request.after.as_ref().is_none_or(|after| &cycle.refs > after))
             .take(request.first.map_or(usize::MAX, |first| first.saturating_add(1)))
-            .map(Cycle)
+            .cloned()
             .collect();
         Ok(request.page(rest, total))
     }
@@ -648,7 +653,7 @@ impl Snapshot {
             orphans: self.orphans(&PageRequest::all()).await?.items,
             invalid_owners: self.invalid_owners(&PageRequest::all()).await?.items,
             duplicate_aliases: self.duplicate_aliases(&PageRequest::all()).await?.items,
-            cycles: self.cycles().await?,
+            cycles: self.cycles().await?.as_ref().clone(),
             stale_repos: self.stale_repos(&PageRequest::all()).await?.items,
             invalid_files: self.invalid_files(&PageRequest::all()).await?.items,
         })

@@ -207,9 +207,9 @@ fn index_aliases<'entity>(entities: &'entity [Entity], diagnostics: &mut Vec<Dia
     by_alias
 }
 
-/// Finds loops in partOf chains and in Group parent chains; each loop is reported once, at its
-/// entity with the smallest reference. `resolved` holds each relation's target (in order of
-/// entities, then relations).
+/// Finds loops in partOf chains and in Group parent chains (the short loops that
+/// [`find_cycles`] picks), each reported once, at its entity with the smallest reference.
+/// `resolved` holds each relation's target (in order of entities, then relations).
 fn report_cycles(entities: &[Entity], resolved: &[Option<usize>], diagnostics: &mut Vec<Diagnostic>) {
     let mut part_of: Vec<Vec<usize>> = vec![Vec::new(); entities.len()];
     let mut parent: Vec<Vec<usize>> = vec![Vec::new(); entities.len()];
@@ -228,7 +228,8 @@ fn report_cycles(entities: &[Entity], resolved: &[Option<usize>], diagnostics: &
         }
     }
     for (graph, chain) in [(&part_of, "partOf"), (&parent, "Group parent")] {
-        for cycle in find_cycles(graph) {
+        for found in find_cycles(graph) {
+            let cycle = found.nodes;
             let start = *cycle
                 .iter()
                 .min_by_key(|&&index| &entities[index].entity_ref)
@@ -245,7 +246,15 @@ fn report_cycles(entities: &[Entity], resolved: &[Option<usize>], diagnostics: &
                 Code::RelationCycle,
                 &entity.provenance.file,
                 entity.provenance.position,
-                format!("the {chain} chain loops back on itself: {}", path.join(" → ")),
+                if found.tangle_size > cycle.len() {
+                    format!(
+                        "the {chain} chain loops back on itself: {} (one of the loops among {} entities that all reach each other)",
+                        path.join(" → "),
+                        found.tangle_size
+                    )
+                } else {
+                    format!("the {chain} chain loops back on itself: {}", path.join(" → "))
+                },
             )
             .with_hint("a chain of parents must end; remove one of these links");
             for &index in &ordered[1..] {

@@ -91,7 +91,9 @@ impl ProblemList {
             ProblemList::Orphans => "Entities (other than groups, users and locations) whose owner is not in the catalog.",
             ProblemList::InvalidOwners => "Owners that are in the catalog but are neither a Group nor a User.",
             ProblemList::DuplicateAliases => "Aliases (Compass ids, sextant.dev/aliases) claimed by more than one entity.",
-            ProblemList::Cycles => "Loops of dependsOn, partOf or Group parent relations.",
+            ProblemList::Cycles => {
+                "Loops of dependsOn, partOf or Group parent relations: per set of entities that all reach each other, the shortest loops through them (at most 20)."
+            }
             ProblemList::StaleRepos => {
                 "Repositories never read, or whose last read failed or found an unusable file; their entities are last good copies."
             }
@@ -120,7 +122,7 @@ impl ProblemList {
             ProblemList::Orphans => &["Entity", "Declared owner"],
             ProblemList::InvalidOwners => &["Entity", "Owner", "Owner's kind"],
             ProblemList::DuplicateAliases => &["Alias", "Claimed by"],
-            ProblemList::Cycles => &["Cycle"],
+            ProblemList::Cycles => &["Cycle", "Entities that all reach each other"],
             ProblemList::StaleRepos => &["Repository", "Branch", "Status", "Error"],
         }
     }
@@ -456,11 +458,11 @@ fn duplicate_alias_row(alias: store::DuplicateAlias) -> Vec<Cell> {
 }
 
 fn cycle_row(cycle: store::Cycle) -> Vec<Cell> {
-    let mut chain: Vec<EntityLink> = cycle.0.iter().map(|entity_ref| EntityLink::of(entity_ref)).collect();
+    let mut chain: Vec<EntityLink> = cycle.refs.iter().map(|entity_ref| EntityLink::of(entity_ref)).collect();
     if let Some(first) = chain.first().cloned() {
         chain.push(first);
     }
-    vec![Cell::Chain(chain)]
+    vec![Cell::Chain(chain), Cell::Text(cycle.tangle_size.to_string())]
 }
 
 fn stale_repo_row(repo: store::StaleRepo) -> Vec<Cell> {

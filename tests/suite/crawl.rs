@@ -285,6 +285,40 @@ async fn dependency_cycles_terminate_and_are_listed() {
     );
 }
 
+/// Loops that share entities form one tangle: it is listed as the shortest loops through its
+/// entities, each with the tangle's size, the same on every crawl of the same catalog.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tangle_of_loops_is_listed_as_its_shortest_loops_with_its_size() {
+    let (store, _) = fresh_store().await;
+    let repo = TestRepo::new();
+    // hub ↔ x, hub ↔ y and x → y → hub: three entities that all reach each other. The long way
+    // round (hub → x → y → hub) is a loop too, but not a shortest one through any of them.
+    repo.commit(
+        &[
+            ("y/catalog-info.yaml", &component("y", "team", &["component:hub"])),
+            ("x/catalog-info.yaml", &component("x", "team", &["component:y", "component:hub"])),
+            ("hub/catalog-info.yaml", &component("hub", "team", &["component:x", "component:y"])),
+            ("alone/catalog-info.yaml", &component("alone", "team", &["component:alone"])),
+        ],
+        "tangle",
+    );
+    run(&store, &[repo.source()]).await;
+    let cycles: Vec<(Vec<String>, usize)> = store
+        .problems()
+        .await
+        .unwrap()
+        .cycles
+        .into_iter()
+        .map(|cycle| (cycle.refs, cycle.tangle_size))
+        .collect();
+    let refs = |names: &[&str]| names.iter().map(|name| format!("component:default/{name}")).collect::<Vec<_>>();
+    assert_eq!(
+        cycles,
+        vec![(refs(&["alone"]), 1), (refs(&["hub", "x"]), 3), (refs(&["hub", "y"]), 3),]
+    );
+    assert_eq!(store.problem_counts().await.unwrap().cycles, 3);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unreachable_repository_keeps_its_entities_marked_stale() {
     let (store, _) = fresh_store().await;
