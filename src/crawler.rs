@@ -324,6 +324,16 @@ fn read_tree(repository: &Repository, branch_ref: &str, known: &Known, options: 
         }
         Err(error) => return Err(classify(&error, branch_ref)),
     };
+    // A branch names its commit directly: when that is the commit read last time, the tip is
+    // unchanged without reading the commit object (a no-change recrawl reads no object at all).
+    if let (Some(known_commit), Ok(direct)) = (known.commit.as_deref(), reference.resolve())
+        && let Some(target) = direct.target()
+        && target.to_string() == known_commit
+    {
+        return Ok(TipRead::Unchanged {
+            commit: known_commit.to_owned(),
+        });
+    }
     let commit = reference.peel_to_commit().map_err(|error| {
         if repository.is_empty().unwrap_or(false) {
             CrawlError::Empty
