@@ -205,9 +205,12 @@ async fn a_replica_killed_mid_crawl_leaves_its_jobs_to_the_others() {
         .await
         .unwrap();
     assert!(orphaned > 0, "the victim finished before it was killed: make its crawl longer");
+    // Under load the kill can land after the victim applied its last repository but before it
+    // marked those jobs done: the catalog is then complete, and the running jobs are still
+    // orphans the survivors must take over, which is what this test is about.
     let entities_at_kill = entity_refs(&store).await.len();
     assert!(
-        entities_at_kill > 0 && entities_at_kill < expected,
+        entities_at_kill > 0 && entities_at_kill <= expected,
         "{entities_at_kill} entities at the kill"
     );
 
