@@ -1,7 +1,7 @@
-//! What the benchmark reads about processes from Linux: a child's wall time, CPU time and peak
-//! memory when it exits (`wait4`), a live process's resident memory and open files (`/proc`), and
-//! the CPU time of a process tree (a Postgres cluster: the postmaster and its backends, including
-//! those that have exited).
+//! What the benchmark reads about processes from Linux: a child's wall time and CPU time when it
+//! exits (`wait4`), its peak memory (VmHWM, sampled while it runs), a live process's resident
+//! memory and open files (`/proc`), and the CPU time of a process tree (a Postgres cluster: the
+//! postmaster and its backends, including those that have exited).
 
 use std::path::Path;
 use std::process::{Child, Command};
@@ -19,7 +19,7 @@ pub struct Finished {
 }
 
 /// Runs `command` to its end with its output captured; its wall time, CPU time (user + system)
-/// and peak resident memory.
+/// and peak resident memory (sampled every 5 ms: growth in its last 5 ms can be missed).
 pub fn run_measured(command: &mut Command) -> Result<Finished, String> {
     use std::io::Read;
     use std::process::Stdio;
@@ -45,6 +45,27 @@ pub fn run_measured(command: &mut Command) -> Result<Finished, String> {
         }
         text
     });
+    // The child's peak memory is its VmHWM, sampled until it exits: `wait4`'s `ru_maxrss` also
+    // counts the memory of this process at the moment it spawned the child (Linux records the
+    // high-water mark of the address space the child had before `exec`), which inflated the
+    // crawler's figure to the benchmark's own size.
+    let pid = child.id();
+    let exited = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let exited = exited.clone();
+        std::thread::spawn(move || {
+            let mut peak = 0;
+            while !exited.load(std::sync::atomic::Ordering::Acquire) {
+                peak = status_kib(pid, "VmHWM:").map_or(peak, |kib| kib.max(peak));
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            peak
+        })
+    };
+    let waited = wait_until_exited(&child);
+    exited.store(true, std::sync::atomic::Ordering::Release);
+    let peak_rss_kib = sampler.join().unwrap_or(0);
+    waited?;
     let (status, usage) = wait_with_usage(&child)?;
     let wall = started.elapsed();
     // The child is reaped; `Child` must not wait for it again (it would fail harmlessly).
@@ -53,13 +74,32 @@ pub fn run_measured(command: &mut Command) -> Result<Finished, String> {
         success: status == 0,
         wall,
         cpu_seconds: timeval_seconds(usage.ru_utime) + timeval_seconds(usage.ru_stime),
-        peak_rss_kib: usage.ru_maxrss.max(0) as u64,
+        peak_rss_kib,
         stdout: stdout_reader.join().unwrap_or_default(),
         stderr: stderr_reader.join().unwrap_or_default(),
     })
 }
 
-/// Waits for the child with `wait4`, for its resource usage; its exit status (0 is success).
+/// Waits until the child has exited without reaping it (`waitid` with `WNOWAIT`): its process id
+/// stays its own, so nothing samples another process that reused it.
+fn wait_until_exited(child: &Child) -> Result<(), String> {
+    let pid = child.id() as libc::id_t;
+    loop {
+        // SAFETY: siginfo is plain data that waitid fills for our own child.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: pid is our child's, the pointer is to a live local.
+        let waited = unsafe { libc::waitid(libc::P_PID, pid, &mut info, libc::WEXITED | libc::WNOWAIT) };
+        if waited == 0 {
+            return Ok(());
+        }
+        let error = std::io::Error::last_os_error();
+        if error.kind() != std::io::ErrorKind::Interrupted {
+            return Err(format!("waiting for process {pid}: {error}"));
+        }
+    }
+}
+
+/// Reaps the exited child with `wait4`, for its CPU time; its exit status (0 is success).
 fn wait_with_usage(child: &Child) -> Result<(i32, libc::rusage), String> {
     let pid = child.id() as libc::pid_t;
     let mut status = 0;
@@ -162,13 +202,33 @@ mod tests {
 
     #[test]
     fn a_child_is_measured_when_it_exits() {
-        let finished = run_measured(Command::new("sh").args(["-c", "echo out; echo err >&2; exit 3"])).expect("sh runs");
+        let finished = run_measured(Command::new("sh").args(["-c", "echo out; echo err >&2; sleep 0.1; exit 3"])).expect("sh runs");
         assert!(!finished.success);
         assert_eq!(finished.stdout, "out\n");
         assert_eq!(finished.stderr, "err\n");
         assert!(finished.peak_rss_kib > 0);
         let finished = run_measured(&mut Command::new("true")).expect("true runs");
         assert!(finished.success);
+    }
+
+    #[test]
+    fn a_childs_peak_memory_is_its_own_not_its_parents() {
+        // This process holds 256 MiB (touched) while the child runs; a child that never holds
+        // more than a few MiB must not be measured at this process's size.
+        let held = vec![1_u8; 256 << 20];
+        let small = run_measured(Command::new("sh").args(["-c", "sleep 0.2"])).expect("sh runs");
+        assert!(
+            small.peak_rss_kib > 0 && small.peak_rss_kib < 64 << 10,
+            "{} KiB",
+            small.peak_rss_kib
+        );
+        // A child holding 40 MB in a shell variable is measured at least that large.
+        let large =
+            run_measured(Command::new("sh").args(["-c", "text=$(head -c 40000000 /dev/zero | tr '\\0' a); sleep 0.2; echo ${#text}"]))
+                .expect("sh runs");
+        assert_eq!(large.stdout.trim(), "40000000");
+        assert!(large.peak_rss_kib >= 39_000, "{} KiB", large.peak_rss_kib);
+        assert_eq!(held.iter().map(|&byte| byte as usize).sum::<usize>(), 256 << 20);
     }
 
     #[test]
