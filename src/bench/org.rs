@@ -95,39 +95,63 @@ pub fn compass_yaml(index: usize, repos: usize) -> String {
     )
 }
 
-/// The org repository: teams (each with a Compass team alias) and systems.
-pub fn org_yaml(repos: usize) -> String {
-    let mut text = String::new();
-    for team in 0..(repos / 20).max(2) {
+/// Documents per org repository: 4,000 groups and systems are about 700 KiB, under the 1 MiB a
+/// descriptor file may hold (`descriptor::MAX_FILE_BYTES`); at xl the 9,000 of them in one file
+/// were rejected as too large.
+const ORG_DOCUMENTS_PER_REPOSITORY: usize = 4_000;
+
+/// The org repositories (`org`, then `org-2`, `org-3`... when the documents need more than one
+/// file): teams (each with a Compass team alias) and systems, as (folder name, file text).
+pub fn org_files(repos: usize) -> Vec<(String, String)> {
+    let teams = (repos / 20).max(2);
+    let mut documents: Vec<String> = Vec::new();
+    for team in 0..teams {
         let parent = if team == 0 {
             String::new()
         } else {
             format!("  parent: team-{}\n", (team - 1) / 8)
         };
-        text.push_str(&format!(
+        documents.push(format!(
             "---\napiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: team-{team}\n  annotations:\n    sextant.dev/aliases: ari:cloud:teams::team/{team:08x}-0000-4000-8000-000000000000\nspec:\n  type: team\n{parent}  children: []\n"
         ));
     }
     for system in 0..(repos / 25).max(2) {
-        text.push_str(&format!(
+        documents.push(format!(
             "---\napiVersion: backstage.io/v1alpha1\nkind: System\nmetadata:\n  name: system-{system}\nspec:\n  owner: team-{}\n",
-            system % (repos / 20).max(2)
+            system % teams
         ));
     }
-    text
+    documents
+        .chunks(ORG_DOCUMENTS_PER_REPOSITORY)
+        .enumerate()
+        .map(|(index, chunk)| {
+            let name = if index == 0 {
+                "org".to_owned()
+            } else {
+                format!("org-{}", index + 1)
+            };
+            (name, chunk.concat())
+        })
+        .collect()
 }
+
+/// The file that says a generated organisation is complete; its name changes with the layout,
+/// so an organisation written by an older generator is written again.
+const COMPLETE_MARKER: &str = ".complete-2";
 
 /// Writes the organisation as bare repositories under `root` (once: a marker file says it is
 /// complete, and a later call reuses it) and returns its size.
 pub fn generate(root: &Path, repos: usize) -> Result<OrgSize, String> {
     let size = OrgSize::of(repos);
-    let marker = root.join(".complete");
+    let marker = root.join(COMPLETE_MARKER);
     if marker.exists() {
         return Ok(size);
     }
     let _ = std::fs::remove_dir_all(root);
     std::fs::create_dir_all(root).map_err(|error| format!("cannot create {}: {error}", root.display()))?;
-    commit_to_bare(&root.join("org.git"), "catalog-info.yaml", &org_yaml(repos))?;
+    for (name, text) in org_files(repos) {
+        commit_to_bare(&root.join(format!("{name}.git")), "catalog-info.yaml", &text)?;
+    }
     for index in 1..repos {
         let (file, text) = descriptor(index, repos);
         commit_to_bare(&root.join(format!("{}.git", repo_name(index))), file, &text)?;
@@ -136,7 +160,8 @@ pub fn generate(root: &Path, repos: usize) -> Result<OrgSize, String> {
     Ok(size)
 }
 
-/// Writes the same descriptor files as a folder tree (`org/catalog-info.yaml`,
+/// Writes the same descriptor files as a folder tree (`org/catalog-info.yaml`, and `org-2/`...
+/// past 4,000 groups and systems,
 /// `repo-NNNNN/catalog-info.yaml` or `compass.yml`), as a checkout of every repository would
 /// hold them; and, when `single_entity` is given, each component's first document alone under
 /// it. Once, like [`generate`]. Returns the number of files of the tree.
@@ -147,10 +172,12 @@ pub fn write_files(root: &Path, repos: usize, single_entity: Option<&Path>) -> R
         }
         std::fs::write(path, text).map_err(|error| format!("cannot write {}: {error}", path.display()))
     };
-    let marker = root.join(".complete");
+    let marker = root.join(COMPLETE_MARKER);
     if !marker.exists() {
         let _ = std::fs::remove_dir_all(root);
-        write(&root.join("org/catalog-info.yaml"), &org_yaml(repos))?;
+        for (name, text) in org_files(repos) {
+            write(&root.join(name).join("catalog-info.yaml"), &text)?;
+        }
         for index in 1..repos {
             let (file, text) = descriptor(index, repos);
             write(&root.join(repo_name(index)).join(file), &text)?;
@@ -158,7 +185,7 @@ pub fn write_files(root: &Path, repos: usize, single_entity: Option<&Path>) -> R
         write(&marker, "")?;
     }
     if let Some(single) = single_entity {
-        let marker = single.join(".complete");
+        let marker = single.join(COMPLETE_MARKER);
         if !marker.exists() {
             let _ = std::fs::remove_dir_all(single);
             for index in (1..repos).filter(|index| !is_compass(*index)) {
@@ -209,7 +236,7 @@ mod tests {
     fn the_counted_size_is_what_the_files_hold() {
         let repos = 60;
         let size = OrgSize::of(repos);
-        let mut documents = org_yaml(repos).matches("\nkind: ").count();
+        let mut documents: usize = org_files(repos).iter().map(|(_, text)| text.matches("\nkind: ").count()).sum();
         let mut compass = 0;
         for index in 1..repos {
             let (file, text) = descriptor(index, repos);
@@ -221,6 +248,25 @@ mod tests {
         }
         assert_eq!(size.backstage_entities, documents);
         assert_eq!(size.entities, documents + compass);
+    }
+
+    #[test]
+    fn every_org_file_fits_the_descriptor_size_limit_at_every_scale() {
+        for repos in [360, 10_000, 36_000, 100_000] {
+            let files = org_files(repos);
+            let documents: usize = files.iter().map(|(_, text)| text.matches("\nkind: ").count()).sum();
+            assert_eq!(documents, (repos / 20).max(2) + (repos / 25).max(2));
+            for (name, text) in &files {
+                assert!(
+                    text.len() < crate::descriptor::MAX_FILE_BYTES,
+                    "{name}: {} bytes at {repos}",
+                    text.len()
+                );
+            }
+        }
+        assert_eq!(org_files(36_000).len(), 1);
+        let names: Vec<String> = org_files(100_000).into_iter().map(|(name, _)| name).collect();
+        assert_eq!(names, ["org", "org-2", "org-3"]);
     }
 
     #[test]
