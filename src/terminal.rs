@@ -597,13 +597,9 @@ pub fn problems_text(problems: &Problems) -> String {
             .map(|cycle| {
                 let steps: Vec<Cow<'_, str>> = cycle.refs.iter().map(|step| printable(step)).collect();
                 let chain = format!("{} → {}", steps.join(" → "), steps.first().map_or("", |first| first.as_ref()));
-                if cycle.tangle_size > cycle.refs.len() {
-                    format!(
-                        "{chain}  (one of the loops among {} entities that all reach each other)",
-                        cycle.tangle_size
-                    )
-                } else {
-                    chain
+                match crate::domain::tangle_note(cycle.refs.len(), cycle.tangle_size) {
+                    Some(note) => format!("{chain}  {note}"),
+                    None => chain,
                 }
             })
             .collect(),

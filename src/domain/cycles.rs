@@ -26,6 +26,12 @@ pub struct Loop {
 
 const UNSEEN: usize = usize::MAX;
 
+/// The note that says a loop is one of several through the same entities, when its tangle is
+/// larger than the loop: "(one of the loops among N entities that all reach each other)".
+pub fn tangle_note(loop_length: usize, tangle_size: usize) -> Option<String> {
+    (tangle_size > loop_length).then(|| format!("(one of the loops among {tangle_size} entities that all reach each other)"))
+}
+
 /// The loops of `graph` (edges as lists of target indexes). Tangles come in order of their
 /// smallest node; within one, the smallest node not yet on a reported loop starts the next loop,
 /// the shortest through it (ties broken by edge order), until every member is on one or
@@ -92,22 +98,20 @@ fn tangles(graph: &[Vec<usize>]) -> Vec<Vec<usize>> {
         if order[root] != UNSEEN {
             continue;
         }
-        order[root] = next_order;
-        low[root] = next_order;
-        next_order += 1;
-        stack.push(root);
-        on_stack[root] = true;
         calls.push((root, 0));
         while let Some(frame) = calls.last_mut() {
             let node = frame.0;
+            // A node is entered when its frame comes up first: the root, or a target just pushed.
+            if order[node] == UNSEEN {
+                order[node] = next_order;
+                low[node] = next_order;
+                next_order += 1;
+                stack.push(node);
+                on_stack[node] = true;
+            }
             if let Some(&target) = graph[node].get(frame.1) {
                 frame.1 += 1;
                 if order[target] == UNSEEN {
-                    order[target] = next_order;
-                    low[target] = next_order;
-                    next_order += 1;
-                    stack.push(target);
-                    on_stack[target] = true;
                     calls.push((target, 0));
                 } else if on_stack[target] {
                     low[node] = low[node].min(order[target]);

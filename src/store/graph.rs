@@ -909,7 +909,7 @@ impl Snapshot {
         let mut ids: Vec<i64> = edges.iter().flat_map(|(source, target, _)| [*source, *target]).collect();
         ids.sort_unstable();
         ids.dedup();
-        let refs = self.refs_of(None, ids.clone()).await?;
+        let refs = self.refs_of(self.current_graph().await?.as_deref(), ids.clone()).await?;
         // Nodes numbered in ref order and edges sorted, so the search (and its ties) never
         // depends on ids or on the order rows come back in.
         let ref_of = |id: &i64| refs.get(id).map_or("", String::as_str);

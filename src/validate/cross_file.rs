@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::domain::{Code, Diagnostic, Entity, EntityRef, Related, RelationType, Severity, Target, find_cycles};
+use crate::domain::{Code, Diagnostic, Entity, EntityRef, Related, RelationType, Severity, Target, find_cycles, tangle_note};
 
 /// An entity that no checked file defines but that the catalog holds (`validate --catalog`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -246,14 +246,9 @@ fn report_cycles(entities: &[Entity], resolved: &[Option<usize>], diagnostics: &
                 Code::RelationCycle,
                 &entity.provenance.file,
                 entity.provenance.position,
-                if found.tangle_size > cycle.len() {
-                    format!(
-                        "the {chain} chain loops back on itself: {} (one of the loops among {} entities that all reach each other)",
-                        path.join(" → "),
-                        found.tangle_size
-                    )
-                } else {
-                    format!("the {chain} chain loops back on itself: {}", path.join(" → "))
+                match tangle_note(cycle.len(), found.tangle_size) {
+                    Some(note) => format!("the {chain} chain loops back on itself: {} {note}", path.join(" → ")),
+                    None => format!("the {chain} chain loops back on itself: {}", path.join(" → ")),
                 },
             )
             .with_hint("a chain of parents must end; remove one of these links");
